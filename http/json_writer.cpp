@@ -1,0 +1,83 @@
+// json_writer.cpp — see json_writer.h.
+#include "http/json_writer.h"
+
+#include <string>
+
+namespace rp::http {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if the byte there does not start one.
+size_t utf8_seq_len(std::string_view s, size_t i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k) {
+        if ((b(i + k) & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (b(i + k) & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+}  // namespace
+
+void JsonWriter::string(std::string_view s) {
+    size_t i = 0;
+    bool ascii = true;
+    for (; i < s.size(); ++i) {
+        if (static_cast<unsigned char>(s[i]) >= 0x80) {
+            ascii = false;
+            break;
+        }
+    }
+    bool valid = ascii;
+    if (!ascii) {
+        valid = true;
+        for (size_t k = i; k < s.size();) {
+            size_t n = utf8_seq_len(s, k);
+            if (n == 0) {
+                valid = false;
+                break;
+            }
+            k += n;
+        }
+    }
+    if (valid) {
+        call([s](auto& w) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); });
+        return;
+    }
+    // Rare path: rebuild with replacement characters.
+    std::string fixed;
+    fixed.reserve(s.size() + 8);
+    for (size_t k = 0; k < s.size();) {
+        size_t n = utf8_seq_len(s, k);
+        if (n == 0) {
+            fixed += "\xEF\xBF\xBD";
+            ++k;
+        } else {
+            fixed.append(s.substr(k, n));
+            k += n;
+        }
+    }
+    call([&fixed](auto& w) {
+        w.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+    });
+}
+
+}  // namespace rp::http

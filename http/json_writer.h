@@ -1,0 +1,84 @@
+// json_writer.h — the JSON writer every handler and module uses.
+//
+// Wraps RapidJSON's Writer and PrettyWriter (2-space indent, as the Agent's ?pretty_print=1) over a
+// Buffer, chosen at run time. Writes straight into the buffer; no DOM, no allocation once the buffer
+// has grown (keep one writer and reset() it per document). Strings are escaped by RapidJSON.
+#pragma once
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "http/buffer.h"
+
+namespace rp::http {
+
+class JsonWriter {
+public:
+    using Compact = rapidjson::Writer<Buffer>;
+    using Pretty = rapidjson::PrettyWriter<Buffer>;
+
+    explicit JsonWriter(Buffer& out, bool pretty = false)
+        : out_(&out), pretty_(pretty), compact_(out), pretty_w_(out) {
+        pretty_w_.SetIndent(' ', 2);
+    }
+    // Starts a new document into `out` (the writers keep their stack memory: no allocation).
+    void reset(Buffer& out, bool pretty) {
+        out_ = &out;
+        pretty_ = pretty;
+        compact_.Reset(out);
+        pretty_w_.Reset(out);
+    }
+    Buffer& buffer() { return *out_; }
+
+    void start_object() { call([](auto& w) { w.StartObject(); }); }
+    void end_object() { call([](auto& w) { w.EndObject(); }); }
+    void start_array() { call([](auto& w) { w.StartArray(); }); }
+    void end_array() { call([](auto& w) { w.EndArray(); }); }
+    void key(std::string_view k) {
+        call([k](auto& w) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); });
+    }
+    // Invalid UTF-8 (a comm or cgroup name can hold any bytes) is written with each bad byte
+    // replaced by U+FFFD, as Go's encoder does.
+    void string(std::string_view s);
+    void int64(int64_t v) { call([v](auto& w) { w.Int64(v); }); }
+    void uint64(uint64_t v) { call([v](auto& w) { w.Uint64(v); }); }
+    // NaN and infinities have no JSON form: written as null.
+    void number(double v) {
+        if (v != v || v - v != 0) {
+            null();
+            return;
+        }
+        call([v](auto& w) { w.Double(v); });
+    }
+    void boolean(bool v) { call([v](auto& w) { w.Bool(v); }); }
+    void null() { call([](auto& w) { w.Null(); }); }
+
+    // key + value shorthands.
+    void kv(std::string_view k, std::string_view v) { key(k); string(v); }
+    void kv(std::string_view k, const char* v) { key(k); string(v); }
+    void kv_int(std::string_view k, int64_t v) { key(k); int64(v); }
+    void kv_uint(std::string_view k, uint64_t v) { key(k); uint64(v); }
+    void kv_bool(std::string_view k, bool v) { key(k); boolean(v); }
+    void kv_number(std::string_view k, double v) { key(k); number(v); }
+
+    bool complete() const { return pretty_ ? pretty_w_.IsComplete() : compact_.IsComplete(); }
+    bool pretty() const { return pretty_; }
+
+private:
+    template <typename F>
+    void call(F&& f) {
+        if (pretty_)
+            f(pretty_w_);
+        else
+            f(compact_);
+    }
+    Buffer* out_;
+    bool pretty_;
+    Compact compact_;
+    Pretty pretty_w_;
+};
+
+}  // namespace rp::http

@@ -1,0 +1,60 @@
+// router.h — maps (method, path) to handlers.
+//
+// Global routes are matched on the whole path ("/debug/stats", "/module-restart/{name}"). Each module
+// gets a sub-router mounted at "/<module>/" and, as an alias, "/modules/<module>/"; its patterns are
+// relative ("/check", "/ping/{host}"). A pattern segment "{name}" matches one non-empty segment and
+// is available as Request::param("name"). A route may be bound to a method; a path that matches only
+// under other methods is 405 with Allow. unmount() makes a module's routes 404 at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/request.h"
+#include "http/response.h"
+
+namespace rp::http {
+
+using HandlerFn = std::function<void(const Request&, Response&)>;
+
+class Router {
+public:
+    // method "" = any method. Patterns start with '/'. Later registrations of the same
+    // (method, pattern) replace earlier ones.
+    void handle(std::string_view method, std::string_view pattern, HandlerFn fn);
+    // The sub-router of a module (created on first call).
+    Router& mount(std::string_view module);
+    void unmount(std::string_view module);
+    bool mounted(std::string_view module) const;
+
+    enum class Outcome { found, not_found, method_not_allowed };
+    struct Match {
+        Outcome outcome = Outcome::not_found;
+        const HandlerFn* handler = nullptr;
+        std::string_view module;  // the module whose sub-router matched, if any
+        // For 405: the methods allowed on this path, "GET, POST" (points into router storage).
+        char allow[64] = {};
+    };
+    // Matches a decoded path. Fills params with views into `path` and the router's patterns.
+    Match match(std::string_view method, std::string_view path, PathParams& params) const;
+
+private:
+    struct Route {
+        std::string method;
+        std::string pattern;
+        std::vector<std::string> segments;
+        HandlerFn fn;
+    };
+    struct Mount {
+        std::string name;
+        std::unique_ptr<Router> router;
+    };
+    Match match_here(std::string_view method, std::string_view path, PathParams& params) const;
+    std::vector<Route> routes_;
+    std::vector<Mount> mounts_;
+};
+
+}  // namespace rp::http

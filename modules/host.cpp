@@ -1,0 +1,307 @@
+// host.cpp — see host.h.
+#include "modules/host.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "loop/log.h"
+
+#if RINGPROBE_WITH_BPF
+#include "bpf/runtime/runtime.h"
+#endif
+
+namespace rp::modules {
+
+struct Host::BpfState {
+#if RINGPROBE_WITH_BPF
+    std::unique_ptr<bpf::Runtime> runtime;
+#endif
+    bool attempted = false;
+    std::string error;
+};
+
+std::string_view state_name(ModuleState s) {
+    switch (s) {
+        case ModuleState::disabled: return "disabled";
+        case ModuleState::running: return "running";
+        case ModuleState::failed: return "failed";
+    }
+    return "unknown";
+}
+
+std::string go_duration(int64_t ns) {
+    if (ns == 0) return "0s";
+    std::string sign = ns < 0 ? "-" : "";
+    uint64_t u = ns < 0 ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+    char buf[64];
+    auto frac = [](uint64_t v, uint64_t unit) {
+        // v / unit with the fraction's trailing zeros trimmed (Go prints 1.5s, not 1.500000000s).
+        std::string s = std::to_string(v / unit);
+        uint64_t rem = v % unit;
+        if (rem != 0) {
+            int digits = 0;
+            for (uint64_t x = unit; x > 1; x /= 10) ++digits;
+            std::string f(static_cast<size_t>(digits), '0');
+            for (int i = digits - 1; i >= 0; --i) {
+                f[static_cast<size_t>(i)] = static_cast<char>('0' + rem % 10);
+                rem /= 10;
+            }
+            while (!f.empty() && f.back() == '0') f.pop_back();
+            s += "." + f;
+        }
+        return s;
+    };
+    if (u < 1000) {
+        std::snprintf(buf, sizeof buf, "%" PRIu64 "ns", u);
+        return sign + buf;
+    }
+    if (u < 1000000) return sign + frac(u, 1000) + "µs";
+    if (u < 1000000000) return sign + frac(u, 1000000) + "ms";
+    uint64_t total_s = u / 1000000000;
+    uint64_t h = total_s / 3600, m = (total_s / 60) % 60;
+    uint64_t rem_ns = u - (h * 3600 + m * 60) * 1000000000;
+    std::string out = sign;
+    if (h > 0) out += std::to_string(h) + "h";
+    if (h > 0 || m > 0) out += std::to_string(m) + "m";
+    out += frac(rem_ns, 1000000000) + "s";
+    return out;
+}
+
+Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router,
+           std::span<const Factory> factories)
+    : reactor_(reactor), cfg_(cfg), router_(router), bpf_(std::make_unique<BpfState>()) {
+    started_ = last_stats_ = std::chrono::steady_clock::now();
+    for (const Factory& f : factories) {
+        Entry e;
+        e.factory = &f;
+        e.enabled = cfg.get_bool(f.enable_key);
+        entries_.push_back(std::move(e));
+    }
+}
+
+Host::~Host() { close_all(); }
+
+Host::Entry* Host::find(std::string_view name) {
+    for (auto& e : entries_)
+        if (e.factory->name == name) return &e;
+    return nullptr;
+}
+
+size_t Host::running_count() const {
+    return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) {
+        return e.state == ModuleState::running;
+    }));
+}
+
+std::expected<void, std::string> Host::ensure_bpf_runtime() {
+#if RINGPROBE_WITH_BPF
+    if (!bpf_->attempted) {
+        bpf_->attempted = true;
+        auto rt = bpf::Runtime::setup();
+        if (rt) {
+            bpf_->runtime = std::move(*rt);
+        } else {
+            bpf_->error = rt.error();
+            LOG_ERROR("eBPF runtime set-up failed: %s", bpf_->error.c_str());
+        }
+    }
+    if (!bpf_->runtime) return std::unexpected("eBPF runtime unavailable: " + bpf_->error);
+    return {};
+#else
+    return std::unexpected("this build has no eBPF support (RINGPROBE_WITH_BPF=OFF)");
+#endif
+}
+
+void Host::prepare_bpf() {
+    for (const auto& e : entries_) {
+        if (e.enabled && e.factory->needs_ebpf) {
+            (void)ensure_bpf_runtime();
+            return;
+        }
+    }
+}
+
+std::expected<void, std::string> Host::create(Entry& e) {
+    const Factory& f = *e.factory;
+    Dependencies deps{reactor_, nullptr};
+    if (f.needs_ebpf) {
+        if (auto r = ensure_bpf_runtime(); !r) return r;
+#if RINGPROBE_WITH_BPF
+        deps.bpf = bpf_->runtime.get();
+#endif
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto m = f.create(cfg_, deps);
+    if (!m) return std::unexpected(m.error());
+    http::Router& sub = router_.mount(f.name);
+    if (auto r = (*m)->register_routes(sub); !r) {
+        router_.unmount(f.name);
+        (*m)->close();
+        return std::unexpected(r.error());
+    }
+    e.module = std::move(*m);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - t0).count();
+    LOG_INFO("module %.*s started in %.1f ms", static_cast<int>(f.name.size()), f.name.data(),
+             static_cast<double>(us) / 1000.0);
+    return {};
+}
+
+std::expected<void, std::string> Host::start() {
+    size_t enabled = 0;
+    for (auto& e : entries_) {
+        if (!e.enabled) continue;
+        ++enabled;
+        if (auto r = create(e); r) {
+            e.state = ModuleState::running;
+            e.error.clear();
+        } else {
+            e.state = ModuleState::failed;
+            e.error = r.error();
+            LOG_ERROR("error creating module %.*s: %s", static_cast<int>(e.factory->name.size()),
+                      e.factory->name.data(), e.error.c_str());
+        }
+    }
+    if (running_count() == 0) {
+        if (enabled == 0) LOG_ERROR("no module is enabled in the configuration");
+        return std::unexpected("no module could be loaded");
+    }
+    return {};
+}
+
+void Host::close(Entry& e) {
+    router_.unmount(e.factory->name);
+    if (e.module) {
+        e.module->close();
+        e.module.reset();
+    }
+}
+
+void Host::close_all() {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+        if (it->state == ModuleState::running) {
+            close(*it);
+            it->state = ModuleState::disabled;
+        }
+    }
+}
+
+std::expected<void, std::string> Host::restart(std::string_view name) {
+    Entry* e = find(name);
+    if (e == nullptr || !e->enabled) return std::unexpected("invalid module");
+    close(*e);
+    auto r = create(*e);
+    if (r) {
+        e->state = ModuleState::running;
+        e->error.clear();
+        LOG_INFO("module %.*s restarted", static_cast<int>(name.size()), name.data());
+    } else {
+        e->state = ModuleState::failed;
+        e->error = r.error();
+        LOG_ERROR("error restarting module %.*s: %s", static_cast<int>(name.size()), name.data(),
+                  e->error.c_str());
+    }
+    return r;
+}
+
+void Host::write_bpf_features(http::JsonWriter& w) const {
+#if RINGPROBE_WITH_BPF
+    if (bpf_->runtime) {
+        w.start_object();
+        for (const auto& f : bpf_->runtime->features()) {
+            w.key(f.name);
+            w.start_object();
+            w.kv_bool("available", f.available);
+            if (!f.detail.empty()) w.kv("detail", f.detail);
+            w.end_object();
+        }
+        w.end_object();
+        return;
+    }
+    if (bpf_->attempted) {
+        w.start_object();
+        w.kv("Error", bpf_->error);
+        w.end_object();
+        return;
+    }
+#endif
+    w.null();
+}
+
+void Host::write_debug_stats(http::JsonWriter& w) {
+    auto now = std::chrono::steady_clock::now();
+    double delta = std::chrono::duration<double>(now - last_stats_).count();
+    last_stats_ = now;
+    w.start_object();
+    for (auto& e : entries_) {
+        if (e.state == ModuleState::running) {
+            w.key(e.factory->name);
+            e.module->write_stats(w);
+        } else if (e.state == ModuleState::failed) {
+            w.key(e.factory->name);
+            w.start_object();
+            w.kv("Error", e.error);
+            w.end_object();
+        }
+    }
+    w.kv_int("updated_at", loop::Reactor::unix_now_s());
+    w.kv_number("delta_seconds", delta);
+    w.kv("uptime", go_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count()));
+    if (extra_stats_) {
+        w.key("ringprobe");
+        extra_stats_(w);
+    }
+    w.end_object();
+}
+
+void Host::write_modules(http::JsonWriter& w) const {
+    w.start_array();
+    for (const auto& e : entries_) {
+        w.start_object();
+        w.kv("name", e.factory->name);
+        w.kv_bool("enabled", e.enabled);
+        w.kv_bool("needs_ebpf", e.factory->needs_ebpf);
+        w.kv("state", state_name(e.state));
+        w.key("error");
+        if (e.error.empty())
+            w.null();
+        else
+            w.string(e.error);
+        w.key("routes");
+        w.start_array();
+        if (e.state == ModuleState::running) {
+            w.string("/" + std::string(e.factory->name) + "/");
+            w.string("/modules/" + std::string(e.factory->name) + "/");
+        }
+        w.end_array();
+        w.end_object();
+    }
+    w.end_array();
+}
+
+void Host::register_global_routes() {
+    router_.handle("GET", "/debug/stats", [this](const http::Request&, http::Response& res) {
+        write_debug_stats(res.json());
+    });
+    router_.handle("GET", "/debug/modules", [this](const http::Request&, http::Response& res) {
+        write_modules(res.json());
+    });
+    router_.handle("POST", "/module-restart/{name}",
+                   [this](const http::Request& req, http::Response& res) {
+                       std::string_view name = req.param("name");
+                       Entry* e = find(name);
+                       if (e == nullptr || !e->enabled) {
+                           res.error(400, "invalid module");
+                           return;
+                       }
+                       auto r = restart(name);
+                       if (!r) {
+                           res.error(500, r.error());
+                           return;
+                       }
+                       res.set_status(200);
+                   });
+}
+
+}  // namespace rp::modules

@@ -1,0 +1,56 @@
+// module.h — the module contract (the C++ shape of system-probe's module.Factory / module.Module).
+//
+// A Factory builds a Module from the config; a Module registers its routes on its own sub-router
+// (served at /<name>/ and /modules/<name>/), writes its stats for /debug/stats, and releases every
+// kernel object in close() (also run by the destructor; calling it twice is harmless).
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "conf/config.h"
+#include "http/json_writer.h"
+#include "http/router.h"
+#include "loop/reactor.h"
+
+namespace rp::bpf {
+class Runtime;
+}
+
+namespace rp::modules {
+
+// What a module may use besides the config. `bpf` is set when some enabled module needs eBPF and
+// the runtime was set up; an eBPF module whose needs the runtime lacks fails with that reason.
+struct Dependencies {
+    loop::Reactor& reactor;
+    bpf::Runtime* bpf = nullptr;
+};
+
+class Module {
+public:
+    virtual ~Module() = default;
+    // Registers the module's routes on its sub-router (patterns relative: "/check").
+    virtual std::expected<void, std::string> register_routes(http::Router& router) = 0;
+    // Writes exactly one JSON value (an object, or null when the module has no stats).
+    virtual void write_stats(http::JsonWriter& w) const = 0;
+    virtual void close() = 0;
+};
+
+using CreateFn = std::expected<std::unique_ptr<Module>, std::string> (*)(const conf::Config& cfg,
+                                                                         Dependencies& deps);
+
+struct Factory {
+    std::string_view name;
+    std::span<const std::string_view> config_namespaces;
+    std::string_view enable_key;  // boolean config key that enables the module
+    CreateFn create;
+    bool needs_ebpf;
+};
+
+// Every factory this build has, in system-probe's start-up order (modules/registry.cpp).
+std::span<const Factory> registry();
+
+}  // namespace rp::modules
