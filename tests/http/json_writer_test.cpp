@@ -1,0 +1,97 @@
+// json_writer_test.cpp — JsonWriter: compact and pretty output, escaping, invalid UTF-8, reuse.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "http/json_writer.h"
+#include "http/response.h"
+
+using namespace rp::http;
+
+TEST_CASE("json: compact object with every value kind") {
+    Buffer b;
+    JsonWriter w(b);
+    w.start_object();
+    w.kv("s", "x\"y\\z\n");
+    w.kv_int("i", -5);
+    w.kv_uint("u", 18446744073709551615ull);
+    w.kv_bool("b", true);
+    w.key("n");
+    w.null();
+    w.kv_number("f", 1.5);
+    w.key("a");
+    w.start_array();
+    w.int64(1);
+    w.int64(2);
+    w.end_array();
+    w.end_object();
+    CHECK(w.complete());
+    CHECK(b.view() ==
+          R"({"s":"x\"y\\z\n","i":-5,"u":18446744073709551615,"b":true,"n":null,"f":1.5,"a":[1,2]})");
+}
+
+TEST_CASE("json: pretty output uses a 2-space indent") {
+    Buffer b;
+    JsonWriter w(b, true);
+    w.start_object();
+    w.kv_int("a", 1);
+    w.key("b");
+    w.start_array();
+    w.int64(2);
+    w.end_array();
+    w.end_object();
+    CHECK(b.view() == "{\n  \"a\": 1,\n  \"b\": [\n    2\n  ]\n}");
+}
+
+TEST_CASE("json: invalid UTF-8 bytes become U+FFFD, valid multibyte text is kept") {
+    Buffer b;
+    JsonWriter w(b);
+    w.start_array();
+    w.string(std::string_view("ok\xC3\xA9", 4));        // é
+    w.string(std::string_view("bad\xFF\xC3", 5));       // stray byte, truncated sequence
+    w.string(std::string_view("\xED\xA0\x80", 3));      // UTF-16 surrogate encoded: invalid
+    w.end_array();
+    CHECK(b.view() == "[\"ok\xC3\xA9\",\"bad\xEF\xBF\xBD\xEF\xBF\xBD\",\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"]");
+}
+
+TEST_CASE("json: NaN and infinity are written as null") {
+    Buffer b;
+    JsonWriter w(b);
+    w.start_array();
+    w.number(std::nan(""));
+    w.number(INFINITY);
+    w.end_array();
+    CHECK(b.view() == "[null,null]");
+}
+
+TEST_CASE("json: reset() starts a new document into another buffer and mode") {
+    Buffer a, b;
+    JsonWriter w(a);
+    w.start_object();
+    w.end_object();
+    w.reset(b, true);
+    w.start_array();
+    w.int64(7);
+    w.end_array();
+    CHECK(a.view() == "{}");
+    CHECK(b.view() == "[\n  7\n]");
+}
+
+TEST_CASE("json: Response::error writes {\"error\": message} with the status") {
+    Buffer b;
+    JsonWriter w(b);
+    Response res(b, w, false);
+    res.error(400, "invalid module");
+    CHECK(res.status() == 400);
+    CHECK(res.is_json());
+    CHECK(res.content_type() == "application/json");
+    CHECK(b.view() == R"({"error":"invalid module"})");
+}
+
+TEST_CASE("json: reason phrases") {
+    CHECK(reason_phrase(200) == "OK");
+    CHECK(reason_phrase(431) == "Request Header Fields Too Large");
+    CHECK(reason_phrase(503) == "Service Unavailable");
+    CHECK(reason_phrase(299) == "Unknown");
+}
