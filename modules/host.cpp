@@ -2,8 +2,13 @@
 #include "modules/host.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <cstdio>
+
+#include <simdjson.h>
+
+#include <map>
 
 #include "loop/log.h"
 
@@ -280,7 +285,80 @@ void Host::write_modules(http::JsonWriter& w) const {
     w.end_array();
 }
 
+namespace {
+
+// Flattens numeric and boolean leaves of a JSON object into (metric suffix, value) pairs:
+// {"a": {"b": 1}} → ("a_b", 1). Strings and arrays are not metrics and are skipped.
+void flatten(simdjson::dom::element e, std::string& prefix,
+             std::vector<std::pair<std::string, double>>& out) {
+    switch (e.type()) {
+        case simdjson::dom::element_type::OBJECT:
+            for (auto field : simdjson::dom::object(e)) {
+                size_t len = prefix.size();
+                if (!prefix.empty()) prefix += '_';
+                for (char c : field.key)
+                    prefix += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+                flatten(field.value, prefix, out);
+                prefix.resize(len);
+            }
+            break;
+        case simdjson::dom::element_type::INT64: out.emplace_back(prefix, double(int64_t(e))); break;
+        case simdjson::dom::element_type::UINT64: out.emplace_back(prefix, double(uint64_t(e))); break;
+        case simdjson::dom::element_type::DOUBLE: out.emplace_back(prefix, double(e)); break;
+        case simdjson::dom::element_type::BOOL: out.emplace_back(prefix, bool(e) ? 1.0 : 0.0); break;
+        default: break;
+    }
+}
+
+}  // namespace
+
+void Host::write_metrics(http::Buffer& out) {
+    // name → lines; a std::map keeps each metric family together, as the format requires.
+    std::map<std::string, std::string> families;
+    auto add = [&](const std::string& name, const std::string& labels, double v) {
+        char num[64];
+        std::snprintf(num, sizeof num, "%.17g", v);
+        std::string& f = families[name];
+        f += name;
+        if (!labels.empty()) f += "{" + labels + "}";
+        f += " ";
+        f += num;
+        f += "\n";
+    };
+    simdjson::dom::parser parser;
+    http::Buffer tmp;
+    auto collect = [&](const std::string& base, const std::string& labels,
+                       const std::function<void(http::JsonWriter&)>& fn) {
+        tmp.clear();
+        http::JsonWriter w(tmp);
+        fn(w);
+        simdjson::dom::element doc;
+        if (parser.parse(tmp.data(), tmp.size()).get(doc) != simdjson::SUCCESS) return;
+        std::vector<std::pair<std::string, double>> leaves;
+        std::string prefix;
+        flatten(doc, prefix, leaves);
+        for (auto& [k, v] : leaves) add(base + k, labels, v);
+    };
+    auto now = std::chrono::steady_clock::now();
+    add("ringprobe_uptime_seconds", "", std::chrono::duration<double>(now - started_).count());
+    for (auto& e : entries_) {
+        if (!e.enabled) continue;
+        std::string labels = "module=\"" + std::string(e.factory->name) + "\"";
+        add("ringprobe_module_running", labels, e.state == ModuleState::running ? 1 : 0);
+        if (e.state == ModuleState::running)
+            collect("ringprobe_module_", labels, [&](http::JsonWriter& w) { e.module->write_stats(w); });
+    }
+    if (extra_stats_) collect("ringprobe_", "", extra_stats_);
+    for (auto& [name, lines] : families) {
+        out.append("# TYPE " + name + " gauge\n");
+        out.append(lines);
+    }
+}
+
 void Host::register_global_routes() {
+    router_.handle("GET", "/metrics", [this](const http::Request&, http::Response& res) {
+        write_metrics(res.raw_body("text/plain; version=0.0.4; charset=utf-8"));
+    });
     router_.handle("GET", "/debug/stats", [this](const http::Request&, http::Response& res) {
         write_debug_stats(res.json());
     });

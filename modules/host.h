@@ -55,6 +55,8 @@ public:
     // Writes the /debug/stats object.
     void write_debug_stats(http::JsonWriter& w);
     void write_modules(http::JsonWriter& w) const;
+    // Prometheus text exposition (version 0.0.4) of the same facts as /debug/stats.
+    void write_metrics(http::Buffer& out);
 
 private:
     struct Entry {

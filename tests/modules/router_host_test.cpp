@@ -220,3 +220,41 @@ TEST_CASE("go_duration: formats like Go's time.Duration.String") {
     CHECK(go_duration(3723500000000) == "1h2m3.5s");
     CHECK(go_duration(-1500000000) == "-1.5s");
 }
+
+TEST_CASE("host: /metrics exposes module state and numeric stats in Prometheus text format") {
+    auto re = reactor();
+    auto cfg = config("ping.enabled = true\ntraceroute.enabled = true\n");
+    http::Router router;
+    modules::Host host(*re, cfg, router, kFactories);
+    host.register_global_routes();
+    host.set_extra_stats([](http::JsonWriter& w) {
+        w.start_object();
+        w.kv("version", "x");
+        w.key("http");
+        w.start_object();
+        w.kv_uint("requests", 42);
+        w.kv_bool("flag", true);
+        w.end_object();
+        w.end_object();
+    });
+    REQUIRE(host.start().has_value());
+    http::Buffer body;
+    http::JsonWriter w(body);
+    http::Request req;
+    req.method = "GET";
+    req.path = "/metrics";
+    http::Response res(body, w, false);
+    auto m = router.match("GET", "/metrics", req.params);
+    REQUIRE(m.outcome == http::Router::Outcome::found);
+    (*m.handler)(req, res);
+    std::string text(body.view());
+    CHECK(res.content_type().starts_with("text/plain; version=0.0.4"));
+    CHECK(text.find("# TYPE ringprobe_module_running gauge\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_running{module=\"bad\"} 0\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_running{module=\"good\"} 1\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_last_check{module=\"good\"} 0\n") != std::string::npos);
+    CHECK(text.find("ringprobe_http_requests 42\n") != std::string::npos);
+    CHECK(text.find("ringprobe_http_flag 1\n") != std::string::npos);
+    CHECK(text.find("version") == std::string::npos);  // strings are not metrics
+    CHECK(text.find("ringprobe_uptime_seconds ") != std::string::npos);
+}
