@@ -58,6 +58,9 @@ public:
 
     // Starts accepting on a listening socket (the server takes ownership of fd). `name` is for logs.
     std::expected<void, std::string> add_listener(int fd, std::string name);
+    // Serves an already-connected socket as if it had been accepted (tests and the fuzzer use a
+    // socketpair). The server takes ownership of fd. Subject to max_connections like accept.
+    void adopt(int fd) { accept_one(fd); }
     // Graceful stop: stop accepting, close idle connections, let the others finish their current
     // response; calls on_done once no connection is left (at most after `deadline_ms`, then the
     // remaining connections are closed).
