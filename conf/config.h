@@ -2,9 +2,9 @@
 // overrides (environment wins), defaults for every key, typed and validated.
 //
 // The set of known keys is one schema table (conf/schema.cpp). Loading checks every key of the file
-// against it: a wrong type or out-of-range value is an error naming file, line, key and the expected
-// type; an unknown key is a warning naming it. Environment values are parsed with the key's type and
-// errors name the variable.
+// against it: a wrong type or out-of-range value is an error naming file, line, key and the
+// expected type; an unknown key is a warning naming it. Environment values are parsed with the
+// key's type and errors name the variable. docs/CONFIG.md documents every key.
 #pragma once
 
 #include <cstdint>
@@ -83,7 +83,7 @@ private:
         Source source;
         std::string env_name;  // the variable that set it, when source == environment
     };
-    friend class Loader;
+    friend class ConfigLoader;
     const Entry& entry(std::string_view path, Type t) const;
     std::vector<Entry> entries_;  // parallel to schema()
     std::string file_;
