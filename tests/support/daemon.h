@@ -9,9 +9,10 @@
 // `debug_port = <free port>`. TOML forbids defining a table twice, so they go
 //   - right after the test's own `[system_probe_config]` header line when its TOML has one
 //     (then the test must not set those two keys itself: use write_listen_keys = false), else
-//   - before the test's TOML as top-level dotted keys (`system_probe_config.sysprobe_socket = ...`),
-//     which keeps the test's top-level keys and `[system_probe_config.<sub>]` tables valid. (A test
-//     that wants its own `[system_probe_config]` table must then write that header line exactly.)
+//   - before the test's TOML as top-level dotted keys
+//     (`system_probe_config.sysprobe_socket = ...`), which keeps the test's top-level keys and
+//     `[system_probe_config.<sub>]` tables valid. (The header of a test's own
+//     `[system_probe_config]` table must stand alone on its line to be recognised.)
 //
 // Environment: the parent's, minus every inherited DD_* variable and LOG_LEVEL (they would override
 // the generated config, e.g. a developer's exported DD_SYSPROBE_SOCKET), plus opts.env.
