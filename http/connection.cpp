@@ -227,15 +227,21 @@ void Connection::feed(const char* data, size_t len) {
     while (p < end && !stop_parsing_ && !closing_) {
         llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(end - p));
         if (err == HPE_OK) break;
-        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        if (err == HPE_PAUSED_UPGRADE) {
+            // llhttp reports an upgrade only on the execute after the request's own HPE_PAUSED
+            // (on_message_complete), so that request was answered already: stop here.
+            want_close_ = true;
+            stop_parsing_ = true;
+            break;
+        }
+        if (err == HPE_PAUSED) {
             const char* next = llhttp_get_error_pos(&parser_);
-            handle_request();
-            if (err == HPE_PAUSED_UPGRADE) {
-                // No protocol upgrades here: answer the request, then close.
+            if (parser_.upgrade) {
+                // No protocol upgrades here: answer the request ("Connection: close"), then close.
                 want_close_ = true;
                 stop_parsing_ = true;
-                break;
             }
+            handle_request();
             llhttp_resume(&parser_);
             p = next != nullptr ? next : end;
             continue;
@@ -245,7 +251,8 @@ void Connection::feed(const char* data, size_t len) {
         want_close_ = true;
         int status = limit_status_ != 0 ? limit_status_ : 400;
         const char* msg;
-        switch (status) {
+        switch (limit_status_) {
+            case 400: msg = "bad request: whitespace in a header name"; break;
             case 413: msg = "request body too large"; break;
             case 414: msg = "request URI too long"; break;
             case 431: msg = "request header fields too large"; break;
@@ -291,6 +298,12 @@ int Connection::on_header_field(const char* p, size_t n) {
     header_bytes_ += n + 4;  // ": " and CRLF
     if (header_bytes_ > server_.limits().max_header_bytes) {
         limit_status_ = 431;
+        return -1;
+    }
+    // llhttp (non-strict) takes "Name : v" as a field named "Name "; RFC 9112 §5.1 requires a 400
+    // (whitespace before the colon is a request smuggling vector).
+    if (std::memchr(p, ' ', n) != nullptr || std::memchr(p, '\t', n) != nullptr) {
+        limit_status_ = 400;
         return -1;
     }
     // llhttp may split a field across reads; "Expect" only matters when it arrives whole.
@@ -397,12 +410,16 @@ void Connection::handle_request() {
 
 void Connection::queue_error(int status, std::string_view message) {
     Server& s = server_;
+    // Every caller answers a request it cannot go on from (400, 408, 413, 414, 431): nothing
+    // pipelined after it is answered, and queue_response must see want_close_ to send
+    // "Connection: close".
+    want_close_ = true;
+    stop_parsing_ = true;
     Response res(s.scratch(), s.writer(), false);
     res.error(status, message);
     s.scratch().push_back('\n');
     queue_response(status, "application/json", s.scratch().view(), nullptr, 0);
     s.scratch().clear();
-    if (status >= 400 && status != 404 && status != 405) want_close_ = true;
 }
 
 void Connection::queue_response(int status, std::string_view content_type, std::string_view body,

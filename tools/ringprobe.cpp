@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -156,7 +157,13 @@ int main(int argc, char** argv) {
     const int debug_port = static_cast<int>(cfg.get_int("system_probe_config.debug_port"));
     const std::string debug_host = cfg.get_string("system_probe_config.debug_host");
 
-    auto reactor_or = loop::Reactor::create();
+    // Each connection holds up to two reactor ops (recv, send): size the op slots so that
+    // max_connections is what limits connections (the default 8192 slots would refuse
+    // connections past ~8000 with "no reactor slot", whatever max_connections says).
+    loop::ReactorOptions ro;
+    const auto max_conns = static_cast<uint64_t>(cfg.get_int("ringprobe.http.max_connections"));
+    ro.max_ops = static_cast<unsigned>(std::max<uint64_t>(ro.max_ops, 2 * max_conns + 64));
+    auto reactor_or = loop::Reactor::create(ro);
     if (!reactor_or) {
         std::fprintf(stderr, "ringprobe: %s\n", reactor_or.error().c_str());
         return 1;
