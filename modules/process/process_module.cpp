@@ -12,6 +12,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <vector>
@@ -170,6 +171,10 @@ private:
             if (pids_.size() == kMaxPids) return "too many pids (at most 10000 per request)";
             pids_.push_back(static_cast<int>(pid));
         }
+        // A pid asked for twice is answered once: statsByPID is an object (a Go map in
+        // system-probe), and a JSON object with a duplicate key is ambiguous to its readers.
+        std::sort(pids_.begin(), pids_.end());
+        pids_.erase(std::unique(pids_.begin(), pids_.end()), pids_.end());
         return {};
     }
 
