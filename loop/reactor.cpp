@@ -319,13 +319,30 @@ Reactor::Counters Reactor::counters() const {
 
 // --- FdWatch
 
+namespace {
+// FdWatch's poll: a one-shot POLL_ADD, re-armed after every completion. Not multishot: a re-armed
+// poll checks readiness again when it is submitted — after the callback drained the source — so
+// readiness that arrived meanwhile completes it at once. A multishot poll has no such re-check,
+// and on a BPF ring buffer under load it was measured to miss wake-ups for good (the producer then
+// only wakes a consumer that has caught up, which it never does: docs/BENCHMARKS.md, benchmark 5).
+OpRef poll_oneshot(Reactor& r, Handler* h, int fd, unsigned mask) {
+    io_uring_sqe* sqe;
+    OpRef ref = r.prepare(h, 0, &sqe);
+    if (!ref) return ref;
+    uint64_t ud = sqe->user_data;
+    io_uring_prep_poll_add(sqe, fd, mask);
+    sqe->user_data = ud;
+    return ref;
+}
+}  // namespace
+
 bool FdWatch::start(Reactor& r, int fd, unsigned poll_mask, Callback fn) {
     stop();
     reactor_ = &r;
     fd_ = fd;
     mask_ = poll_mask;
     fn_ = std::move(fn);
-    ref_ = r.poll_multishot(this, 0, fd, poll_mask);
+    ref_ = poll_oneshot(r, this, fd, poll_mask);
     return ref_.valid();
 }
 
@@ -341,8 +358,9 @@ void FdWatch::on_completion(uint32_t, const Completion& c) {
         fn_(c.res);
         return;
     }
-    // Re-arm first: the callback may stop() us.
-    if (!c.more()) ref_ = reactor_->poll_multishot(this, 0, fd_, mask_);
+    // Re-arm first: the callback may stop() us. The SQE is submitted at the end of this loop turn,
+    // after the callback ran, which is what makes the re-check useful.
+    if (!ref_) ref_ = poll_oneshot(*reactor_, this, fd_, mask_);
     fn_(c.res);
 }
 

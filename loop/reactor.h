@@ -1,7 +1,7 @@
 // reactor.h — the one io_uring event loop of the daemon.
 //
 // Everything the daemon waits on is an operation in this ring: socket accept/recv/send, readiness of
-// BPF ring-buffer fds (multishot POLL_ADD), signals (a signalfd read) and timers (a user-space heap;
+// BPF ring-buffer fds (POLL_ADD), signals (a signalfd read) and timers (a user-space heap;
 // the loop passes the nearest deadline to io_uring_submit_and_wait_timeout, so an idle daemon with no
 // timer sleeps in io_uring_enter and makes no wake-ups).
 //
@@ -152,8 +152,8 @@ private:
     Counters counters_;
 };
 
-// Watches an fd for readiness with a multishot poll and calls `fn` each time it is ready. This is
-// how BPF ring buffers are watched. Re-arms itself when the kernel ends the multishot poll.
+// Watches an fd for readiness and calls `fn` each time it is ready. This is how BPF ring buffers
+// are watched. Uses a one-shot poll re-armed after every completion (see reactor.cpp for why).
 class FdWatch final : private Handler {
 public:
     using Callback = std::function<void(int res)>;  // res: revents, or -errno (then not re-armed)

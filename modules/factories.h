@@ -13,6 +13,7 @@ CreateResult create_process(const conf::Config& cfg, Dependencies& deps);
 CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps);
 CreateResult create_tcp_queue_length(const conf::Config& cfg, Dependencies& deps);
 CreateResult create_oom_kill(const conf::Config& cfg, Dependencies& deps);
+CreateResult create_seccomp_tracer(const conf::Config& cfg, Dependencies& deps);
 #endif
 
 }  // namespace rp::modules

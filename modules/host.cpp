@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include <simdjson.h>
 
@@ -127,8 +128,30 @@ void Host::prepare_bpf() {
     }
 }
 
+// Test hook (docs/HARDENING.md): RINGPROBE_FAIL_MODULES_FILE names a file listing module names, one
+// per line; creating a listed module fails. Read at every create, so a test can "fix the cause"
+// (edit the file) while the daemon runs and then POST /module-restart/{name}.
+static bool injected_failure(std::string_view name) {
+    const char* path = std::getenv("RINGPROBE_FAIL_MODULES_FILE");
+    if (path == nullptr || *path == '\0') return false;
+    std::FILE* f = std::fopen(path, "re");
+    if (f == nullptr) return false;
+    char line[256];
+    bool hit = false;
+    while (!hit && std::fgets(line, sizeof line, f) != nullptr) {
+        std::string_view l(line);
+        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.remove_suffix(1);
+        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.front()))) l.remove_prefix(1);
+        hit = l == name;
+    }
+    std::fclose(f);
+    return hit;
+}
+
 std::expected<void, std::string> Host::create(Entry& e) {
     const Factory& f = *e.factory;
+    if (injected_failure(f.name))
+        return std::unexpected("injected failure (RINGPROBE_FAIL_MODULES_FILE)");
     Dependencies deps{reactor_, nullptr};
     if (f.needs_ebpf) {
         if (auto r = ensure_bpf_runtime(); !r) return r;

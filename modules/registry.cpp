@@ -9,10 +9,12 @@ namespace {
 constexpr std::string_view kSystemProbeNs[] = {"system_probe_config"};
 #if RINGPROBE_WITH_BPF
 constexpr std::string_view kEbpfNs[] = {"ebpf_check"};
+constexpr std::string_view kSeccompNs[] = {"seccomp_tracer"};
 #endif
 
 const Factory kFactories[] = {
 #if RINGPROBE_WITH_BPF
+    {"seccomp_tracer", kSeccompNs, "seccomp_tracer.enabled", create_seccomp_tracer, true},
     {"ebpf", kEbpfNs, "ebpf_check.enabled", create_ebpf_check, true},
     {"tcp_queue_length_tracer", kSystemProbeNs, "system_probe_config.enable_tcp_queue_length",
      create_tcp_queue_length, true},

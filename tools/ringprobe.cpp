@@ -17,6 +17,7 @@
 #include "loop/reactor.h"
 #include "loop/signal_watch.h"
 #include "modules/host.h"
+#include "tools/capabilities.h"
 
 using namespace rp;
 
@@ -233,6 +234,20 @@ int main(int argc, char** argv) {
             return 1;
         }
         LOG_INFO("listening on tcp:%s:%d", debug_host.c_str(), debug_port);
+    }
+
+    // Modules created, listeners bound: keep only what run time needs (docs/HARDENING.md).
+    if (cfg.get_bool("ringprobe.drop_capabilities")) {
+        uint64_t kept = 0;
+        std::string e = rp::tools::drop_capabilities(
+            rp::tools::runtime_capabilities(cfg.get_bool("ebpf_check.enabled")), &kept);
+        if (!e.empty()) {
+            LOG_ERROR("drop_capabilities: %s", e.c_str());
+            host.close_all();
+            unlink(socket_path.c_str());
+            return 1;
+        }
+        LOG_INFO("capabilities dropped; effective set now 0x%llx", static_cast<unsigned long long>(kept));
     }
 
     bool stopping = false;

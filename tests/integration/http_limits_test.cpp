@@ -108,7 +108,9 @@ TEST_CASE("http: pretty_print=1, t, true, yes, y, on pretty-print with a 2-space
             auto r = c.get(path);
             REQUIRE(r.has_value());
             CHECK(r->status == 200);
-            CHECK(r->body.starts_with("[\n  {\n    \"name\": \"process\""));
+            // The registry order puts eBPF modules first in BPF builds: look for process anywhere.
+            CHECK(r->body.starts_with("[\n  {\n    \"name\": \""));
+            CHECK(contains(r->body, "\n    \"name\": \"process\",\n"));
             CHECK(r->body.ends_with("]\n"));
         }
     }
@@ -117,7 +119,8 @@ TEST_CASE("http: pretty_print=1, t, true, yes, y, on pretty-print with a 2-space
         CAPTURE(path);
         auto r = c.get(path);
         REQUIRE(r.has_value());
-        CHECK(r->body.starts_with("[{\"name\":\"process\""));
+        CHECK(r->body.starts_with("[{\"name\":\""));
+        CHECK(contains(r->body, "{\"name\":\"process\""));
         CHECK(r->body.find('\n') == r->body.size() - 1);
     }
     // Module handlers' bodies follow the same rule.
@@ -663,7 +666,7 @@ TEST_CASE("http: pipelined requests are answered in order, however the bytes are
         REQUIRE(r3.has_value());
         REQUIRE(r4.has_value());
         CHECK(r1->status == 200);
-        CHECK(r1->body.starts_with("[{\"name\":\"process\""));
+        CHECK(contains(r1->body, "{\"name\":\"process\""));
         CHECK(r2->status == 200);
         CHECK(contains(r2->body, my_pid_key()));
         CHECK(r3->status == 404);

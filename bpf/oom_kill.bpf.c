@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/* oom_kill.bpf.c — oom_kill_probe's kernel side: one record per OOM victim into a ring buffer.
+ *
+ * Hook: tp_btf/mark_victim. Since Linux 6.8 it passes the victim's task_struct; it fires in
+ * __oom_kill_process() right after SIGKILL was sent, with task_lock(victim) held (so victim->mm
+ * is stable) and current = the task that ran the OOM killer (the trigger).
+ * Context: tp_btf/mm_vmscan_memcg_reclaim_begin and tp_btf/mm_vmscan_direct_reclaim_begin record,
+ * per thread, which reclaim it ran last. A memcg OOM is reached only through memcg limit reclaim
+ * (try_charge_memcg -> try_to_free_mem_cgroup_pages -> mem_cgroup_oom), a global one through the
+ * page allocator's direct reclaim (__alloc_pages_slowpath -> try_to_free_pages ->
+ * __alloc_pages_may_oom), so the trigger's last reclaim tells which OOM this was.
+ * Fallback: kprobe/oom_kill_process (system-probe's own hook, exact oom_control values), loaded
+ * only when user space detects kprobes and cannot use tp_btf.
+ *
+ * Needs: kernel BTF (CO-RE), tp_btf programs, BPF ring buffer (Linux >= 5.8).
+ * Field-by-field provenance: docs/modules/oom_kill_probe.md.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/lib/ringbuf.bpf.h"
+#include "bpf/oom_kill.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* A memcg whose mem_cgroup_margin() is at most this many pages counts as "at its limit". The
+ * kernel OOM-kills in a memcg only after checking, under oom_lock, that its margin is below
+ * 1 << order (order <= 3, so < 8 pages); the slack absorbs charges and uncharges by other tasks
+ * between that check and mark_victim. Set by user space before load. */
+const volatile __u64 memcg_slack_pages = 128;
+
+#define MAX_MEMCG_DEPTH 16
+#define RECLAIM_MEMCG 1
+#define RECLAIM_DIRECT 2
+
+RP_RINGBUF(events, 64 * 1024);
+RP_LOST_COUNTER(lost_events);
+
+/* Thread id -> RECLAIM_* of the latest reclaim it entered. LRU: bounded, and an entry only has
+ * to live from a reclaim to the OOM kill that follows it in the same call chain, so the OOM
+ * trigger's entry is always among the most recently used (1024 entries: ~80 KiB of kernel
+ * memory). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} last_reclaim SEC(".maps");
+
+/* Before Linux 6.2 the mm counters were atomics in struct mm_rss_stat, not percpu_counters. */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} __attribute__((preserve_access_index));
+
+/* get_mm_counter(mm, member): since 6.2 percpu_counter_read_positive(&mm->rss_stat[member]),
+ * i.e. the shared count without the per-CPU deltas, exactly what oom_badness() reads. */
+static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
+{
+	long v;
+
+	if (bpf_core_type_exists(struct mm_rss_stat___pre62)) {
+		struct mm_struct___pre62 *old = (void *)mm;
+
+		v = BPF_CORE_READ(old, rss_stat.count[member].counter);
+	} else {
+		v = BPF_CORE_READ(mm, rss_stat[member].count);
+	}
+	return v > 0 ? v : 0;
+}
+
+/* The inputs of oom_badness(): rss, swap entries and page-table bytes of the victim's mm. */
+static __always_inline void fill_mm(struct oom_kill_event *e, struct task_struct *victim)
+{
+	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+
+	if (!mm)
+		return;
+	e->flags |= OOM_KILL_F_HAS_MM;
+	e->rss_pages = mm_counter(mm, MM_FILEPAGES) + mm_counter(mm, MM_ANONPAGES) +
+		       mm_counter(mm, MM_SHMEMPAGES);
+	e->swap_entries = mm_counter(mm, MM_SWAPENTS);
+	if (bpf_core_field_exists(mm->pgtables_bytes))
+		e->pgtables_bytes = BPF_CORE_READ(mm, pgtables_bytes.counter);
+}
+
+/* mem_cgroup_margin(): pages the memcg can still charge before hitting its limit (v1: the
+ * smaller of the memory and memory+swap margins). */
+static __always_inline __u64 memcg_margin(struct mem_cgroup *memcg, bool v1)
+{
+	long usage = BPF_CORE_READ(memcg, memory.usage.counter);
+	unsigned long max = BPF_CORE_READ(memcg, memory.max);
+	__u64 margin = usage >= 0 && (unsigned long)usage < max ? max - usage : 0;
+
+	if (v1) {
+		long sw_usage = BPF_CORE_READ(memcg, memsw.usage.counter);
+		unsigned long sw_max = BPF_CORE_READ(memcg, memsw.max);
+		__u64 sw_margin = sw_usage >= 0 && (unsigned long)sw_usage < sw_max ?
+					  sw_max - sw_usage :
+					  0;
+
+		if (sw_margin < margin)
+			margin = sw_margin;
+	}
+	return margin;
+}
+
+/* The victim's memory cgroup: its leaf name, its hierarchy (v1/v2), and the ancestor-or-self
+ * with the smallest margin — in a memcg OOM, the memcg whose limit was hit (oc->memcg): the
+ * victim is always chosen inside oc->memcg's subtree. */
+static __always_inline void fill_memcg(struct oom_kill_event *e, struct task_struct *victim)
+{
+	int memory_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css = BPF_CORE_READ(victim, cgroups, subsys[memory_id]);
+	struct cgroup_subsys_state *best = NULL;
+	__u64 best_margin = ~0ULL;
+	__u32 best_level = 0;
+	const char *name;
+	bool v1;
+
+	if (!css)
+		return;
+	name = BPF_CORE_READ(css, cgroup, kn, name);
+	if (name)
+		bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), name);
+	/* The default (v2) hierarchy is the one with hierarchy_id 0 (/proc/<pid>/cgroup "0::"). */
+	v1 = BPF_CORE_READ(css, cgroup, root, hierarchy_id) != 0;
+	if (!v1)
+		e->flags |= OOM_KILL_F_CGROUP_V2;
+
+	for (__u32 level = 0; level < MAX_MEMCG_DEPTH && css; level++) {
+		struct mem_cgroup *memcg =
+			(void *)css - bpf_core_field_offset(struct mem_cgroup, css);
+		__u64 margin = memcg_margin(memcg, v1);
+
+		if (margin < best_margin) {
+			best_margin = margin;
+			best = css;
+			best_level = level;
+		}
+		css = BPF_CORE_READ(css, parent);
+	}
+	if (!best)
+		return;
+
+	struct mem_cgroup *memcg = (void *)best - bpf_core_field_offset(struct mem_cgroup, css);
+
+	e->memcg_level = best_level;
+	e->memcg_margin_pages = best_margin;
+	e->memcg_max_pages = BPF_CORE_READ(memcg, memory.max);
+	e->memcg_swap_max_pages =
+		v1 ? BPF_CORE_READ(memcg, memsw.max) : BPF_CORE_READ(memcg, swap.max);
+	/* mem_cgroup_swappiness(): vm.swappiness on v2 and for the root memcg, else the memcg's. */
+	e->memcg_swappiness = -1;
+	if (v1 && BPF_CORE_READ(best, parent) && bpf_core_field_exists(memcg->swappiness))
+		e->memcg_swappiness = BPF_CORE_READ(memcg, swappiness);
+	if (best_margin <= memcg_slack_pages)
+		e->flags |= OOM_KILL_F_MEMCG_AT_LIMIT;
+}
+
+/* Everything about the victim and the trigger that both hooks read the same way. */
+static __always_inline void fill_common(struct oom_kill_event *e, struct task_struct *victim)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->trigger_pid = pid_tgid >> 32;
+	e->trigger_tid = (__u32)pid_tgid;
+	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+	e->victim_pid = BPF_CORE_READ(victim, tgid);
+	e->victim_tid = BPF_CORE_READ(victim, pid);
+	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
+	e->score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
+	fill_mm(e, victim);
+	fill_memcg(e, victim);
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(oom_mark_victim, struct task_struct *victim)
+{
+	struct oom_kill_event *e = rp_ringbuf_reserve(&events, &lost_events, sizeof(*e));
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *reclaim;
+
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+
+	if (!bpf_core_field_exists(struct trace_event_raw_mark_victim, uid)) {
+		/* Before Linux 6.8 the tracepoint passed only the victim's pid. */
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+		e->flags = OOM_KILL_F_OLD_TRACEPOINT;
+		e->timestamp_ns = bpf_ktime_get_ns();
+		e->victim_pid = (__u32)ctx[0];
+		e->victim_tid = (__u32)ctx[0];
+		e->trigger_pid = pid_tgid >> 32;
+		e->trigger_tid = (__u32)pid_tgid;
+		bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+		bpf_ringbuf_submit(e, 0);
+		return 0;
+	}
+
+	fill_common(e, victim);
+	reclaim = bpf_map_lookup_elem(&last_reclaim, &tid);
+	if (reclaim && *reclaim == RECLAIM_MEMCG)
+		e->flags |= OOM_KILL_F_TRIGGER_MEMCG_RECLAIM;
+	else if (reclaim && *reclaim == RECLAIM_DIRECT)
+		e->flags |= OOM_KILL_F_TRIGGER_DIRECT_RECLAIM;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline void note_reclaim(__u32 kind)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *cur = bpf_map_lookup_elem(&last_reclaim, &tid);
+
+	/* Reclaim runs in bursts: write only on a change of kind. */
+	if (cur && *cur == kind)
+		return;
+	bpf_map_update_elem(&last_reclaim, &tid, &kind, BPF_ANY);
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(oom_memcg_reclaim)
+{
+	note_reclaim(RECLAIM_MEMCG);
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(oom_direct_reclaim)
+{
+	note_reclaim(RECLAIM_DIRECT);
+	return 0;
+}
+
+/* Fallback for kernels with kprobes but no usable tp_btf: system-probe's hook, where the
+ * oom_control gives the kernel's own score, totalpages and memcg. Not loaded unless chosen. */
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(oom_kill_process, struct oom_control *oc)
+{
+	struct task_struct *victim = BPF_CORE_READ(oc, chosen);
+	struct oom_kill_event *e;
+
+	if (!victim)
+		return 0;
+	e = rp_ringbuf_reserve(&events, &lost_events, sizeof(*e));
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_common(e, victim);
+	e->flags |= OOM_KILL_F_FROM_OOM_CONTROL;
+	e->score = BPF_CORE_READ(oc, chosen_points);
+	e->pages = BPF_CORE_READ(oc, totalpages);
+	if (BPF_CORE_READ(oc, memcg))
+		e->flags |= OOM_KILL_F_MEMCG_OOM;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,185 @@
+// btf_index.cpp — see btf_index.h. Format: include/uapi/linux/btf.h, Documentation/bpf/btf.rst.
+#include "bpf/runtime/btf_index.h"
+
+#include <fcntl.h>
+#include <linux/btf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bpf/runtime/runtime.h"
+
+namespace rp::bpf {
+namespace {
+
+// Bytes that follow struct btf_type for a type of `kind` with `vlen` members; -1 if unknown.
+long trailing_bytes(uint32_t kind, uint32_t vlen) {
+    switch (kind) {
+        case BTF_KIND_INT:
+            return 4;
+        case BTF_KIND_PTR:
+        case BTF_KIND_FWD:
+        case BTF_KIND_TYPEDEF:
+        case BTF_KIND_VOLATILE:
+        case BTF_KIND_CONST:
+        case BTF_KIND_RESTRICT:
+        case BTF_KIND_FUNC:
+        case BTF_KIND_FLOAT:
+        case 18 /* BTF_KIND_TYPE_TAG */:
+            return 0;
+        case BTF_KIND_ARRAY:
+            return sizeof(btf_array);
+        case BTF_KIND_STRUCT:
+        case BTF_KIND_UNION:
+            return long(vlen) * sizeof(btf_member);
+        case BTF_KIND_ENUM:
+            return long(vlen) * sizeof(btf_enum);
+        case BTF_KIND_FUNC_PROTO:
+            return long(vlen) * sizeof(btf_param);
+        case BTF_KIND_VAR:
+            return sizeof(btf_var);
+        case BTF_KIND_DATASEC:
+            return long(vlen) * sizeof(btf_var_secinfo);
+        case 17 /* BTF_KIND_DECL_TAG */:
+            return 4;
+        case 19 /* BTF_KIND_ENUM64 */:
+            return long(vlen) * 12;
+        default:
+            return -1;
+    }
+}
+
+// Sequential reads of a region of a file through one buffer (sysfs hands out a page per read).
+class Reader {
+  public:
+    Reader(int fd, std::vector<char>& buf) : fd_(fd), buf_(buf) {}
+    void seek(uint64_t off) {
+        pos_ = off;
+        at_ = len_ = 0;
+    }
+    // Copies n bytes (or skips them when out is null). False at EOF or on error (errno set).
+    bool read(void* out, size_t n) {
+        auto* o = static_cast<char*>(out);
+        while (n > 0) {
+            if (at_ == len_ && !fill()) return false;
+            size_t k = std::min(n, len_ - at_);
+            if (o != nullptr) {
+                std::memcpy(o, buf_.data() + at_, k);
+                o += k;
+            }
+            at_ += k;
+            n -= k;
+        }
+        return true;
+    }
+    int next_byte() {
+        if (at_ == len_ && !fill()) return -1;
+        return static_cast<unsigned char>(buf_[at_++]);
+    }
+
+  private:
+    bool fill() {
+        ssize_t n;
+        do n = ::pread(fd_, buf_.data(), buf_.size(), static_cast<off_t>(pos_));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            if (n == 0) errno = ENODATA;
+            return false;
+        }
+        pos_ += static_cast<uint64_t>(n);
+        at_ = 0;
+        len_ = static_cast<size_t>(n);
+        return true;
+    }
+    int fd_;
+    std::vector<char>& buf_;
+    uint64_t pos_ = 0;
+    size_t at_ = 0, len_ = 0;
+};
+
+}  // namespace
+
+std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
+                                                    std::span<const std::string_view> names) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(errno_message("open " + path, errno));
+    std::vector<char> buf(64 * 1024);
+    Reader in(fd, buf);
+    auto fail = [&](const std::string& what) {
+        int err = errno;
+        ::close(fd);
+        return std::unexpected(err != 0 ? errno_message(path + ": " + what, err)
+                                        : path + ": " + what);
+    };
+
+    btf_header hdr{};
+    errno = 0;
+    if (!in.read(&hdr, sizeof hdr)) return fail("read header");
+    errno = 0;
+    if (hdr.magic != BTF_MAGIC) return fail("not BTF (bad magic)");
+    const uint64_t types_at = uint64_t(hdr.hdr_len) + hdr.type_off;
+    const uint64_t strs_at = uint64_t(hdr.hdr_len) + hdr.str_off;
+
+    // Pass 1: offsets of the wanted names in the string section (names start after a NUL).
+    std::vector<uint32_t> name_offs(names.size(), UINT32_MAX);
+    size_t longest = 0;
+    for (auto n : names) longest = std::max(longest, n.size());
+    std::string cur;
+    uint32_t cur_start = 0;
+    bool too_long = false;
+    in.seek(strs_at);
+    for (uint32_t off = 0; off < hdr.str_len; ++off) {
+        int c = in.next_byte();
+        if (c < 0) return fail("read strings");
+        if (c != 0) {
+            if (cur.size() < longest)
+                cur.push_back(static_cast<char>(c));
+            else
+                too_long = true;
+            continue;
+        }
+        if (!too_long) {
+            for (size_t i = 0; i < names.size(); ++i)
+                if (name_offs[i] == UINT32_MAX && cur == names[i]) name_offs[i] = cur_start;
+        }
+        cur.clear();
+        too_long = false;
+        cur_start = off + 1;
+    }
+
+    // Pass 2: the types (ids from 1) whose name_off is one of those.
+    BtfIndex idx;
+    in.seek(types_at);
+    uint32_t id = 0;
+    for (uint64_t off = 0; off < hdr.type_len;) {
+        btf_type t{};
+        if (!in.read(&t, sizeof t)) return fail("read types");
+        ++id;
+        uint32_t kind = BTF_INFO_KIND(t.info);
+        long extra = trailing_bytes(kind, BTF_INFO_VLEN(t.info));
+        errno = 0;
+        if (extra < 0) return fail("unknown BTF kind " + std::to_string(kind));
+        if (t.name_off != 0) {
+            for (size_t i = 0; i < names.size(); ++i) {
+                if (name_offs[i] != t.name_off) continue;
+                bool seen = false;
+                for (const auto& f : idx.found_) seen |= f.name == names[i] && f.kind == kind;
+                if (!seen) idx.found_.push_back({std::string(names[i]), kind, int(id)});
+            }
+        }
+        if (extra > 0 && !in.read(nullptr, size_t(extra))) return fail("read types");
+        off += sizeof t + uint64_t(extra);
+    }
+    ::close(fd);
+    idx.type_count_ = id;
+    return idx;
+}
+
+int BtfIndex::find(std::string_view name, uint32_t kind) const {
+    for (const auto& f : found_)
+        if (f.kind == kind && f.name == name) return f.id;
+    return -1;
+}
+
+}  // namespace rp::bpf

@@ -1,0 +1,43 @@
+// btf_index.h — finds the ids of a few named types in raw kernel BTF, without loading it.
+//
+// The feature probes need three ids from /sys/kernel/btf/vmlinux (a tracepoint typedef, an
+// iterator and a kernel function). libbpf's btf__parse_raw() copies and indexes the whole 5 MB file
+// (~130k types); on the project VM, where every fresh page costs a slow fault, that was 250+ ms of
+// daemon start-up. This streams the file twice through one 64 KiB buffer — the string section to
+// find the names' offsets, the type section to find the types that use them — and keeps only the
+// answers (~10 ms). A BTF kind it does not know makes load() fail; the caller then falls back to
+// libbpf.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rp::bpf {
+
+class BtfIndex {
+  public:
+    // Scans `path` for the types named in `names`. Errors name the file and what was wrong.
+    static std::expected<BtfIndex, std::string> load(const std::string& path,
+                                                     std::span<const std::string_view> names);
+
+    // Id of the first type of `kind` (BTF_KIND_*) named `name` — one of the names given to
+    // load() — or -1.
+    int find(std::string_view name, uint32_t kind) const;
+    // Types in the file (ids 1..type_count()).
+    uint32_t type_count() const { return type_count_; }
+
+  private:
+    struct Found {
+        std::string name;
+        uint32_t kind;
+        int id;
+    };
+    std::vector<Found> found_;
+    uint32_t type_count_ = 0;
+};
+
+}  // namespace rp::bpf

@@ -1,0 +1,117 @@
+// runtime.h — the eBPF runtime: set up once, when some enabled module needs eBPF, and shared by
+// every eBPF module through modules::Dependencies::bpf.
+//
+// Set-up raises RLIMIT_MEMLOCK, checks for kernel BTF, mounts tracefs at /sys/kernel/tracing when
+// it is missing (libbpf finds tracepoint ids there), routes libbpf's log into ours, and probes what
+// this kernel can really do — each probe is the smallest real thing (a map create, a
+// two-instruction program load, an attach), never a version check. Set-up never fails: what is
+// missing is a Feature with available = false and a reason, and require() turns it into the error
+// of only the modules that need it ("kernel has no BTF (/sys/kernel/btf/vmlinux missing)").
+//
+// The runtime also keeps the ownership registry of our own BPF programs and maps (kernel id →
+// module), which Skeleton<T> fills and the `ebpf` module reads for its "Module" field.
+//
+// Needs: the bpf() syscall (CAP_BPF or root); the probes need CAP_PERFMON for perf-event attaches.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace rp::bpf {
+
+enum class FeatureId : uint8_t {
+    bpf_syscall,     // bpf() works for us at all (map create)
+    memlock,         // RLIMIT_MEMLOCK raised to infinity
+    btf,             // kernel BTF at /sys/kernel/btf/vmlinux (CO-RE, tp_btf, iterators, fentry)
+    tracefs,         // tracefs mounted (tracepoint ids)
+    ring_buffer,     // BPF_MAP_TYPE_RINGBUF
+    tracepoint,      // SEC("tracepoint/...") loads and attaches
+    raw_tracepoint,  // SEC("raw_tp/...") loads and attaches
+    tp_btf,          // SEC("tp_btf/...") loads and attaches
+    iterators,       // SEC("iter/...") loads, attaches and reads
+    kprobe,          // SEC("kprobe/...") loads and attaches
+    fentry,          // SEC("fentry/...") loads and attaches
+};
+inline constexpr size_t kFeatureCount = 11;
+
+struct Feature {
+    FeatureId id{};
+    std::string_view name;  // "tp_btf", as shown in /debug/stats and --check-config
+    bool available = false;
+    std::string detail;  // what was found, or why it is missing
+};
+
+struct RuntimeOptions {
+    std::string btf_path = "/sys/kernel/btf/vmlinux";
+    std::string tracefs_path = "/sys/kernel/tracing";
+    bool mount_tracefs = true;  // mount tracefs at tracefs_path when it is not mounted
+    bool raise_memlock = true;
+    bool route_libbpf_log = true;  // libbpf_set_print → rp::log
+};
+
+enum class ObjectKind : uint8_t { program, map };
+
+// Who loaded one of our BPF objects.
+struct Owner {
+    std::string module;  // "oom_kill_probe"
+    std::string name;    // the full name in the object file (the kernel keeps only 15 chars)
+};
+
+class Runtime {
+  public:
+    // Sets up and probes. What is missing does not fail set-up: it shows in features() and in
+    // require()'s errors. The error case is reserved for a runtime that cannot exist at all
+    // (today: never).
+    static std::expected<std::unique_ptr<Runtime>, std::string> setup(
+        const RuntimeOptions& opts = {});
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // Every feature, in FeatureId order.
+    const std::vector<Feature>& features() const { return features_; }
+    const Feature& feature(FeatureId id) const { return features_[static_cast<size_t>(id)]; }
+    bool has(FeatureId id) const { return feature(id).available; }
+    // OK when every listed feature is available; else the error naming the first missing one.
+    std::expected<void, std::string> require(std::initializer_list<FeatureId> needs) const;
+    // The sentence require() returns for a missing feature.
+    static std::string missing_message(const Feature& f);
+
+    // --- ownership registry (kernel object id → owning module).
+    void add_owner(ObjectKind kind, uint32_t id, std::string_view module, std::string_view name);
+    void remove_owner(ObjectKind kind, uint32_t id);
+    // nullptr when the object is not ours.
+    const Owner* owner(ObjectKind kind, uint32_t id) const;
+    size_t owned_count(ObjectKind kind) const;
+
+    const RuntimeOptions& options() const { return opts_; }
+    // Where tracefs is mounted ("" when it is not).
+    const std::string& tracefs_dir() const { return tracefs_dir_; }
+    // Wall time the set-up and probes took.
+    double setup_ms() const { return setup_ms_; }
+
+  private:
+    Runtime() = default;
+    RuntimeOptions opts_;
+    std::vector<Feature> features_;
+    std::string tracefs_dir_;
+    std::unordered_map<uint32_t, Owner> programs_;
+    std::unordered_map<uint32_t, Owner> maps_;
+    double setup_ms_ = 0;
+};
+
+// "what: strerror(err)" for a positive errno value — the shape of every error of this layer.
+std::string errno_message(std::string_view what, int err);
+
+// Routes libbpf's print callback into rp::log (WARN → warn, INFO → debug, DEBUG → trace), one
+// log line per line of libbpf output. Idempotent.
+void route_libbpf_log();
+
+}  // namespace rp::bpf

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcp_queue_length.bpf.c — highest TCP send/receive queue usage per cgroup, aggregated in kernel.
+ *
+ * For every sample, on one TCP socket:
+ *   read  = 1000 * max(0, rcv_nxt - copied_seq) / sk_rcvbuf     (per-mille of the receive buffer)
+ *   write = 1000 * max(0, write_seq - snd_una) / sk_sndbuf      (per-mille of the send buffer)
+ * and `queue_stats[cgroup leaf name]` keeps the maximum of each since user space last flushed it
+ * (modules/tcp_queue_length reads and deletes every entry on GET /check).
+ *
+ * system-probe samples in kprobe/kretprobe tcp_recvmsg and tcp_sendmsg. Without kprobes, the same
+ * moments are reached through BTF tracepoints:
+ *   tp_btf/tcp_sendmsg_locked   every turn of the copy loop of tcp_sendmsg_locked, also after each
+ *                               wait for send-buffer space: sees the full send queue (Linux 6.16)
+ *   tp_btf/tcp_rcv_space_adjust after every skb tcp_recvmsg copies to user space (Linux 4.16)
+ *   tp_btf/tcp_probe            every segment received on an established socket (Linux 4.16):
+ *                               sees the receive queue of a process that does not read at all
+ *   tp_btf/inet_sock_set_state  listen() and connect(): tags the socket with its cgroup (4.16)
+ * Each program is optional; user space loads those the kernel has and reports which attached.
+ * Needs kernel BTF, tp_btf, and socket storage from tracing programs (Linux >= 5.11).
+ *
+ * Cgroup name: the leaf name of the cgroup of the *current task* in the memory controller's
+ * hierarchy (cgroup v1 memory or, when memory is on cgroup v2, the unified one), as system-probe's
+ * get_cgroup_name(); the default (v2) hierarchy when the kernel has no memory controller. Only
+ * samples taken with the socket lock owned (process context, current = the socket's user) use the
+ * current task. Other samples (tcp_probe in softirq) use the name last seen on that socket, kept in
+ * socket-local storage that listening sockets pass on to the connections they accept.
+ *
+ * Cost: a sample that does not exceed what the same socket already recorded since the last flush
+ * (the common case: a queue that stays full, or empties) touches only the socket's storage, not
+ * the hash map keyed by a 128-byte name.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/tcp_queue_length.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TCPQ_E2BIG 7
+#define TCPQ_EEXIST 17
+#define TCPQ_TCP_SYN_SENT 2
+#define TCPQ_TCP_LISTEN 10
+#define TCPQ_NO_PERIOD (~0ULL)
+
+/* Flush period: user space increments it (through the mmapped .bss) right after each flush of
+ * queue_stats, so that a socket's recorded maxima are known to be stale. */
+__u64 flush_period = 0;
+
+/* cgroup leaf name -> max usage since the last flush. max_entries is set by user space
+ * (ringprobe.tcp_queue_length.max_cgroups) before load. Per CPU: no lost maxima between CPUs.
+ * Not preallocated: user space empties it on every check, so it holds only the cgroups active since
+ * the last one (preallocating 10240 names would pin 2.3 MB on a 2-CPU host). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 10240);
+	__type(key, struct tcpq_key);
+	__type(value, struct tcpq_value);
+} queue_stats SEC(".maps");
+
+/* What a socket is tagged with: the cgroup (kernfs node id and leaf name) of the process that last
+ * used it in a system call, and what this socket put into queue_stats in flush period `period`. */
+struct tcpq_sock_tag {
+	__u64 cgroup_id;
+	__u64 period;
+	struct tcpq_value recorded;
+	struct tcpq_key name;
+};
+
+/* Per socket tag. BPF_F_CLONE copies a listening socket's tag into every connection it accepts.
+ * Freed with the socket; charged to the socket's option memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct tcpq_sock_tag);
+} sock_cgroup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpq_counters);
+} counters SEC(".maps");
+
+/* Stack buffer for a name, 8-byte aligned. */
+union tcpq_name {
+	struct tcpq_key key;
+	__u64 words[TCPQ_CGROUP_NAME_LEN / 8];
+};
+
+static __always_inline struct tcpq_counters *counters_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* Per-CPU slots: plain increments. Only a program nesting into another on the same CPU (softirq
+ * over a system call) could lose one, which a counter for humans can afford; an atomic add would
+ * cost more than the rest of a typical sample. */
+#define TCPQ_COUNT(field)                                            \
+	do {                                                         \
+		struct tcpq_counters *__c = counters_get();          \
+		if (__c)                                             \
+			__c->field += 1;                             \
+	} while (0)
+
+/* The kernfs node of the current task's cgroup in the hierarchy whose leaf names we report. Direct
+ * BTF loads: tp_btf programs run under RCU, which keeps css_set and cgroup alive. */
+static __always_inline struct kernfs_node *current_cgroup_kn(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+		return task->cgroups->subsys[id]->cgroup->kn;
+	}
+	return task->cgroups->dfl_cgrp->kn;
+}
+
+/* `kn`'s name into `name` (zero-filled after the NUL). */
+static __always_inline int read_cgroup_name(struct kernfs_node *kn, union tcpq_name *name)
+{
+	long n;
+
+	__builtin_memset(name, 0, sizeof(*name));
+	n = bpf_probe_read_kernel_str(name->key.cgroup_name, sizeof(name->key.cgroup_name),
+				      BPF_CORE_READ(kn, name));
+	if (n < 0) {
+		TCPQ_COUNT(name_errors);
+		return -1;
+	}
+	if (n == TCPQ_CGROUP_NAME_LEN)
+		TCPQ_COUNT(name_truncated);
+	return 0;
+}
+
+/* Tags `sk` with the current task's cgroup. Returns the tag, or NULL when the socket could not be
+ * tagged, in which case `scratch` holds the name (or *ok is 0: the name could not be read).
+ * The name is read only when the tag names another cgroup (or none yet). A softirq sample on
+ * another CPU may read the name while it is rewritten here; that happens only when a socket
+ * changes cgroup, and costs at most one sample under a garbled key. */
+static __always_inline struct tcpq_sock_tag *tag_current(struct sock *sk, union tcpq_name *scratch,
+							 int *ok)
+{
+	struct kernfs_node *kn = current_cgroup_kn();
+	struct tcpq_sock_tag *tag;
+	__u64 id;
+
+	*ok = 0;
+	if (!kn) {
+		TCPQ_COUNT(name_errors);
+		return NULL;
+	}
+	id = kn->id;
+	tag = bpf_sk_storage_get(&sock_cgroup, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (tag && tag->cgroup_id == id && id != 0) {
+		*ok = 1;
+		return tag;
+	}
+	if (read_cgroup_name(kn, scratch))
+		return NULL;
+	*ok = 1;
+	if (!tag) {
+		TCPQ_COUNT(tag_failed);
+		return NULL;
+	}
+	__builtin_memcpy(&tag->name, &scratch->key, sizeof(tag->name));
+	tag->cgroup_id = id;
+	tag->period = TCPQ_NO_PERIOD;
+	return tag;
+}
+
+static __always_inline __u32 per_mille(__u32 used, int size)
+{
+	if (size <= 0)
+		return 0;
+	return (__u32)(1000ULL * used / (__u32)size);
+}
+
+/* Raises queue_stats[key] to at least `sample`. Returns 0 when the map holds it. */
+static __always_inline int raise_max(const struct tcpq_key *key, const struct tcpq_value *sample)
+{
+	struct tcpq_value *v = bpf_map_lookup_elem(&queue_stats, key);
+	long err;
+
+	if (!v) {
+		err = bpf_map_update_elem(&queue_stats, key, sample, BPF_NOEXIST);
+		if (err == 0)
+			return 0;
+		if (err == -TCPQ_E2BIG) {
+			TCPQ_COUNT(map_full);
+			return -1;
+		}
+		if (err != -TCPQ_EEXIST)
+			return -1;
+		v = bpf_map_lookup_elem(&queue_stats, key); /* inserted meanwhile */
+		if (!v)
+			return -1;
+	}
+	if (sample->read_buffer_max_usage > v->read_buffer_max_usage)
+		v->read_buffer_max_usage = sample->read_buffer_max_usage;
+	if (sample->write_buffer_max_usage > v->write_buffer_max_usage)
+		v->write_buffer_max_usage = sample->write_buffer_max_usage;
+	return 0;
+}
+
+/* One sample of `sk`'s queues, credited to `key`; `tag` (may be NULL) is the socket's. */
+static __always_inline void record(struct sock *sk, struct tcp_sock *tp, const struct tcpq_key *key,
+				   struct tcpq_sock_tag *tag, enum tcpq_hook hook)
+{
+	/* Read before the map: a flush that ends after this read makes the socket's record stale
+	 * (period differs), never the other way round. */
+	__u64 period = flush_period;
+	/* Signed differences: sequence numbers wrap. */
+	__s32 rqueue = (__s32)(tp->rcv_nxt - tp->copied_seq);
+	__s32 wqueue = (__s32)(tp->write_seq - tp->snd_una);
+	struct tcpq_value sample = {
+		.read_buffer_max_usage = per_mille(rqueue > 0 ? rqueue : 0, sk->sk_rcvbuf),
+		.write_buffer_max_usage = per_mille(wqueue > 0 ? wqueue : 0, sk->sk_sndbuf),
+	};
+	struct tcpq_counters *c = counters_get();
+
+	if (c && hook < TCPQ_HOOK_COUNT)
+		c->samples[hook] += 1;
+
+	/* This socket already put at least as much into the map since the last flush: the cgroup's
+	 * maximum cannot change. */
+	if (tag && tag->period == period &&
+	    sample.read_buffer_max_usage <= tag->recorded.read_buffer_max_usage &&
+	    sample.write_buffer_max_usage <= tag->recorded.write_buffer_max_usage) {
+		if (c)
+			c->unchanged += 1;
+		return;
+	}
+	if (raise_max(key, &sample) || !tag)
+		return;
+	if (tag->period != period) {
+		tag->recorded = sample;
+		tag->period = period;
+		return;
+	}
+	if (sample.read_buffer_max_usage > tag->recorded.read_buffer_max_usage)
+		tag->recorded.read_buffer_max_usage = sample.read_buffer_max_usage;
+	if (sample.write_buffer_max_usage > tag->recorded.write_buffer_max_usage)
+		tag->recorded.write_buffer_max_usage = sample.write_buffer_max_usage;
+}
+
+/* A sample of `sk` at `hook`: in process context credited to the current task's cgroup (and the
+ * socket is tagged with it), otherwise to the cgroup the socket was tagged with. */
+static __always_inline int sample_socket(struct sock *sk, enum tcpq_hook hook)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct tcpq_sock_tag *tag;
+	union tcpq_name name;
+	int ok;
+
+	if (!tp || sk->__sk_common.skc_state == TCPQ_TCP_LISTEN)
+		return 0;
+
+	/* The socket lock is owned only by a task in a system call (or the kernel thread working
+	 * for it); softirq processing never runs with it owned. */
+	if (sk->sk_lock.owned) {
+		tag = tag_current(sk, &name, &ok);
+		if (tag)
+			record(sk, tp, &tag->name, tag, hook);
+		else if (ok)
+			record(sk, tp, &name.key, NULL, hook);
+		return 0;
+	}
+
+	tag = bpf_sk_storage_get(&sock_cgroup, sk, 0, 0);
+	if (!tag) {
+		TCPQ_COUNT(untagged);
+		return 0;
+	}
+	record(sk, tp, &tag->name, tag, hook);
+	return 0;
+}
+
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(tcpq_sendmsg_locked, struct sock *sk, struct msghdr *msg, struct sk_buff *skb,
+	     int size_goal)
+{
+	return sample_socket(sk, TCPQ_HOOK_SENDMSG);
+}
+
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(tcpq_rcv_space_adjust, struct sock *sk)
+{
+	return sample_socket(sk, TCPQ_HOOK_RCV_SPACE_ADJUST);
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tcpq_probe, struct sock *sk, struct sk_buff *skb)
+{
+	return sample_socket(sk, TCPQ_HOOK_PROBE);
+}
+
+/* listen() and connect() run in the owning process: tag the socket so that samples taken later
+ * in softirq (tcp_probe) know its cgroup, for connections that are never read or written. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcpq_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	union tcpq_name name;
+	int ok;
+
+	if (newstate != TCPQ_TCP_LISTEN && newstate != TCPQ_TCP_SYN_SENT)
+		return 0;
+	if (!bpf_skc_to_tcp_sock(sk) || !sk->sk_lock.owned)
+		return 0;
+	if (tag_current(sk, &name, &ok))
+		TCPQ_COUNT(samples[TCPQ_HOOK_SET_STATE]);
+	return 0;
+}

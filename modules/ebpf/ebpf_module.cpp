@@ -1,0 +1,202 @@
+// ebpf_module.cpp — the `ebpf` module: GET /ebpf/check → {"Maps": [...], "Programs": [...]} for
+// every BPF map and program loaded on the host (system-probe's eBPF check, pkg/collector/
+// corechecks/ebpf/probe/ebpfcheck), ours named by module, the others "unknown".
+//
+// Option ebpf_check.kernel_bpf_stats turns on the kernel's run-time statistics (RunCount, Runtime)
+// while the module lives: through a BPF_ENABLE_STATS fd, which the kernel reverts when it closes
+// (even if we crash); where that is refused, through the kernel.bpf_stats_enabled sysctl, restored
+// to its previous value on close. This module loads no BPF program of its own.
+// Details: docs/modules/ebpf.md.
+//
+// Needs: CAP_SYS_ADMIN (walking other processes' BPF objects by id).
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "bpf/runtime/runtime.h"
+#include "loop/log.h"
+#include "modules/ebpf/bpf_inventory.h"
+#include "modules/factories.h"
+
+namespace rp::modules {
+namespace {
+
+constexpr const char* kStatsSysctl = "/proc/sys/kernel/bpf_stats_enabled";
+
+bool config_bool(const conf::Config& cfg, std::string_view key) {
+    try {
+        return cfg.get_bool(key);
+    } catch (const std::logic_error&) {
+        return false;
+    }
+}
+
+// Keeps kernel BPF run-time statistics on while alive.
+class BpfStatsGuard {
+  public:
+    BpfStatsGuard() = default;
+    ~BpfStatsGuard() { release(); }
+    BpfStatsGuard(const BpfStatsGuard&) = delete;
+    BpfStatsGuard& operator=(const BpfStatsGuard&) = delete;
+
+    void enable() {
+        fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
+        if (fd_ >= 0) {
+            mode_ = "BPF_ENABLE_STATS";
+            return;
+        }
+        std::string why = bpf::errno_message("BPF_ENABLE_STATS", errno);
+        char old = read_sysctl();
+        if (old == '1') {
+            mode_ = "sysctl (already on)";
+            return;
+        }
+        if (old == '0' && write_sysctl('1')) {
+            restore_ = true;
+            mode_ = "sysctl";
+            return;
+        }
+        mode_ = "failed: " + why + "; " +
+                bpf::errno_message(std::string("write ") + kStatsSysctl, errno);
+        LOG_WARN("ebpf: kernel BPF stats unavailable, RunCount and Runtime stay 0: %s",
+                 mode_.c_str());
+    }
+
+    void release() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        if (restore_) write_sysctl('0');
+        restore_ = false;
+    }
+
+    const std::string& mode() const { return mode_; }
+
+  private:
+    static char read_sysctl() {
+        int fd = ::open(kStatsSysctl, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return 0;
+        char c = 0;
+        if (::read(fd, &c, 1) != 1) c = 0;
+        ::close(fd);
+        return c;
+    }
+    static bool write_sysctl(char v) {
+        int fd = ::open(kStatsSysctl, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        bool ok = ::write(fd, &v, 1) == 1;
+        ::close(fd);
+        return ok;
+    }
+
+    int fd_ = -1;
+    bool restore_ = false;
+    std::string mode_ = "off";
+};
+
+class EbpfModule final : public Module {
+  public:
+    EbpfModule(bpf::Runtime* rt, bool kernel_stats) : rt_(rt) {
+        if (kernel_stats) stats_.enable();
+    }
+    ~EbpfModule() override { close(); }
+
+    std::expected<void, std::string> register_routes(http::Router& router) override {
+        router.handle("", "/check",
+                      [this](const http::Request&, http::Response& res) { check(res); });
+        return {};
+    }
+
+    void write_stats(http::JsonWriter& w) const override {
+        w.start_object();
+        w.kv_int("last_check", last_check_s_);
+        w.kv_uint("programs", last_programs_);
+        w.kv_uint("maps", last_maps_);
+        w.kv_number("check_ms", last_check_ms_);
+        w.kv("kernel_bpf_stats", stats_.mode());
+        w.end_object();
+    }
+
+    void close() override { stats_.release(); }
+
+  private:
+    void check(http::Response& res);
+
+    bpf::Runtime* rt_;
+    BpfStatsGuard stats_;
+    int64_t last_check_s_ = 0;
+    uint64_t last_programs_ = 0;
+    uint64_t last_maps_ = 0;
+    double last_check_ms_ = 0;
+};
+
+void EbpfModule::check(http::Response& res) {
+    auto t0 = std::chrono::steady_clock::now();
+    ebpf::Inventory inv = ebpf::collect_inventory(rt_);
+    last_check_s_ = loop::Reactor::unix_now_s();
+    last_programs_ = inv.programs.size();
+    last_maps_ = inv.maps.size();
+
+    auto& w = res.json();
+    w.start_object();
+    w.key("Maps");
+    if (inv.maps.empty()) {
+        w.null();  // Go's nil slice
+    } else {
+        w.start_array();
+        for (const auto& m : inv.maps) {
+            w.start_object();
+            w.kv_uint("ID", m.id);
+            w.kv_uint("MaxEntries", m.max_entries);
+            w.kv("Name", m.name);
+            w.kv("Module", m.module);
+            w.kv_uint("RSS", m.rss);
+            w.kv_uint("MaxSize", m.max_size);
+            w.kv("Type", m.type);
+            w.kv_int("Entries", m.entries);
+            w.end_object();
+        }
+        w.end_array();
+    }
+    w.key("Programs");
+    if (inv.programs.empty()) {
+        w.null();
+    } else {
+        w.start_array();
+        for (const auto& p : inv.programs) {
+            w.start_object();
+            w.kv_uint("ID", p.id);
+            w.kv_uint("XlatedProgLen", p.xlated_prog_len);
+            w.kv("Name", p.name);
+            w.kv("Module", p.module);
+            w.kv("Tag", p.tag);
+            w.kv_uint("RSS", p.rss);
+            w.kv_uint("RunCount", p.run_count);
+            w.kv_uint("RecursionMisses", p.recursion_misses);
+            w.kv_uint("Runtime", p.runtime_ns);  // Go time.Duration: nanoseconds
+            w.kv_uint("VerifiedInsns", p.verified_insns);
+            w.kv("Type", p.type);
+            w.end_object();
+        }
+        w.end_array();
+    }
+    w.end_object();
+    last_check_ms_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps) {
+    if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
+    if (auto r = deps.bpf->require({bpf::FeatureId::bpf_syscall}); !r)
+        return std::unexpected(r.error());
+    return std::make_unique<EbpfModule>(deps.bpf, config_bool(cfg, "ebpf_check.kernel_bpf_stats"));
+}
+
+}  // namespace rp::modules

@@ -1,0 +1,283 @@
+// ebpf_check_test.cpp — the `ebpf` module against the real kernel (root).
+//
+// With oom_kill_probe loaded, GET /ebpf/check must list its programs and maps under the module
+// "oom_kill_probe" with real sizes and instruction counts, and a socket filter and a hash map this
+// test creates itself (not ringprobe's) under "unknown". Run once in-process (module objects, a
+// router) and once on the daemon, where ebpf_check.kernel_bpf_stats must turn on run-time
+// statistics while the module lives and give the previous setting back when it goes.
+#include <bpf/bpf.h>
+#include <doctest/doctest.h>
+#include <linux/bpf.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bpf/runtime/runtime.h"
+#include "conf/config.h"
+#include "http/json_writer.h"
+#include "http/router.h"
+#include "loop/reactor.h"
+#include "modules/factories.h"
+#include "support/bpf_skip.h"
+#include "support/daemon.h"
+
+namespace {
+
+// A socket filter and a hash map that belong to no ringprobe module.
+class ForeignObjects {
+  public:
+    ForeignObjects() {
+        static const bpf_insn insns[] = {
+            {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+            {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+        };
+        prog_fd_ =
+            bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "rp_test_filter", "GPL", insns, 2, nullptr);
+        REQUIRE(prog_fd_ >= 0);
+        map_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "rp_test_map", 4, 8, 16, nullptr);
+        REQUIRE(map_fd_ >= 0);
+        prog_id_ = id_of<bpf_prog_info>(prog_fd_);
+        map_id_ = id_of<bpf_map_info>(map_fd_);
+    }
+    ~ForeignObjects() {
+        ::close(prog_fd_);
+        ::close(map_fd_);
+    }
+    // Runs the filter `times` times (BPF_PROG_TEST_RUN).
+    void run(int times) {
+        char packet[64] = {};
+        bpf_test_run_opts opts{};
+        opts.sz = sizeof opts;
+        opts.data_in = packet;
+        opts.data_size_in = sizeof packet;
+        opts.repeat = times;
+        REQUIRE(bpf_prog_test_run_opts(prog_fd_, &opts) == 0);
+    }
+    uint64_t run_count() const {
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        REQUIRE(bpf_obj_get_info_by_fd(prog_fd_, &info, &len) == 0);
+        return info.run_cnt;
+    }
+    uint32_t prog_id() const { return prog_id_; }
+    uint32_t map_id() const { return map_id_; }
+
+  private:
+    template <typename Info>
+    static uint32_t id_of(int fd) {
+        Info info{};
+        uint32_t len = sizeof info;
+        REQUIRE(bpf_obj_get_info_by_fd(fd, &info, &len) == 0);
+        return info.id;
+    }
+    int prog_fd_ = -1, map_fd_ = -1;
+    uint32_t prog_id_ = 0, map_id_ = 0;
+};
+
+struct Program {
+    uint64_t id = 0, xlated = 0, rss = 0, run_count = 0, verified = 0, runtime = 0;
+    std::string name, module, tag, type;
+};
+struct Map {
+    uint64_t id = 0, max_entries = 0, rss = 0, max_size = 0;
+    int64_t entries = 0;
+    std::string name, module, type;
+};
+struct Check {
+    std::vector<Program> programs;
+    std::vector<Map> maps;
+};
+
+Check parse(const std::string& body) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.parse(body);
+    Check c;
+    for (simdjson::dom::object o : doc["Programs"].get_array()) {
+        Program p;
+        p.id = uint64_t(o["ID"]);
+        p.xlated = uint64_t(o["XlatedProgLen"]);
+        p.name = std::string(std::string_view(o["Name"]));
+        p.module = std::string(std::string_view(o["Module"]));
+        p.tag = std::string(std::string_view(o["Tag"]));
+        p.rss = uint64_t(o["RSS"]);
+        p.run_count = uint64_t(o["RunCount"]);
+        (void)uint64_t(o["RecursionMisses"]);
+        p.runtime = uint64_t(o["Runtime"]);
+        p.verified = uint64_t(o["VerifiedInsns"]);
+        p.type = std::string(std::string_view(o["Type"]));
+        c.programs.push_back(std::move(p));
+    }
+    for (simdjson::dom::object o : doc["Maps"].get_array()) {
+        Map m;
+        m.id = uint64_t(o["ID"]);
+        m.max_entries = uint64_t(o["MaxEntries"]);
+        m.name = std::string(std::string_view(o["Name"]));
+        m.module = std::string(std::string_view(o["Module"]));
+        m.rss = uint64_t(o["RSS"]);
+        m.max_size = uint64_t(o["MaxSize"]);
+        m.type = std::string(std::string_view(o["Type"]));
+        m.entries = int64_t(o["Entries"]);
+        c.maps.push_back(std::move(m));
+    }
+    return c;
+}
+
+// What every check must show about oom_kill_probe and the test's own objects.
+void check_inventory(const Check& c, const ForeignObjects& foreign) {
+    std::set<std::string> ours;
+    for (const auto& p : c.programs) {
+        if (p.module != "oom_kill_probe") continue;
+        ours.insert(p.name);
+        CHECK(p.type == "Tracing");
+        CHECK(p.xlated > 0);
+        CHECK(p.verified > 0);
+        CHECK(p.rss > 0);
+        CHECK(p.tag.size() == 16);
+    }
+    CHECK(ours ==
+          std::set<std::string>{"oom_mark_victim", "oom_memcg_reclaim", "oom_direct_reclaim"});
+
+    std::map<std::string, const Map*> our_maps;
+    uint64_t our_bytes = 0;
+    for (const auto& m : c.maps) {
+        if (m.module != "oom_kill_probe") continue;
+        our_maps[m.name] = &m;
+        our_bytes += m.rss;
+        MESSAGE("oom_kill_probe map " << m.name << " (" << m.type << "): " << m.rss << " bytes");
+    }
+    MESSAGE("oom_kill_probe maps: " << our_bytes << " bytes of kernel memory in total");
+    REQUIRE(our_maps.count("events"));
+    CHECK(our_maps["events"]->type == "RingBuf");
+    CHECK(our_maps["events"]->rss >= 64 * 1024);
+    CHECK(our_maps["events"]->entries == -1);
+    REQUIRE(our_maps.count("lost_events"));
+    CHECK(our_maps["lost_events"]->type == "PerCPUArray");
+    REQUIRE(our_maps.count("last_reclaim"));
+    CHECK(our_maps["last_reclaim"]->type == "LRUHash");
+    CHECK(our_maps["last_reclaim"]->max_entries == 1024);
+    CHECK(our_maps["last_reclaim"]->entries >= 0);  // counted for our hash maps
+
+    const Program* filter = nullptr;
+    for (const auto& p : c.programs)
+        if (p.id == foreign.prog_id()) filter = &p;
+    REQUIRE(filter != nullptr);
+    CHECK(filter->module == "unknown");
+    CHECK(filter->name == "rp_test_filter");
+    CHECK(filter->type == "SocketFilter");
+    CHECK(filter->xlated == 16);  // two instructions
+    CHECK(filter->verified > 0);
+    const Map* map = nullptr;
+    for (const auto& m : c.maps)
+        if (m.id == foreign.map_id()) map = &m;
+    REQUIRE(map != nullptr);
+    CHECK(map->module == "unknown");
+    CHECK(map->name == "rp_test_map");
+    CHECK(map->type == "Hash");
+    CHECK(map->max_entries == 16);
+    CHECK(map->entries == -1);  // not counted for other owners' maps
+    CHECK(map->rss > 0);
+}
+
+const Program* find_program(const Check& c, uint64_t id) {
+    for (const auto& p : c.programs)
+        if (p.id == id) return &p;
+    return nullptr;
+}
+
+char read_stats_sysctl() {
+    std::ifstream f("/proc/sys/kernel/bpf_stats_enabled");
+    char c = 0;
+    f >> c;
+    return c;
+}
+
+std::string call(rp::http::Router& router, std::string_view path) {
+    rp::http::Request req;
+    req.method = "GET";
+    req.target = path;
+    req.path = path;
+    auto m = router.match("GET", path, req.params);
+    REQUIRE(m.outcome == rp::http::Router::Outcome::found);
+    rp::http::Buffer body;
+    rp::http::JsonWriter writer(body);
+    rp::http::Response res(body, writer, false);
+    (*m.handler)(req, res);
+    REQUIRE(res.status() == 200);
+    return std::string(body.view());
+}
+
+}  // namespace
+
+TEST_CASE("ebpf: every program and map on the host, ours named by module (in-process)") {
+    rp::test::require_bpf_or_skip();
+    auto reactor = rp::loop::Reactor::create();
+    REQUIRE(reactor);
+    auto rt = rp::bpf::Runtime::setup();
+    REQUIRE(rt);
+    rp::conf::Config cfg;
+    rp::modules::Dependencies deps{**reactor, rt->get()};
+    auto oom = rp::modules::create_oom_kill(cfg, deps);
+    REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
+    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
+    rp::http::Router router;
+    REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
+    ForeignObjects foreign;
+
+    std::string body = call(router, "/ebpf/check");
+    Check c = parse(body);
+    MESSAGE(c.programs.size() << " programs, " << c.maps.size() << " maps on the host");
+    check_inventory(c, foreign);
+
+    // Unloading the module takes its objects (and their ownership) away.
+    (*oom)->close();
+    Check after = parse(call(router, "/ebpf/check"));
+    for (const auto& p : after.programs) CHECK(p.module != "oom_kill_probe");
+    for (const auto& m : after.maps) CHECK(m.module != "oom_kill_probe");
+    CHECK(find_program(after, foreign.prog_id()) != nullptr);
+}
+
+TEST_CASE("ebpf: daemon check with kernel_bpf_stats counts runs and restores the setting") {
+    rp::test::require_bpf_or_skip();
+    const char stats_before = read_stats_sysctl();
+    ForeignObjects foreign;
+    {
+        rp::test::DaemonOptions opts;
+        opts.toml =
+            "[system_probe_config]\nenable_oom_kill = true\n"
+            "[ebpf_check]\nenabled = true\nkernel_bpf_stats = true\n";
+        rp::test::TestDaemon d(opts);
+        REQUIRE_MESSAGE(d.ready(), d.log());
+        foreign.run(25);
+        auto c = d.client();
+        auto r = c.get("/ebpf/check");
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+        Check check = parse(r->body);
+        check_inventory(check, foreign);
+        const Program* filter = find_program(check, foreign.prog_id());
+        REQUIRE(filter != nullptr);
+        CHECK(filter->run_count >= 25);
+        CHECK(filter->runtime > 0);
+
+        auto stats = c.get("/debug/stats");
+        REQUIRE(stats);
+        MESSAGE(stats->body);
+        CHECK(stats->body.find("\"kernel_bpf_stats\":\"BPF_ENABLE_STATS\"") != std::string::npos);
+        d.signal(SIGTERM);
+        CHECK(d.wait_exit() == 0);
+    }
+    // Statistics are off again (unless someone else had them on): runs no longer count.
+    CHECK(read_stats_sysctl() == stats_before);
+    if (stats_before == '0') {
+        const uint64_t runs = foreign.run_count();
+        foreign.run(10);
+        CHECK(foreign.run_count() == runs);
+    }
+}
