@@ -95,7 +95,9 @@ TEST_CASE("faults: names not enabled, blank lines and a missing file inject noth
     }
 }
 
-// Last: require_bpf_or_skip() exits the process when BPF tests cannot run here.
+#if RINGPROBE_WITH_BPF
+// Last: require_bpf_or_skip() exits the process when BPF tests cannot run here. Not compiled in a
+// RINGPROBE_WITH_BPF=OFF build, whose daemon has no oom_kill_probe at all.
 TEST_CASE("faults: oom_kill_probe fails to create, process serves, fixed + restarted it answers") {
     rp::test::require_bpf_or_skip();
     std::string path = fail_file();
@@ -141,3 +143,4 @@ TEST_CASE("faults: oom_kill_probe fails to create, process serves, fixed + resta
     REQUIRE(p2.has_value());
     CHECK(p2->status == 200);
 }
+#endif  // RINGPROBE_WITH_BPF
