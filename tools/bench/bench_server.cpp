@@ -1,0 +1,582 @@
+// bench_server.cpp — rp_bench_server: ringprobe's own loop, server and module host, plus what only
+// the benchmarks need. Never installed; built with RINGPROBE_BENCH=ON.
+//
+//   rp_bench_server serve --config C
+//       The daemon (same Reactor, Router, modules::Host and http::Server as tools/ringprobe.cpp,
+//       modules from the config) plus GET /bench/check: an oom_kill_probe /check-shaped body with
+//       20 events, written by the JsonWriter on every request and never flushed, so the HTTP
+//       benchmark can serve a few-KiB check body at full rate (the real /check empties itself).
+//   rp_bench_server events --config C --consumer daemon|libbpf [--rate N] [--per-call K]
+//                   [--seconds S] [--ring-bytes B] [--driver-cpu 1] [--start-delay-ms MS]
+//       Benchmark 5. Forks a driver pinned to --driver-cpu that calls getppid() N/K times per
+//       second (0 = as fast as it can) for S seconds; tools/bench/bench_events.bpf.c turns each
+//       call into K 64-byte ring-buffer records. consumer=daemon drains them exactly as a module
+//       does (bpf::RingBuffer watched by the reactor's FdWatch, while serving HTTP with every
+//       configured module); consumer=libbpf drains them with the minimal `ring_buffer__poll` loop.
+//       Prints one JSON line: produced, consumed, lost, sequence gaps, consumer CPU, wake-ups,
+//       and the event delivery latency (BPF timestamp → consumer callback) percentiles.
+//       Diagnostics (how the lost wake-ups of a multishot poll were found): consumer=daemon-mapfd
+//       polls the map fd instead of libbpf's epoll fd; consumer=uring-{multishot,oneshot}[-defer]
+//       is a bare io_uring poll loop of that shape (-defer: SINGLE_ISSUER|DEFER_TASKRUN) that
+//       drains only when a completion says so, so a lost wake-up shows as lost events.
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.h"
+#include "http/listener.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "loop/log.h"
+#include "loop/reactor.h"
+#include "loop/signal_watch.h"
+#include "loop/timer.h"
+#include "modules/host.h"
+#include "tools/bench/latency_histogram.h"
+
+#if RINGPROBE_WITH_BPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <liburing.h>
+
+#include "bench_events.skel.h"
+#include "bpf/runtime/ring_buffer.h"
+#include "bpf/runtime/runtime.h"
+#include "bpf/runtime/skeleton.h"
+#include "tools/bench/bench_events.h"
+static_assert(sizeof(bench_event) == 64, "tools/bench/bench_events.h layout changed");
+#endif
+
+using namespace rp;
+
+namespace {
+
+struct Args {
+    std::string mode;
+    std::string config;
+    std::string consumer = "daemon";
+    uint64_t rate = 1000000;
+    double seconds = 5;
+    uint64_t ring_bytes = 4u << 20;
+    int driver_cpu = 1;
+    int start_delay_ms = 300;
+    uint32_t per_call = 1;  // records per getppid() call
+};
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: rp_bench_server serve --config FILE\n"
+                 "       rp_bench_server events --config FILE --consumer daemon|daemon-mapfd|libbpf\n                       [--rate N]"
+                 "                       [--seconds S] [--ring-bytes B] [--driver-cpu CPU]\n"
+                 "                       [--start-delay-ms MS] [--per-call K]\n");
+    return 2;
+}
+
+uint64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t cpu_ns(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// --- GET /bench/check: 20 OOM events in oom_kill_probe's payload shape.
+struct FakeOom {
+    std::string cgroup_name;
+    uint32_t victim_pid, trigger_pid;
+    std::string victim_comm, trigger_comm;
+    int64_t score;
+    int16_t score_adj;
+    uint64_t pages;
+    uint32_t memcg_oom;
+};
+
+std::vector<FakeOom> make_fake_ooms() {
+    std::vector<FakeOom> v;
+    for (uint32_t i = 0; i < 20; ++i) {
+        char cg[160];
+        std::snprintf(cg, sizeof cg,
+                      "cri-containerd-%08x%08x%08x%08x%08x%08x%08x%08x.scope", 0x9f3a1c00u + i,
+                      0x5e2b7d41u, 0x0c4f8a93u ^ i, 0x77d210aeu, 0x1b6e3f52u + 7 * i, 0xa40c9e18u,
+                      0x3d5b7f21u, 0xe8c6a4b2u ^ (i << 4));
+        v.push_back({cg, 41000 + i * 37, 40990 + i * 11, i % 3 ? "java" : "python3.11",
+                     i % 2 ? "stress-ng-vm" : "kubelet", 1870 + 13 * i,
+                     static_cast<int16_t>(i % 4 == 0 ? 1000 : 0), 16384 + 1024 * i, i % 5 ? 1u : 0u});
+    }
+    return v;
+}
+
+void write_fake_check(const std::vector<FakeOom>& ooms, http::JsonWriter& w) {
+    // Same calls, in the same order, as modules/oom_kill's check().
+    w.start_array();
+    for (const auto& r : ooms) {
+        w.start_object();
+        w.kv("cgroupName", r.cgroup_name);
+        w.kv_uint("victimPid", r.victim_pid);
+        w.kv_uint("triggerPid", r.trigger_pid);
+        w.kv("victimComm", r.victim_comm);
+        w.kv("triggerComm", r.trigger_comm);
+        w.kv_int("score", r.score);
+        w.kv_int("scoreAdj", r.score_adj);
+        w.kv_uint("pages", r.pages);
+        w.kv_uint("memcgoom", r.memcg_oom);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+http::ServerLimits limits_from(const conf::Config& cfg) {
+    http::ServerLimits l;
+    l.max_header_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_header_bytes"));
+    l.max_body_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_body_bytes"));
+    l.max_connections = static_cast<size_t>(cfg.get_int("ringprobe.http.max_connections"));
+    l.header_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.header_timeout_ms"));
+    l.idle_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.idle_timeout_ms"));
+    l.write_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.write_timeout_ms"));
+    l.max_output_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_output_bytes"));
+    return l;
+}
+
+// The daemon's pieces, wired as tools/ringprobe.cpp wires them.
+struct Daemon {
+    std::unique_ptr<loop::Reactor> reactor;
+    http::Router router;
+    std::unique_ptr<modules::Host> host;
+    std::unique_ptr<http::Server> server;
+    std::string socket_path;
+    loop::SignalWatch signals;
+    std::vector<FakeOom> ooms = make_fake_ooms();
+    std::function<void(http::JsonWriter&)> bench_stats;
+
+    std::string start(const conf::Config& cfg) {
+        auto r = loop::Reactor::create();
+        if (!r) return r.error();
+        reactor = std::move(*r);
+        host = std::make_unique<modules::Host>(*reactor, cfg, router);
+        host->register_global_routes();
+        if (auto s = host->start(); !s) return s.error();
+        router.mount("bench").handle("GET", "/check", [this](const http::Request&, http::Response& res) {
+            write_fake_check(ooms, res.json());
+        });
+        server = std::make_unique<http::Server>(*reactor, router, limits_from(cfg));
+        host->set_extra_stats([this](http::JsonWriter& w) {
+            w.start_object();
+            w.kv_uint("requests", server->stats().requests);
+            w.key("bench");
+            if (bench_stats)
+                bench_stats(w);
+            else
+                w.null();
+            w.end_object();
+        });
+        socket_path = cfg.get_string("system_probe_config.sysprobe_socket");
+        http::UnixListenOptions uo;
+        uo.path = socket_path;
+        auto ufd = http::listen_unix(uo);
+        if (!ufd) return ufd.error();
+        if (auto a = server->add_listener(*ufd, "unix:" + socket_path); !a) return a.error();
+        int port = static_cast<int>(cfg.get_int("system_probe_config.debug_port"));
+        if (port != 0) {
+            std::string host_name = cfg.get_string("system_probe_config.debug_host");
+            auto tfd = http::listen_tcp(host_name, port);
+            if (!tfd) return tfd.error();
+            if (auto a = server->add_listener(*tfd, "tcp"); !a) return a.error();
+        }
+        std::string e = signals.start(*reactor, {SIGTERM, SIGINT}, [this](int) { stop(); });
+        return e;
+    }
+    void stop() {
+        server->shutdown(2000, [this] { reactor->stop(); });
+    }
+    ~Daemon() {
+        if (host) host->close_all();
+        if (!socket_path.empty()) unlink(socket_path.c_str());
+    }
+};
+
+int run_serve(const conf::Config& cfg) {
+    Daemon d;
+    if (std::string e = d.start(cfg); !e.empty()) {
+        LOG_ERROR("%s", e.c_str());
+        return 1;
+    }
+    return d.reactor->run() == 0 ? 0 : 1;
+}
+
+#if RINGPROBE_WITH_BPF
+
+// The driver: a child pinned to `cpu` that waits for a byte on `go_fd`, then calls getppid()
+// `rate` times per second (0 = flat out) for `seconds`, and exits.
+pid_t fork_driver(int cpu, uint64_t rate, double seconds, int* go_write_fd) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid > 0) {
+        close(p[0]);
+        *go_write_fd = p[1];
+        return pid;
+    }
+    close(p[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "rp_ev_driver");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    char b;
+    if (read(p[0], &b, 1) != 1) _exit(1);
+    uint64_t start = mono_ns();
+    uint64_t end = start + static_cast<uint64_t>(seconds * 1e9);
+    uint64_t issued = 0;
+    for (;;) {
+        uint64_t now = mono_ns();
+        if (now >= end) break;
+        uint64_t batch = 64;
+        if (rate > 0) {
+            uint64_t due = static_cast<uint64_t>(static_cast<double>(rate) * static_cast<double>(now - start) / 1e9);
+            if (due <= issued) continue;  // ahead of schedule: spin
+            batch = due - issued;
+            if (batch > 256) batch = 256;
+        }
+        for (uint64_t i = 0; i < batch; ++i) syscall(SYS_getppid);
+        issued += batch;
+    }
+    _exit(0);
+}
+
+uint64_t sum_percpu(int fd) {
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> v(static_cast<size_t>(cpus > 0 ? cpus : 1));
+    uint32_t key = 0;
+    if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) return 0;
+    uint64_t s = 0;
+    for (uint64_t x : v) s += x;
+    return s;
+}
+
+// What every consumer does with a record: copy it out, check the sequence, sample its latency.
+struct EventSink {
+    uint64_t consumed = 0;
+    uint64_t gaps = 0;  // records missing between two received ones
+    uint64_t next_seq = 0;
+    uint64_t checksum = 0;
+    bench::LatencyHistogram latency;
+
+    void on_record(const void* data, size_t size) {
+        if (size < sizeof(bench_event)) return;
+        bench_event e;
+        std::memcpy(&e, data, sizeof e);
+        if (e.seq != next_seq) gaps += e.seq > next_seq ? e.seq - next_seq : 0;
+        next_seq = e.seq + 1;
+        checksum += e.arg;
+        if ((consumed++ & 63) == 0) {
+            uint64_t now = mono_ns();
+            latency.record(now > e.timestamp_ns ? now - e.timestamp_ns : 0);
+        }
+    }
+};
+
+int run_events(const Args& a, const conf::Config& cfg) {
+    auto rt_or = bpf::Runtime::setup();
+    if (!rt_or) {
+        LOG_ERROR("bpf runtime: %s", rt_or.error().c_str());
+        return 1;
+    }
+    bpf::Runtime& rt = **rt_or;
+    int go_fd = -1;
+    if (a.per_call < 1 || a.per_call > BENCH_MAX_EVENTS_PER_CALL) return usage();
+    // The driver paces calls; each call makes per_call records.
+    pid_t driver = fork_driver(a.driver_cpu, a.rate / a.per_call, a.seconds, &go_fd);
+    if (driver < 0) {
+        LOG_ERROR("fork driver: %s", std::strerror(errno));
+        return 1;
+    }
+    auto skel = bpf::Skeleton<bench_events_bpf>::create(
+        rt, "bench", "bench_events", [&](bench_events_bpf* s) -> std::expected<void, std::string> {
+            s->rodata->target_tgid = static_cast<uint32_t>(driver);
+            s->rodata->events_per_call = a.per_call;
+            if (int e = bpf_map__set_max_entries(s->maps.events, static_cast<uint32_t>(a.ring_bytes)); e != 0)
+                return std::unexpected("ring buffer size " + std::to_string(a.ring_bytes) + ": " +
+                                       std::strerror(-e));
+            return {};
+        });
+    if (!skel) {
+        LOG_ERROR("%s", skel.error().c_str());
+        kill(driver, SIGKILL);
+        return 1;
+    }
+    int ring_fd = bpf_map__fd((*skel)->maps.events);
+    int lost_fd = bpf_map__fd((*skel)->maps.lost_events);
+    int produced_fd = bpf_map__fd((*skel)->maps.produced);
+
+    EventSink sink;
+    uint64_t cpu0 = 0, t0 = 0, wakeups = 0;
+    bool ok = true;
+
+    auto start_driver = [&] {
+        cpu0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+        t0 = mono_ns();
+        char b = 1;
+        if (write(go_fd, &b, 1) != 1) ok = false;
+        close(go_fd);
+    };
+
+    if (a.consumer == "libbpf") {
+        // The reference: libbpf's own loop, nothing else in the process.
+        ring_buffer* rb = ring_buffer__new(
+            ring_fd,
+            [](void* ctx, void* data, size_t size) -> int {
+                static_cast<EventSink*>(ctx)->on_record(data, size);
+                return 0;
+            },
+            &sink, nullptr);
+        if (rb == nullptr) {
+            LOG_ERROR("ring_buffer__new: %s", std::strerror(errno));
+            kill(driver, SIGKILL);
+            return 1;
+        }
+        usleep(static_cast<useconds_t>(a.start_delay_ms) * 1000);
+        start_driver();
+        for (;;) {
+            int n = ring_buffer__poll(rb, 100);
+            if (n < 0 && n != -EINTR) {
+                LOG_ERROR("ring_buffer__poll: %s", std::strerror(-n));
+                ok = false;
+                break;
+            }
+            ++wakeups;
+            if (waitpid(driver, nullptr, WNOHANG) == driver) {
+                driver = -1;
+                break;
+            }
+        }
+        ring_buffer__consume(rb);
+        ring_buffer__free(rb);
+    } else if (a.consumer.starts_with("uring-")) {
+        // Diagnostics: a bare io_uring poll on the ring buffer map fd, without the daemon, in
+        // four shapes: uring-{multishot,oneshot}[-defer] (-defer: SINGLE_ISSUER|DEFER_TASKRUN).
+        bool multishot = a.consumer.find("multishot") != std::string::npos;
+        bool defer = a.consumer.ends_with("-defer");
+        ring_buffer* rb = ring_buffer__new(
+            ring_fd,
+            [](void* ctx, void* data, size_t size) -> int {
+                static_cast<EventSink*>(ctx)->on_record(data, size);
+                return 0;
+            },
+            &sink, nullptr);
+        io_uring ring;
+        io_uring_params p{};
+        if (defer) p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        if (rb == nullptr || io_uring_queue_init_params(64, &ring, &p) != 0) {
+            LOG_ERROR("set-up failed");
+            kill(driver, SIGKILL);
+            return 1;
+        }
+        auto arm = [&] {
+            io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+            if (multishot)
+                io_uring_prep_poll_multishot(sqe, ring_fd, POLLIN);
+            else
+                io_uring_prep_poll_add(sqe, ring_fd, POLLIN);
+        };
+        arm();
+        usleep(static_cast<useconds_t>(a.start_delay_ms) * 1000);
+        start_driver();
+        for (;;) {
+            io_uring_cqe* cqe = nullptr;
+            __kernel_timespec ts{0, 100000000};
+            int rc = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
+            unsigned head, seen = 0;
+            bool rearm = false;
+            io_uring_for_each_cqe(&ring, head, cqe) {
+                ++seen;
+                if (!(cqe->flags & IORING_CQE_F_MORE)) rearm = true;
+            }
+            io_uring_cq_advance(&ring, seen);
+            if (seen > 0) {
+                ++wakeups;
+                ring_buffer__consume(rb);  // only when told: a lost wake-up shows as lost events
+            }
+            if (rearm) arm();
+            (void)rc;
+            if (waitpid(driver, nullptr, WNOHANG) == driver) {
+                driver = -1;
+                break;
+            }
+        }
+        ring_buffer__consume(rb);
+        io_uring_queue_exit(&ring);
+        ring_buffer__free(rb);
+    } else {
+        Daemon d;
+        std::unique_ptr<bpf::RingBuffer> ring;
+        d.bench_stats = [&](http::JsonWriter& w) {
+            w.start_object();
+            w.kv_uint("consumed", sink.consumed);
+            w.kv_uint("lost", ring ? ring->lost() : 0);
+            w.kv_uint("wakeups", ring ? ring->wakeups() : 0);
+            w.end_object();
+        };
+        if (std::string e = d.start(cfg); !e.empty()) {
+            LOG_ERROR("%s", e.c_str());
+            kill(driver, SIGKILL);
+            return 1;
+        }
+        // consumer=daemon: bpf::RingBuffer, exactly as the modules use it. consumer=daemon-mapfd:
+        // the same drain, but the reactor polls the ring buffer map fd itself instead of
+        // libbpf's epoll fd (a candidate fix, measured side by side).
+        ring_buffer* raw_rb = nullptr;
+        loop::FdWatch map_watch;
+        uint64_t map_wakeups = 0;
+        if (a.consumer == "daemon-mapfd") {
+            raw_rb = ring_buffer__new(
+                ring_fd,
+                [](void* ctx, void* data, size_t size) -> int {
+                    static_cast<EventSink*>(ctx)->on_record(data, size);
+                    return 0;
+                },
+                &sink, nullptr);
+            if (raw_rb == nullptr) {
+                LOG_ERROR("ring_buffer__new: %s", std::strerror(errno));
+                kill(driver, SIGKILL);
+                return 1;
+            }
+            map_watch.start(*d.reactor, ring_fd, POLLIN, [&](int res) {
+                if (res < 0) return;
+                ++map_wakeups;
+                ring_buffer__consume(raw_rb);
+            });
+        } else {
+            auto r = bpf::RingBuffer::create(*d.reactor, "bench/events", ring_fd, lost_fd,
+                                             [&](std::span<const std::byte> rec) {
+                                                 sink.on_record(rec.data(), rec.size());
+                                             });
+            if (!r) {
+                LOG_ERROR("%s", r.error().c_str());
+                kill(driver, SIGKILL);
+                return 1;
+            }
+            ring = std::move(*r);
+        }
+        // The driver's exit ends the run: a pidfd polled in the same ring.
+        int pidfd = static_cast<int>(syscall(SYS_pidfd_open, driver, 0));
+        loop::FdWatch exit_watch;
+        loop::Timer delay;
+        delay.init(*d.reactor, [&] {
+            start_driver();
+            exit_watch.start(*d.reactor, pidfd, POLLIN, [&](int) {
+                exit_watch.stop();
+                waitpid(driver, nullptr, 0);
+                driver = -1;
+                if (ring) {
+                    ring->drain();
+                    wakeups = ring->wakeups();
+                } else {
+                    ring_buffer__consume(raw_rb);
+                    wakeups = map_wakeups;
+                }
+                d.stop();
+            });
+        });
+        delay.arm_after(static_cast<uint64_t>(a.start_delay_ms));
+        d.reactor->run();
+        close(pidfd);
+        map_watch.stop();
+        ring.reset();
+        if (raw_rb != nullptr) ring_buffer__free(raw_rb);
+    }
+    uint64_t wall = mono_ns() - t0;
+    uint64_t cpu = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    if (driver > 0) {
+        kill(driver, SIGKILL);
+        waitpid(driver, nullptr, 0);
+    }
+    uint64_t produced = sum_percpu(produced_fd);
+    uint64_t lost = sum_percpu(lost_fd);
+    double secs = static_cast<double>(wall) / 1e9;
+    std::printf("{\"consumer\":\"%s\",\"rate\":%" PRIu64 ",\"per_call\":%u,\"ring_bytes\":%" PRIu64
+                ",\"seconds\":%.3f,\"produced\":%" PRIu64 ",\"consumed\":%" PRIu64
+                ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"events_per_s\":%.0f"
+                ",\"consumer_cpu_ms\":%.1f,\"cpu_ns_per_event\":%.1f,\"wakeups\":%" PRIu64
+                ",\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_max_us\":%.1f}\n",
+                a.consumer.c_str(), a.rate, a.per_call, a.ring_bytes, secs, produced, sink.consumed, lost,
+                sink.gaps, secs > 0 ? static_cast<double>(sink.consumed) / secs : 0,
+                static_cast<double>(cpu) / 1e6,
+                sink.consumed ? static_cast<double>(cpu) / static_cast<double>(sink.consumed) : 0,
+                wakeups, static_cast<double>(sink.latency.percentile(0.5)) / 1e3,
+                static_cast<double>(sink.latency.percentile(0.99)) / 1e3,
+                static_cast<double>(sink.latency.max()) / 1e3);
+    std::fflush(stdout);
+    return ok ? 0 : 1;
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) return usage();
+    Args a;
+    a.mode = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string_view k = argv[i];
+        if (i + 1 >= argc) return usage();
+        const char* v = argv[++i];
+        if (k == "--config") a.config = v;
+        else if (k == "--consumer") a.consumer = v;
+        else if (k == "--rate") a.rate = std::strtoull(v, nullptr, 10);
+        else if (k == "--seconds") a.seconds = std::atof(v);
+        else if (k == "--ring-bytes") a.ring_bytes = std::strtoull(v, nullptr, 10);
+        else if (k == "--driver-cpu") a.driver_cpu = std::atoi(v);
+        else if (k == "--start-delay-ms") a.start_delay_ms = std::atoi(v);
+        else if (k == "--per-call") a.per_call = static_cast<uint32_t>(std::atoi(v));
+        else return usage();
+    }
+    conf::LoadOptions lo;
+    lo.path = a.config;
+    lo.file_must_exist = !a.config.empty();
+    std::vector<std::string> warnings;
+    auto cfg = conf::Config::load(lo, conf::environment_from_process(), &warnings);
+    if (!cfg) {
+        std::fprintf(stderr, "rp_bench_server: %s\n", cfg.error().c_str());
+        return 1;
+    }
+    if (auto lvl = log::parse_level(cfg->get_string("log_level"))) log::set_level(*lvl);
+    std::signal(SIGPIPE, SIG_IGN);
+    if (a.mode == "serve") return run_serve(*cfg);
+#if RINGPROBE_WITH_BPF
+    if (a.mode == "events") {
+        if (a.consumer != "daemon" && a.consumer != "daemon-mapfd" && a.consumer != "libbpf" &&
+            !a.consumer.starts_with("uring-"))
+            return usage();
+        return run_events(a, *cfg);
+    }
+#else
+    if (a.mode == "events") {
+        std::fprintf(stderr, "rp_bench_server: built without eBPF (RINGPROBE_WITH_BPF=OFF)\n");
+        return 77;
+    }
+#endif
+    return usage();
+}
