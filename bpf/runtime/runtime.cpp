@@ -9,7 +9,13 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <string_view>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -245,6 +251,25 @@ const Owner* Runtime::owner(ObjectKind kind, uint32_t id) const {
 
 size_t Runtime::owned_count(ObjectKind kind) const {
     return kind == ObjectKind::program ? programs_.size() : maps_.size();
+}
+
+uint64_t fdinfo_memlock(int fd) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    int f = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) return 0;
+    char buf[2048];
+    ssize_t n = ::read(f, buf, sizeof buf - 1);
+    ::close(f);
+    if (n <= 0) return 0;
+    std::string_view text(buf, static_cast<size_t>(n));
+    size_t at = text.find("memlock:");
+    if (at == std::string_view::npos) return 0;
+    text.remove_prefix(at + 8);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    uint64_t v = 0;
+    std::from_chars(text.data(), text.data() + text.size(), v);
+    return v;
 }
 
 }  // namespace rp::bpf

@@ -107,6 +107,10 @@ class Runtime {
     double setup_ms_ = 0;
 };
 
+// "memlock:" of /proc/self/fdinfo/<fd> for a BPF map or program fd: the kernel's own accounting
+// of the object's memory (bpf_map_memory_usage() for maps since Linux 6.4). 0 when unreadable.
+uint64_t fdinfo_memlock(int fd);
+
 // "what: strerror(err)" for a positive errno value — the shape of every error of this layer.
 std::string errno_message(std::string_view what, int err);
 

@@ -103,26 +103,6 @@ class Fd {
     int fd_;
 };
 
-// "memlock:\t<bytes>" of /proc/self/fdinfo/<fd>: the kernel's own accounting of the object's
-// memory (bpf_map_memory_usage() for maps since Linux 6.4, the program's pages for programs).
-uint64_t fdinfo_memlock(int fd) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    int f = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return 0;
-    char buf[2048];
-    ssize_t n = ::read(f, buf, sizeof buf - 1);
-    ::close(f);
-    if (n <= 0) return 0;
-    std::string_view text(buf, static_cast<size_t>(n));
-    size_t at = text.find("memlock:");
-    if (at == std::string_view::npos) return 0;
-    text.remove_prefix(at + 8);
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    uint64_t v = 0;
-    std::from_chars(text.data(), text.data() + text.size(), v);
-    return v;
-}
 
 bool is_hash(uint32_t type) {
     switch (type) {
@@ -231,7 +211,7 @@ Inventory collect_inventory(const bpf::Runtime* rt) {
         m.module = owner ? owner->module : "unknown";
         m.name = owner && !owner->name.empty() ? owner->name : std::string(info.name);
         if (m.name.empty()) m.name = m.type;
-        m.rss = fdinfo_memlock(fd.get());
+        m.rss = bpf::fdinfo_memlock(fd.get());
         m.max_size = m.rss;
         if (is_hash(info.type) && (info.map_flags & BPF_F_NO_PREALLOC))
             m.max_size = std::max(m.rss, hash_capacity_estimate(info, static_cast<uint64_t>(cpus)));
@@ -260,7 +240,7 @@ Inventory collect_inventory(const bpf::Runtime* rt) {
         p.name = owner && !owner->name.empty() ? owner->name : std::string(info.name);
         if (p.name.empty()) p.name = lower(p.type);  // system-probe: unnamed → lower-case type
         p.tag = hex_tag(info.tag, sizeof info.tag);
-        p.rss = fdinfo_memlock(fd.get());
+        p.rss = bpf::fdinfo_memlock(fd.get());
         p.run_count = info.run_cnt;
         p.recursion_misses = info.recursion_misses;
         p.runtime_ns = info.run_time_ns;

@@ -120,25 +120,6 @@ bool replay_disabled_by_env() {
     return v != nullptr && *v != '\0' && std::string_view(v) != "0";
 }
 
-// "memlock:" of a BPF map fd, as the kernel accounts it (0 when unreadable).
-uint64_t map_memlock_bytes(int fd) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    int f = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return 0;
-    char buf[1024];
-    ssize_t n = ::read(f, buf, sizeof buf - 1);
-    ::close(f);
-    if (n <= 0) return 0;
-    std::string_view text(buf, static_cast<size_t>(n));
-    size_t at = text.find("memlock:");
-    if (at == std::string_view::npos) return 0;
-    text.remove_prefix(at + 8);
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    uint64_t v = 0;
-    std::from_chars(text.data(), text.data() + text.size(), v);
-    return v;
-}
 
 std::string_view c_string(const char* s, size_t max) { return {s, ::strnlen(s, max)}; }
 
@@ -566,7 +547,7 @@ void SeccompTracerModule::write_stats(http::JsonWriter& w) const {
     if (skel_) {
         for (bpf_map* m : {skel_->maps.denials, skel_->maps.stacks, skel_->maps.stack_counts,
                            skel_->maps.counters, skel_->maps.task_state})
-            memlock += map_memlock_bytes(bpf_map__fd(m));
+            memlock += bpf::fdinfo_memlock(bpf_map__fd(m));
     }
     w.kv_uint("map_memlock_bytes", memlock);
     w.kv_number("load_ms", skel_.timings().load_ms);

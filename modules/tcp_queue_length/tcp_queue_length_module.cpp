@@ -114,26 +114,6 @@ bpf_program* hook_program(tcp_queue_length_bpf* s, size_t hook) {
     return nullptr;
 }
 
-// "memlock:" of a BPF map fd, as the kernel accounts it (0 when unreadable).
-uint64_t map_memlock_bytes(int fd) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    int f = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return 0;
-    char buf[1024];
-    ssize_t n = ::read(f, buf, sizeof buf - 1);
-    ::close(f);
-    if (n <= 0) return 0;
-    std::string_view text(buf, static_cast<size_t>(n));
-    size_t at = text.find("memlock:");
-    if (at == std::string_view::npos) return 0;
-    text.remove_prefix(at + 8);
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    uint64_t v = 0;
-    std::from_chars(text.data(), text.data() + text.size(), v);
-    return v;
-}
-
 std::string_view key_name(const tcpq_key& k) {
     return {k.cgroup_name, ::strnlen(k.cgroup_name, sizeof k.cgroup_name)};
 }
@@ -411,10 +391,10 @@ void TcpQueueLengthModule::write_stats(http::JsonWriter& w) const {
     w.kv_uint("flush_errors", flush_errors_);
     uint64_t memlock = 0;
     if (skel_) {
-        memlock += map_memlock_bytes(bpf_map__fd(skel_->maps.queue_stats));
-        memlock += map_memlock_bytes(bpf_map__fd(skel_->maps.sock_cgroup));
-        memlock += map_memlock_bytes(bpf_map__fd(skel_->maps.counters));
-        memlock += map_memlock_bytes(bpf_map__fd(skel_->maps.bss));
+        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.queue_stats));
+        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.sock_cgroup));
+        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.counters));
+        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.bss));
     }
     w.kv_uint("map_memlock_bytes", memlock);
     w.kv_number("load_ms", skel_.timings().load_ms);
