@@ -83,6 +83,13 @@ public:
         size_ = n;
     }
 
+    // Unchecked appends: the caller reserved the room (RapidJSON's PutReserve, then PutUnsafe).
+    void put_unsafe(char c) { data_[size_++] = c; }
+    void append_unsafe(const char* p, size_t n) {
+        std::memcpy(data_ + size_, p, n);
+        size_ += n;
+    }
+
     // RapidJSON stream concept.
     void Put(char c) { push_back(c); }
     void Flush() {}

@@ -1,6 +1,7 @@
 // json_writer.cpp — see json_writer.h.
 #include "http/json_writer.h"
 
+#include <cstring>
 #include <string>
 
 namespace rp::http {
@@ -40,6 +41,11 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 void JsonWriter::string(std::string_view s) {
     size_t i = 0;
     bool ascii = true;
+    for (; i + 8 <= s.size(); i += 8) {  // eight bytes per step while all are ASCII
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        if ((w & 0x8080808080808080ull) != 0) break;
+    }
     for (; i < s.size(); ++i) {
         if (static_cast<unsigned char>(s[i]) >= 0x80) {
             ascii = false;

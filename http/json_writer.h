@@ -9,9 +9,58 @@
 #include <rapidjson/writer.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "http/buffer.h"
+
+namespace rp::http {
+// Length of the longest prefix of s[0, n) that a JSON string carries unescaped: no control byte,
+// '"' or '\\' (bytes >= 0x80 pass through; JsonWriter::string validates UTF-8 first). Eight bytes
+// per step.
+inline size_t json_plain_prefix(const char* s, size_t n) {
+    constexpr uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (k01 * '"'), b = w ^ (k01 * '\\');
+        // High bit set for a byte below 0x20, '"' or '\\' (exact for the lowest such byte; the
+        // borrow may flag bytes above it, which does not matter).
+        uint64_t hit = (((w - k01 * 0x20) & ~w) | ((q - k01) & ~q) | ((b - k01) & ~b)) & k80;
+        if (hit != 0) return i + (static_cast<size_t>(__builtin_ctzll(hit)) >> 3);
+    }
+    for (; i < n; ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == '"' || c == '\\') break;
+    }
+    return i;
+}
+}  // namespace rp::http
+
+// RapidJSON's Writer reserves room before each string or number (PutReserve), writes it byte by
+// byte with PutUnsafe, and lets ScanWriteUnescapedString copy the runs that need no escaping — but
+// does all three only for its own StringBuffer. Buffer gets the same; without them every byte went
+// through Put() (a capacity check) and the escape table: ~16 instructions a byte, the largest
+// user-space cost of a /check body (docs/BENCHMARKS.md, callgrind table).
+namespace rapidjson {
+template <>
+inline void PutReserve(rp::http::Buffer& stream, size_t count) {
+    stream.reserve(stream.size() + count);
+}
+template <>
+inline void PutUnsafe(rp::http::Buffer& stream, char c) {
+    stream.put_unsafe(c);
+}
+template <>
+inline bool Writer<rp::http::Buffer>::ScanWriteUnescapedString(StringStream& is, size_t length) {
+    size_t left = length - is.Tell();
+    size_t n = rp::http::json_plain_prefix(is.src_, left);
+    os_->append_unsafe(is.src_, n);  // WriteString reserved 2 + 6 * length
+    is.src_ += n;
+    return n < left;
+}
+}  // namespace rapidjson
 
 namespace rp::http {
 
