@@ -156,6 +156,8 @@ class TcpQueueLengthModule final : public Module {
     uint32_t batch_entries_ = kBatchEntries;
     std::vector<tcpq_key> keys_;      // batch_entries_
     std::vector<tcpq_value> values_;  // batch_entries_ * ncpus_
+    mutable std::vector<tcpq_counters> counters_per_cpu_;  // ncpus_, reused by every stats call
+    uint64_t map_memlock_ = 0;  // fixed once the maps exist: read once, not per /debug/stats
     bool batch_supported_ = true;
     std::map<std::string, std::string, std::less<>> missing_hooks_;  // tracepoint -> why
 
@@ -213,6 +215,11 @@ CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies&
     m->batch_entries_ = std::min(kBatchEntries, m->max_cgroups_);
     m->keys_.resize(m->batch_entries_);
     m->values_.resize(static_cast<size_t>(m->batch_entries_) * static_cast<size_t>(m->ncpus_));
+    m->counters_per_cpu_.resize(static_cast<size_t>(m->ncpus_));
+    m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.queue_stats));
+    m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.sock_cgroup));
+    m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.counters));
+    m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.bss));
 
     std::string hooks;
     for (const auto& h : m->skel_.attached()) hooks += (hooks.empty() ? "" : ", ") + h;
@@ -342,7 +349,8 @@ void TcpQueueLengthModule::check(http::Response& res) {
 tcpq_counters TcpQueueLengthModule::sum_counters() const {
     tcpq_counters total{};
     if (!skel_) return total;
-    std::vector<tcpq_counters> per_cpu(static_cast<size_t>(ncpus_));
+    std::vector<tcpq_counters>& per_cpu = counters_per_cpu_;  // no allocation per call
+    per_cpu.resize(static_cast<size_t>(ncpus_));
     uint32_t zero = 0;
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &zero, per_cpu.data()) != 0)
         return total;
@@ -389,14 +397,7 @@ void TcpQueueLengthModule::write_stats(http::JsonWriter& w) const {
     w.kv_uint("checks", checks_);
     w.kv_uint("last_check_cgroups", last_check_cgroups_);
     w.kv_uint("flush_errors", flush_errors_);
-    uint64_t memlock = 0;
-    if (skel_) {
-        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.queue_stats));
-        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.sock_cgroup));
-        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.counters));
-        memlock += bpf::fdinfo_memlock(bpf_map__fd(skel_->maps.bss));
-    }
-    w.kv_uint("map_memlock_bytes", memlock);
+    w.kv_uint("map_memlock_bytes", map_memlock_);
     w.kv_number("load_ms", skel_.timings().load_ms);
     w.kv_number("attach_ms", skel_.timings().attach_ms);
     w.end_object();
