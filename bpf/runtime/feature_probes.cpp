@@ -163,11 +163,10 @@ Result tracepoint(const Context& ctx) {
     attr.config = std::strtoull(id_text->c_str(), nullptr, 10);
     attr.sample_period = 1;
     attr.wakeup_events = 1;
-    Fd pfd(perf_event_open(&attr, 0));
-    if (!pfd.ok()) return no(errno_message("perf_event_open " + label, errno));
-    if (::ioctl(pfd.get(), PERF_EVENT_IOC_SET_BPF, prog.get()) != 0)
-        return no(errno_message("attach " + label, errno));
-    return yes(label + " loads and attaches (tracefs at " + ctx.tracefs_dir + ")");
+    // Loading and a tracefs id are the probe: attaching and detaching again costs a tracepoint
+    // unregistration, which waits for RCU grace periods (~60 ms of start-up on the test VMs).
+    return yes(label + " loads, tracefs id " + std::to_string(attr.config) + " (at " +
+               ctx.tracefs_dir + ")");
 }
 
 Result raw_tracepoint() {
