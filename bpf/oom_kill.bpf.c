@@ -12,7 +12,8 @@
  * Fallback: kprobe/oom_kill_process (system-probe's own hook, exact oom_control values), loaded
  * only when user space detects kprobes and cannot use tp_btf.
  *
- * Needs: kernel BTF (CO-RE), tp_btf programs, BPF ring buffer (Linux >= 5.8).
+ * Needs: kernel BTF (CO-RE), tp_btf programs, BPF ring buffer (Linux >= 5.8); the tp_btf hook
+ * also bpf_loop (>= 5.17; it needs >= 6.8 for the victim's task_struct anyway).
  * Field-by-field provenance: docs/modules/oom_kill_probe.md.
  */
 #include "vmlinux.h"
@@ -111,18 +112,50 @@ static __always_inline __u64 memcg_margin(struct mem_cgroup *memcg, bool v1)
 	return margin;
 }
 
+/* One step up the victim's memcg hierarchy (a bpf_loop callback): the ancestor-or-self with the
+ * smallest margin so far. */
+struct memcg_walk {
+	struct cgroup_subsys_state *css; /* the next level; NULL past the root */
+	struct cgroup_subsys_state *best;
+	__u64 best_margin;
+	__u32 best_level;
+	bool v1;
+};
+
+static long memcg_walk_step(__u64 level, void *ctx)
+{
+	struct memcg_walk *w = ctx;
+	struct cgroup_subsys_state *css = w->css;
+
+	if (!css)
+		return 1;
+	struct mem_cgroup *memcg = (void *)css - bpf_core_field_offset(struct mem_cgroup, css);
+	__u64 margin = memcg_margin(memcg, w->v1);
+
+	if (margin < w->best_margin) {
+		w->best_margin = margin;
+		w->best = css;
+		w->best_level = level;
+	}
+	w->css = BPF_CORE_READ(css, parent);
+	return 0;
+}
+
 /* The victim's memory cgroup: its leaf name, its hierarchy (v1/v2), and the ancestor-or-self
  * with the smallest margin — in a memcg OOM, the memcg whose limit was hit (oc->memcg): the
- * victim is always chosen inside oc->memcg's subtree. */
-static __always_inline void fill_memcg(struct oom_kill_event *e, struct task_struct *victim)
+ * victim is always chosen inside oc->memcg's subtree. The walk runs in bpf_loop where it can
+ * (tp_btf hook, Linux >= 6.8): the verifier checks the step once instead of every path through
+ * 16 unrolled levels (28,580 instructions and 11 ms of start-up before). The kprobe fallback
+ * may run on kernels without bpf_loop (< 5.17) and calls the step from a bounded loop. */
+static __always_inline void fill_memcg(struct oom_kill_event *e, struct task_struct *victim,
+				       bool use_bpf_loop)
 {
 	int memory_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	/* css in a local: inside BPF_CORE_READ(w.css, ...) the walk struct would get a CO-RE
+	 * relocation of its own, which no kernel type satisfies. */
 	struct cgroup_subsys_state *css = BPF_CORE_READ(victim, cgroups, subsys[memory_id]);
-	struct cgroup_subsys_state *best = NULL;
-	__u64 best_margin = ~0ULL;
-	__u32 best_level = 0;
+	struct memcg_walk w = {.css = css, .best_margin = ~0ULL};
 	const char *name;
-	bool v1;
 
 	if (!css)
 		return;
@@ -130,28 +163,28 @@ static __always_inline void fill_memcg(struct oom_kill_event *e, struct task_str
 	if (name)
 		bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), name);
 	/* The default (v2) hierarchy is the one with hierarchy_id 0 (/proc/<pid>/cgroup "0::"). */
-	v1 = BPF_CORE_READ(css, cgroup, root, hierarchy_id) != 0;
-	if (!v1)
+	w.v1 = BPF_CORE_READ(css, cgroup, root, hierarchy_id) != 0;
+	if (!w.v1)
 		e->flags |= OOM_KILL_F_CGROUP_V2;
 
-	for (__u32 level = 0; level < MAX_MEMCG_DEPTH && css; level++) {
-		struct mem_cgroup *memcg =
-			(void *)css - bpf_core_field_offset(struct mem_cgroup, css);
-		__u64 margin = memcg_margin(memcg, v1);
-
-		if (margin < best_margin) {
-			best_margin = margin;
-			best = css;
-			best_level = level;
-		}
-		css = BPF_CORE_READ(css, parent);
+	if (use_bpf_loop) {
+		bpf_loop(MAX_MEMCG_DEPTH, memcg_walk_step, &w, 0);
+	} else {
+		for (__u32 level = 0; level < MAX_MEMCG_DEPTH; level++)
+			if (memcg_walk_step(level, &w))
+				break;
 	}
+
+	struct cgroup_subsys_state *best = w.best;
+	__u64 best_margin = w.best_margin;
+	bool v1 = w.v1;
+
 	if (!best)
 		return;
 
 	struct mem_cgroup *memcg = (void *)best - bpf_core_field_offset(struct mem_cgroup, css);
 
-	e->memcg_level = best_level;
+	e->memcg_level = w.best_level;
 	e->memcg_margin_pages = best_margin;
 	e->memcg_max_pages = BPF_CORE_READ(memcg, memory.max);
 	e->memcg_swap_max_pages =
@@ -165,7 +198,8 @@ static __always_inline void fill_memcg(struct oom_kill_event *e, struct task_str
 }
 
 /* Everything about the victim and the trigger that both hooks read the same way. */
-static __always_inline void fill_common(struct oom_kill_event *e, struct task_struct *victim)
+static __always_inline void fill_common(struct oom_kill_event *e, struct task_struct *victim,
+					bool use_bpf_loop)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -178,7 +212,7 @@ static __always_inline void fill_common(struct oom_kill_event *e, struct task_st
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
 	e->score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
 	fill_mm(e, victim);
-	fill_memcg(e, victim);
+	fill_memcg(e, victim, use_bpf_loop);
 }
 
 SEC("tp_btf/mark_victim")
@@ -207,7 +241,7 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim)
 		return 0;
 	}
 
-	fill_common(e, victim);
+	fill_common(e, victim, true);
 	reclaim = bpf_map_lookup_elem(&last_reclaim, &tid);
 	if (reclaim && *reclaim == RECLAIM_MEMCG)
 		e->flags |= OOM_KILL_F_TRIGGER_MEMCG_RECLAIM;
@@ -256,7 +290,7 @@ int BPF_KPROBE(oom_kill_process, struct oom_control *oc)
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
-	fill_common(e, victim);
+	fill_common(e, victim, false);
 	e->flags |= OOM_KILL_F_FROM_OOM_CONTROL;
 	e->score = BPF_CORE_READ(oc, chosen_points);
 	e->pages = BPF_CORE_READ(oc, totalpages);
