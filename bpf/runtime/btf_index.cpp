@@ -2,11 +2,14 @@
 #include "bpf/runtime/btf_index.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/btf.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "bpf/runtime/runtime.h"
 
@@ -98,21 +101,44 @@ class Reader {
     size_t at_ = 0, len_ = 0;
 };
 
+// The same interface over the file mapped into memory.
+class MemReader {
+  public:
+    MemReader(const char* data, size_t size) : data_(data), size_(size) {}
+    void seek(uint64_t off) { pos_ = off; }
+    bool read(void* out, size_t n) {
+        if (pos_ > size_ || n > size_ - pos_) {
+            errno = ENODATA;
+            return false;
+        }
+        if (out != nullptr) std::memcpy(out, data_ + pos_, n);
+        pos_ += n;
+        return true;
+    }
+    // [off, off + n) clipped to the file.
+    std::string_view view(uint64_t off, uint64_t n) const {
+        if (off > size_) return {};
+        return {data_ + off, size_t(std::min<uint64_t>(n, size_ - off))};
+    }
+    int next_byte() {
+        if (pos_ >= size_) {
+            errno = ENODATA;
+            return -1;
+        }
+        return static_cast<unsigned char>(data_[pos_++]);
+    }
+
+  private:
+    const char* data_;
+    size_t size_;
+    uint64_t pos_ = 0;
+};
+
 }  // namespace
 
-std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
-                                                    std::span<const std::string_view> names) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(errno_message("open " + path, errno));
-    std::vector<char> buf(64 * 1024);
-    Reader in(fd, buf);
-    auto fail = [&](const std::string& what) {
-        int err = errno;
-        ::close(fd);
-        return std::unexpected(err != 0 ? errno_message(path + ": " + what, err)
-                                        : path + ": " + what);
-    };
-
+template <typename In, typename Fail>
+std::expected<BtfIndex, std::string> BtfIndex::scan(In& in, std::span<const std::string_view> names,
+                                                    Fail& fail) {
     btf_header hdr{};
     errno = 0;
     if (!in.read(&hdr, sizeof hdr)) return fail("read header");
@@ -125,27 +151,42 @@ std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
     std::vector<uint32_t> name_offs(names.size(), UINT32_MAX);
     size_t longest = 0;
     for (auto n : names) longest = std::max(longest, n.size());
-    std::string cur;
-    uint32_t cur_start = 0;
-    bool too_long = false;
-    in.seek(strs_at);
-    for (uint32_t off = 0; off < hdr.str_len; ++off) {
-        int c = in.next_byte();
-        if (c < 0) return fail("read strings");
-        if (c != 0) {
-            if (cur.size() < longest)
-                cur.push_back(static_cast<char>(c));
-            else
-                too_long = true;
-            continue;
-        }
-        if (!too_long) {
+    if constexpr (std::is_same_v<In, MemReader>) {
+        // Mapped: whole strings at a time (memchr), compared only when the length matches.
+        std::string_view strs = in.view(strs_at, hdr.str_len);
+        if (strs.size() != hdr.str_len) return fail("read strings");
+        size_t at = 0;
+        while (at < strs.size()) {
+            size_t end = strs.find('\0', at);
+            if (end == std::string_view::npos) end = strs.size();
+            std::string_view cur = strs.substr(at, end - at);
             for (size_t i = 0; i < names.size(); ++i)
-                if (name_offs[i] == UINT32_MAX && cur == names[i]) name_offs[i] = cur_start;
+                if (name_offs[i] == UINT32_MAX && cur == names[i]) name_offs[i] = uint32_t(at);
+            at = end + 1;
         }
-        cur.clear();
-        too_long = false;
-        cur_start = off + 1;
+    } else {
+        std::string cur;
+        uint32_t cur_start = 0;
+        bool too_long = false;
+        in.seek(strs_at);
+        for (uint32_t off = 0; off < hdr.str_len; ++off) {
+            int c = in.next_byte();
+            if (c < 0) return fail("read strings");
+            if (c != 0) {
+                if (cur.size() < longest)
+                    cur.push_back(static_cast<char>(c));
+                else
+                    too_long = true;
+                continue;
+            }
+            if (!too_long) {
+                for (size_t i = 0; i < names.size(); ++i)
+                    if (name_offs[i] == UINT32_MAX && cur == names[i]) name_offs[i] = cur_start;
+            }
+            cur.clear();
+            too_long = false;
+            cur_start = off + 1;
+        }
     }
 
     // Pass 2: the types (ids from 1) whose name_off is one of those.
@@ -171,9 +212,37 @@ std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
         if (extra > 0 && !in.read(nullptr, size_t(extra))) return fail("read types");
         off += sizeof t + uint64_t(extra);
     }
-    ::close(fd);
     idx.type_count_ = id;
     return idx;
+}
+
+std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
+                                                    std::span<const std::string_view> names) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(errno_message("open " + path, errno));
+    auto fail = [&](const std::string& what) -> std::expected<BtfIndex, std::string> {
+        int err = errno;
+        return std::unexpected(err != 0 ? errno_message(path + ": " + what, err)
+                                        : path + ": " + what);
+    };
+    // Linux >= 6.16 lets /sys/kernel/btf/vmlinux be mapped: the kernel's own pages, no copy and
+    // no read() per page (sysfs hands out 4 KiB per call: ~1,350 calls per pass otherwise).
+    std::expected<BtfIndex, std::string> r;
+    struct stat st{};
+    void* map = MAP_FAILED;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0)
+        map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+        MemReader in(static_cast<const char*>(map), size_t(st.st_size));
+        r = scan(in, names, fail);
+        ::munmap(map, size_t(st.st_size));
+    } else {
+        std::vector<char> buf(64 * 1024);
+        Reader in(fd, buf);
+        r = scan(in, names, fail);
+    }
+    ::close(fd);
+    return r;
 }
 
 int BtfIndex::find(std::string_view name, uint32_t kind) const {
