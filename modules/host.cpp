@@ -119,6 +119,12 @@ std::expected<void, std::string> Host::ensure_bpf_runtime() {
 #endif
 }
 
+bool Host::needs_bpf() const {
+    for (const auto& e : entries_)
+        if (e.enabled && e.factory->needs_ebpf) return true;
+    return false;
+}
+
 void Host::prepare_bpf() {
     for (const auto& e : entries_) {
         if (e.enabled && e.factory->needs_ebpf) {

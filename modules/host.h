@@ -47,6 +47,8 @@ public:
 
     // Sets up the BPF runtime now if an enabled module needs it (for --check-config).
     void prepare_bpf();
+    // Whether an enabled module needs the eBPF runtime (start() will load BPF objects).
+    bool needs_bpf() const;
     void set_extra_stats(ExtraStatsFn fn) { extra_stats_ = std::move(fn); }
     size_t running_count() const;
     // For /debug/stats and --check-config: BPF runtime facts (features), or nothing without eBPF.

@@ -1,5 +1,4 @@
 // ringprobe.cpp — the daemon's main: parse args → load config → build modules → listen → run loop.
-#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "loop/log.h"
 #include "loop/reactor.h"
 #include "loop/signal_watch.h"
+#include "loop/heap.h"
 #include "modules/host.h"
 #include "tools/capabilities.h"
 
@@ -197,15 +197,17 @@ int main(int argc, char** argv) {
         LOG_WARN("debug listener bound to non-loopback address %s: anyone who can reach it can read "
                  "every module's data", debug_host.c_str());
 
-    // libbpf parses the kernel BTF (5.5 MB) once per BPF object: malloc, fill, free, again. Keep
-    // freed memory in the heap meanwhile so that each parse reuses the pages the previous one
-    // faulted in (the faults, not the parse, dominate on the test VMs), then give it all back.
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    auto started = host.start();
-    mallopt(M_TRIM_THRESHOLD, 128 << 10);
-    mallopt(M_MMAP_THRESHOLD, 128 << 10);
-    malloc_trim(0);
+    std::expected<void, std::string> started;
+    {
+        // Every BPF object's load parses the kernel BTF into fresh buffers: serve them from a
+        // pre-faulted huge-page heap, returned to the kernel when start() is done (loop/heap.h).
+        std::optional<loop::BulkHeap> heap;
+        if (host.needs_bpf()) heap.emplace(size_t{16} << 20);
+        started = host.start();
+        if (heap)
+            LOG_DEBUG("start-up heap: 16 MiB %s in %.1f ms", heap->huge() ? "on huge pages" : "(no THP)",
+                      heap->prepare_ms());
+    }
     if (!started) {
         LOG_ERROR("%s", started.error().c_str());
         return 1;
