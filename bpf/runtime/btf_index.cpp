@@ -217,7 +217,8 @@ std::expected<BtfIndex, std::string> BtfIndex::scan(In& in, std::span<const std:
 }
 
 std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
-                                                    std::span<const std::string_view> names) {
+                                                    std::span<const std::string_view> names,
+                                                    bool map_file) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::unexpected(errno_message("open " + path, errno));
     auto fail = [&](const std::string& what) -> std::expected<BtfIndex, std::string> {
@@ -230,7 +231,7 @@ std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
     std::expected<BtfIndex, std::string> r;
     struct stat st{};
     void* map = MAP_FAILED;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0)
+    if (map_file && ::fstat(fd, &st) == 0 && st.st_size > 0)
         map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     if (map != MAP_FAILED) {
         MemReader in(static_cast<const char*>(map), size_t(st.st_size));

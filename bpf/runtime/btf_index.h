@@ -21,8 +21,10 @@ namespace rp::bpf {
 class BtfIndex {
   public:
     // Scans `path` for the types named in `names`. Errors name the file and what was wrong.
+    // `map` false: stream the file even where it could be mapped (tests of the fallback).
     static std::expected<BtfIndex, std::string> load(const std::string& path,
-                                                     std::span<const std::string_view> names);
+                                                     std::span<const std::string_view> names,
+                                                     bool map = true);
 
     // Id of the first type of `kind` (BTF_KIND_*) named `name` — one of the names given to
     // load() — or -1.

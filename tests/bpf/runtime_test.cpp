@@ -139,6 +139,12 @@ TEST_CASE("bpf btf index: finds the same type ids as libbpf's full parse") {
                       std::string(w.name));
     }
     CHECK(idx->find("task_struct", BTF_KIND_TYPEDEF) == -1);  // right name, wrong kind
+    // The streaming fallback (kernels that cannot map the file) finds the same ids.
+    auto streamed = rp::bpf::BtfIndex::load("/sys/kernel/btf/vmlinux", names, false);
+    REQUIRE_MESSAGE(streamed, (streamed ? "" : streamed.error()));
+    CHECK(streamed->type_count() == idx->type_count());
+    for (const auto& w : wanted)
+        CHECK_MESSAGE(streamed->find(w.name, w.kind) == idx->find(w.name, w.kind), std::string(w.name));
     btf__free(btf);
     auto bad = rp::bpf::BtfIndex::load("/proc/self/status", names);  // not BTF: an error
     REQUIRE_FALSE(bad);
