@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "bpf/runtime/runtime.h"
 
@@ -89,6 +91,29 @@ constexpr std::string_view kProgramTypes[] = {"UnspecifiedProgram",
                                               "Syscall",
                                               "Netfilter"};
 
+// Every name in the tables fits a kTypeNameBytes buffer with its NUL (and so a name field).
+constexpr bool fits(std::span<const std::string_view> names) {
+    for (std::string_view n : names)
+        if (n.size() >= kTypeNameBytes) return false;
+    return true;
+}
+static_assert(fits(kMapTypes) && fits(kProgramTypes));
+static_assert(sizeof("ProgramType(4294967295)") <= kTypeNameBytes);
+static_assert(BPF_OBJ_NAME_LEN <= kNameBytes);
+static_assert(2 * BPF_TAG_SIZE < sizeof(ProgramStats::tag));
+// What makes refilling a kept vector free: no element owns memory.
+static_assert(std::is_trivially_copyable_v<MapStats> && std::is_trivially_copyable_v<ProgramStats>);
+
+// Room reserved up front: more maps and programs than a host running ringprobe and a few other
+// BPF users has (ringprobe's own modules account for ~15), so that growth, which allocates, is
+// rare. ~100 bytes per record.
+constexpr size_t kReservedObjects = 128;
+// Hash keys are at most MAX_BPF_STACK (512) bytes (htab_map_alloc_check), so two of them never
+// need more than this; the buffer still grows if a kernel ever allows bigger ones.
+constexpr size_t kReservedKeyBytes = 2 * 512;
+
+constexpr std::string_view kUnknownModule = "unknown";
+
 class Fd {
   public:
     explicit Fd(int fd) : fd_(fd) {}
@@ -103,7 +128,6 @@ class Fd {
     int fd_;
 };
 
-
 bool is_hash(uint32_t type) {
     switch (type) {
         case BPF_MAP_TYPE_HASH:
@@ -117,16 +141,20 @@ bool is_hash(uint32_t type) {
     }
 }
 
-// Keys in a hash map, by walking it (bounded by max_entries; -1 on error).
-int64_t count_entries(int fd, const bpf_map_info& info) {
-    std::vector<unsigned char> key(info.key_size ? info.key_size : 1), next(key.size());
+// Keys in a hash map, by walking it (bounded by max_entries; -1 on error). keys is the caller's
+// scratch for the current and the next key, grown only for a key bigger than any before.
+int64_t count_entries(int fd, const bpf_map_info& info, std::vector<unsigned char>& keys) {
+    const size_t key_size = info.key_size ? info.key_size : 1;
+    if (keys.size() < 2 * key_size) keys.resize(2 * key_size);
+    unsigned char* key = keys.data();
+    unsigned char* next = key + key_size;
     int64_t n = 0;
     const void* cur = nullptr;
     while (n <= static_cast<int64_t>(info.max_entries)) {
-        if (bpf_map_get_next_key(fd, cur, next.data()) != 0) return errno == ENOENT ? n : -1;
+        if (bpf_map_get_next_key(fd, cur, next) != 0) return errno == ENOENT ? n : -1;
         ++n;
-        key.swap(next);
-        cur = key.data();
+        std::swap(key, next);
+        cur = key;
     }
     return n;
 }
@@ -158,96 +186,121 @@ uint64_t hash_capacity_estimate(const bpf_map_info& info, uint64_t cpus) {
     return usage;
 }
 
-std::string hex_tag(const unsigned char* tag, size_t n) {
+// Writes n bytes as 2n hex digits and a NUL into out (2n + 1 bytes).
+void hex_tag(const unsigned char* tag, size_t n, char* out) {
     static const char kHex[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(n * 2);
     for (size_t i = 0; i < n; ++i) {
-        s.push_back(kHex[tag[i] >> 4]);
-        s.push_back(kHex[tag[i] & 15]);
+        *out++ = kHex[tag[i] >> 4];
+        *out++ = kHex[tag[i] & 15];
     }
-    return s;
+    *out = '\0';
 }
 
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
+// The kernel's name into a name field: NUL-terminated even if the kernel's is not.
+void copy_kernel_name(const char (&from)[BPF_OBJ_NAME_LEN], char (&to)[kNameBytes]) {
+    size_t n = strnlen(from, sizeof from);
+    std::memcpy(to, from, n);
+    to[n] = '\0';
+}
+
+// s (shorter than kNameBytes) into a name field, lower-cased if asked.
+void copy_name(std::string_view s, bool lower, char (&to)[kNameBytes]) {
+    size_t i = 0;
+    for (; i < s.size() && i + 1 < kNameBytes; ++i)
+        to[i] = lower ? static_cast<char>(std::tolower(static_cast<unsigned char>(s[i]))) : s[i];
+    to[i] = '\0';
+}
+
+std::string_view type_name(std::span<const std::string_view> table, const char* fallback,
+                           uint32_t type, std::span<char, kTypeNameBytes> buf) {
+    if (type < table.size()) return table[type];
+    int n = std::snprintf(buf.data(), buf.size(), "%s(%u)", fallback, type);
+    return std::string_view(buf.data(), static_cast<size_t>(std::clamp(n, 0, int(buf.size()) - 1)));
 }
 
 }  // namespace
 
-std::string map_type_name(uint32_t type) {
-    if (type < std::size(kMapTypes)) return std::string(kMapTypes[type]);
-    return "MapType(" + std::to_string(type) + ")";
+std::string_view map_type_name(uint32_t type, std::span<char, kTypeNameBytes> buf) {
+    return type_name(kMapTypes, "MapType", type, buf);
 }
 
-std::string program_type_name(uint32_t type) {
-    if (type < std::size(kProgramTypes)) return std::string(kProgramTypes[type]);
-    return "ProgramType(" + std::to_string(type) + ")";
+std::string_view program_type_name(uint32_t type, std::span<char, kTypeNameBytes> buf) {
+    return type_name(kProgramTypes, "ProgramType", type, buf);
 }
 
-Inventory collect_inventory(const bpf::Runtime* rt) {
-    Inventory inv;
-    int cpus = libbpf_num_possible_cpus();
+Inventory::Inventory() {
+    maps_.reserve(kReservedObjects);
+    programs_.reserve(kReservedObjects);
+    keys_.reserve(kReservedKeyBytes);
+}
+
+void Inventory::collect(const bpf::Runtime* rt) {
+    // clear() keeps the capacity; the records are trivially destructible.
+    maps_.clear();
+    programs_.clear();
+    vanished_ = 0;
+    int cpus = libbpf_num_possible_cpus();  // cached by libbpf after the first call
     if (cpus <= 0) cpus = 1;
+    char type_buf[kTypeNameBytes];
 
     for (uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
         Fd fd(bpf_map_get_fd_by_id(id));
         if (fd.get() < 0) {
-            ++inv.vanished;
+            ++vanished_;
             continue;
         }
         bpf_map_info info{};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
-            ++inv.vanished;
+            ++vanished_;
             continue;
         }
-        MapStats m;
+        MapStats& m = maps_.emplace_back();
         m.id = info.id;
         m.max_entries = info.max_entries;
-        m.type = map_type_name(info.type);
+        m.type = info.type;
         const bpf::Owner* owner = rt ? rt->owner(bpf::ObjectKind::map, info.id) : nullptr;
-        m.module = owner ? owner->module : "unknown";
-        m.name = owner && !owner->name.empty() ? owner->name : std::string(info.name);
-        if (m.name.empty()) m.name = m.type;
+        m.module = owner ? std::string_view(owner->module) : kUnknownModule;
+        if (owner) m.owner_name = owner->name;
+        copy_kernel_name(info.name, m.kernel_name);
+        if (m.kernel_name[0] == '\0')  // system-probe: unnamed → the type name
+            copy_name(map_type_name(info.type, type_buf), false, m.kernel_name);
         m.rss = bpf::fdinfo_memlock(fd.get());
         m.max_size = m.rss;
         if (is_hash(info.type) && (info.map_flags & BPF_F_NO_PREALLOC))
             m.max_size = std::max(m.rss, hash_capacity_estimate(info, static_cast<uint64_t>(cpus)));
-        if (owner && is_hash(info.type)) m.entries = count_entries(fd.get(), info);
-        inv.maps.push_back(std::move(m));
+        if (owner && is_hash(info.type)) m.entries = count_entries(fd.get(), info, keys_);
     }
 
     for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
         Fd fd(bpf_prog_get_fd_by_id(id));
         if (fd.get() < 0) {
-            ++inv.vanished;
+            ++vanished_;
             continue;
         }
         bpf_prog_info info{};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
-            ++inv.vanished;
+            ++vanished_;
             continue;
         }
-        ProgramStats p;
+        ProgramStats& p = programs_.emplace_back();
         p.id = info.id;
         p.xlated_prog_len = info.xlated_prog_len;
-        p.type = program_type_name(info.type);
+        p.type = info.type;
         const bpf::Owner* owner = rt ? rt->owner(bpf::ObjectKind::program, info.id) : nullptr;
-        p.module = owner ? owner->module : "unknown";
-        p.name = owner && !owner->name.empty() ? owner->name : std::string(info.name);
-        if (p.name.empty()) p.name = lower(p.type);  // system-probe: unnamed → lower-case type
-        p.tag = hex_tag(info.tag, sizeof info.tag);
+        p.module = owner ? std::string_view(owner->module) : kUnknownModule;
+        if (owner) p.owner_name = owner->name;
+        copy_kernel_name(info.name, p.kernel_name);
+        if (p.kernel_name[0] == '\0')  // system-probe: unnamed → lower-case type
+            copy_name(program_type_name(info.type, type_buf), true, p.kernel_name);
+        hex_tag(info.tag, sizeof info.tag, p.tag);
         p.rss = bpf::fdinfo_memlock(fd.get());
         p.run_count = info.run_cnt;
         p.recursion_misses = info.recursion_misses;
         p.runtime_ns = info.run_time_ns;
         p.verified_insns = info.verified_insns;
-        inv.programs.push_back(std::move(p));
     }
-    return inv;
 }
 
 }  // namespace rp::modules::ebpf

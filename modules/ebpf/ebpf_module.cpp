@@ -129,6 +129,10 @@ class EbpfModule final : public Module {
 
     bpf::Runtime* rt_;
     BpfStatsGuard stats_;
+    // Refilled by every check, keeping its storage: checks allocate nothing once it has room for
+    // the host's objects (DESIGN.md, memory discipline). Its records view the runtime's ownership
+    // registry, so they are read only within the check that collected them.
+    ebpf::Inventory inventory_;
     int64_t last_check_s_ = 0;
     uint64_t last_programs_ = 0;
     uint64_t last_maps_ = 0;
@@ -137,50 +141,54 @@ class EbpfModule final : public Module {
 
 void EbpfModule::check(http::Response& res) {
     auto t0 = std::chrono::steady_clock::now();
-    ebpf::Inventory inv = ebpf::collect_inventory(rt_);
+    inventory_.collect(rt_);
+    const auto& maps = inventory_.maps();
+    const auto& programs = inventory_.programs();
     last_check_s_ = loop::Reactor::unix_now_s();
-    last_programs_ = inv.programs.size();
-    last_maps_ = inv.maps.size();
+    last_programs_ = programs.size();
+    last_maps_ = maps.size();
 
+    // "MapType(N)" / "ProgramType(N)" for types beyond cilium/ebpf's tables are formatted here.
+    char type_buf[ebpf::kTypeNameBytes];
     auto& w = res.json();
     w.start_object();
     w.key("Maps");
-    if (inv.maps.empty()) {
+    if (maps.empty()) {
         w.null();  // Go's nil slice
     } else {
         w.start_array();
-        for (const auto& m : inv.maps) {
+        for (const auto& m : maps) {
             w.start_object();
             w.kv_uint("ID", m.id);
             w.kv_uint("MaxEntries", m.max_entries);
-            w.kv("Name", m.name);
+            w.kv("Name", m.name());
             w.kv("Module", m.module);
             w.kv_uint("RSS", m.rss);
             w.kv_uint("MaxSize", m.max_size);
-            w.kv("Type", m.type);
+            w.kv("Type", ebpf::map_type_name(m.type, type_buf));
             w.kv_int("Entries", m.entries);
             w.end_object();
         }
         w.end_array();
     }
     w.key("Programs");
-    if (inv.programs.empty()) {
+    if (programs.empty()) {
         w.null();
     } else {
         w.start_array();
-        for (const auto& p : inv.programs) {
+        for (const auto& p : programs) {
             w.start_object();
             w.kv_uint("ID", p.id);
             w.kv_uint("XlatedProgLen", p.xlated_prog_len);
-            w.kv("Name", p.name);
+            w.kv("Name", p.name());
             w.kv("Module", p.module);
-            w.kv("Tag", p.tag);
+            w.kv("Tag", std::string_view(p.tag));
             w.kv_uint("RSS", p.rss);
             w.kv_uint("RunCount", p.run_count);
             w.kv_uint("RecursionMisses", p.recursion_misses);
             w.kv_uint("Runtime", p.runtime_ns);  // Go time.Duration: nanoseconds
             w.kv_uint("VerifiedInsns", p.verified_insns);
-            w.kv("Type", p.type);
+            w.kv("Type", ebpf::program_type_name(p.type, type_buf));
             w.end_object();
         }
         w.end_array();

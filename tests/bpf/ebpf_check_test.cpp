@@ -4,7 +4,8 @@
 // "oom_kill_probe" with real sizes and instruction counts, and a socket filter and a hash map this
 // test creates itself (not ringprobe's) under "unknown". Run once in-process (module objects, a
 // router) and once on the daemon, where ebpf_check.kernel_bpf_stats must turn on run-time
-// statistics while the module lives and give the previous setting back when it goes.
+// statistics while the module lives and give the previous setting back when it goes. A warm check
+// must not allocate (DESIGN.md, memory discipline): this file replaces operator new to count.
 #include <bpf/bpf.h>
 #include <doctest/doctest.h>
 #include <linux/bpf.h>
@@ -12,8 +13,12 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,9 +28,57 @@
 #include "http/json_writer.h"
 #include "http/router.h"
 #include "loop/reactor.h"
+#include "modules/ebpf/bpf_inventory.h"
 #include "modules/factories.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
+
+namespace {
+
+// operator new calls while armed (see the replacements below namespace scope). C code (libbpf,
+// rapidjson's stack, http::Buffer) uses malloc and is not counted; ours is C++.
+std::atomic<bool> g_count_news{false};
+std::atomic<uint64_t> g_news{0};
+
+// operator new calls made by f().
+template <typename F>
+uint64_t news_during(F&& f) {
+    g_news = 0;
+    g_count_news = true;
+    f();
+    g_count_news = false;
+    return g_news;
+}
+
+void* counted_malloc(std::size_t n) noexcept {
+    if (g_count_news.load(std::memory_order_relaxed))
+        g_news.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n ? n : 1);
+}
+
+}  // namespace
+
+// Every unaligned form is replaced, so that each delete frees what its new (here: malloc) made,
+// also under ASan, whose runtime would otherwise serve the forms left out (the aligned ones pair
+// among themselves). The deletes are not inlined: GCC would see free() on memory from operator new
+// and warn (-Wmismatched-new-delete), not knowing that the new here is malloc.
+void* operator new(std::size_t n) {
+    if (void* p = counted_malloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete[](void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+__attribute__((noinline)) void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
 
 namespace {
 
@@ -212,7 +265,49 @@ std::string call(rp::http::Router& router, std::string_view path) {
     return std::string(body.view());
 }
 
+// Calls one route again and again with the same request, response and body buffer, as the
+// server's pools do, so that what allocates is the handler.
+class RouteCaller {
+  public:
+    RouteCaller(rp::http::Router& router, std::string_view path)
+        : writer_(body_), res_(body_, writer_, false) {
+        req_.method = "GET";
+        req_.target = path;
+        req_.path = path;
+        auto m = router.match("GET", path, req_.params);
+        REQUIRE(m.outcome == rp::http::Router::Outcome::found);
+        handler_ = m.handler;
+    }
+    std::string_view call() {
+        (*handler_)(req_, res_);
+        REQUIRE(res_.status() == 200);
+        return body_.view();
+    }
+
+  private:
+    rp::http::Request req_;
+    rp::http::Buffer body_;
+    rp::http::JsonWriter writer_;
+    rp::http::Response res_;
+    const rp::http::HandlerFn* handler_ = nullptr;
+};
+
 }  // namespace
+
+TEST_CASE("ebpf: type names beyond cilium/ebpf's tables are MapType(N) and ProgramType(N)") {
+    using rp::modules::ebpf::map_type_name;
+    using rp::modules::ebpf::program_type_name;
+    char buf[rp::modules::ebpf::kTypeNameBytes];
+    CHECK(map_type_name(BPF_MAP_TYPE_RINGBUF, buf) == "RingBuf");
+    CHECK(map_type_name(33, buf) == "Arena");  // the last known (BPF_MAP_TYPE_ARENA)
+    CHECK(map_type_name(34, buf) == "MapType(34)");
+    CHECK(map_type_name(UINT32_MAX, buf) == "MapType(4294967295)");
+    CHECK(program_type_name(BPF_PROG_TYPE_TRACING, buf) == "Tracing");
+    CHECK(program_type_name(BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE, buf) == "RawTracepointWritable");
+    CHECK(program_type_name(32, buf) == "Netfilter");  // the last known (BPF_PROG_TYPE_NETFILTER)
+    CHECK(program_type_name(33, buf) == "ProgramType(33)");
+    CHECK(program_type_name(UINT32_MAX, buf) == "ProgramType(4294967295)");
+}
 
 TEST_CASE("ebpf: every program and map on the host, ours named by module (in-process)") {
     rp::test::require_bpf_or_skip();
@@ -280,4 +375,68 @@ TEST_CASE("ebpf: daemon check with kernel_bpf_stats counts runs and restores the
         foreign.run(10);
         CHECK(foreign.run_count() == runs);
     }
+}
+
+TEST_CASE("ebpf: a warm check allocates nothing, again once the host outgrows its storage") {
+    rp::test::require_bpf_or_skip();
+    auto reactor = rp::loop::Reactor::create();
+    REQUIRE(reactor);
+    auto rt = rp::bpf::Runtime::setup();
+    REQUIRE(rt);
+    rp::conf::Config cfg;
+    rp::modules::Dependencies deps{**reactor, rt->get()};
+    auto oom = rp::modules::create_oom_kill(cfg, deps);  // ours: names, a hash map's entry count
+    REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
+    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
+    rp::http::Router router;
+    REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
+    ForeignObjects foreign;
+    RouteCaller check(router, "/ebpf/check");
+
+    const size_t maps_before = parse(std::string(check.call())).maps.size();
+    CHECK(news_during([&] { check.call(); }) == 0);
+    check_inventory(parse(std::string(check.call())), foreign);
+
+    // Unnamed objects of other owners, more maps than the module can have room for (it reserves
+    // 128 and doubles: under twice the most it has seen). The first check after that may
+    // allocate; the ones after it must not.
+    const size_t extra = 2 * std::max<size_t>(maps_before, 128) - maps_before + 1;
+    std::vector<int> fds;
+    struct CloseAll {
+        std::vector<int>& fds;
+        ~CloseAll() {
+            for (int fd : fds) ::close(fd);
+        }
+    } close_all{fds};
+    for (size_t i = 0; i < extra; ++i) {
+        fds.push_back(bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 4, 1, nullptr));
+        REQUIRE(fds.back() >= 0);
+    }
+    static const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    fds.push_back(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", insns, 2, nullptr));
+    REQUIRE(fds.back() >= 0);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    REQUIRE(bpf_obj_get_info_by_fd(fds.back(), &info, &len) == 0);
+    const uint32_t unnamed_prog = info.id;
+
+    const uint64_t growth = news_during([&] { check.call(); });
+    MESSAGE(extra << " more maps: the first check after allocated " << growth << " times");
+    CHECK(growth > 0);
+    CHECK(news_during([&] { check.call(); }) == 0);
+
+    Check c = parse(std::string(check.call()));
+    CHECK(c.maps.size() >= maps_before + extra);
+    check_inventory(c, foreign);
+    const Program* p = find_program(c, unnamed_prog);
+    REQUIRE(p != nullptr);
+    CHECK(p->name == "socketfilter");  // system-probe: unnamed → the lower-cased type
+    CHECK(p->module == "unknown");
+    size_t unnamed_arrays = 0;
+    for (const auto& m : c.maps) unnamed_arrays += m.name == "Array" && m.module == "unknown";
+    CHECK(unnamed_arrays >= extra);  // unnamed → the type name
 }
