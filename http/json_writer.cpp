@@ -39,6 +39,7 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 }  // namespace
 
 void JsonWriter::string(std::string_view s) {
+    if (!pretty_ && json_plain_ascii(s.data(), s.size())) return plain_string(s);
     size_t i = 0;
     bool ascii = true;
     for (; i + 8 <= s.size(); i += 8) {  // eight bytes per step while all are ASCII

@@ -36,6 +36,27 @@ inline size_t json_plain_prefix(const char* s, size_t n) {
     }
     return i;
 }
+// Whether all of s[0, n) is ASCII that a JSON string carries unescaped (no byte >= 0x80, below
+// 0x20, '"' or '\\').
+inline bool json_plain_ascii(const char* s, size_t n) {
+    constexpr uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (k01 * '"'), b = w ^ (k01 * '\\');
+        if (((w | (w - k01 * 0x20) | (q - k01) | (b - k01)) & k80) != 0) {
+            // A high bit: a byte >= 0x80, or a borrow from a byte below 0x20, '"' or '\\'
+            // (or a false alarm from a byte >= 0xA0 lending): decide byte by byte.
+            break;
+        }
+    }
+    for (; i < n; ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+}
 }  // namespace rp::http
 
 // RapidJSON's Writer reserves room before each string or number (PutReserve), writes it byte by
@@ -87,6 +108,7 @@ public:
     void start_array() { call([](auto& w) { w.StartArray(); }); }
     void end_array() { call([](auto& w) { w.EndArray(); }); }
     void key(std::string_view k) {
+        if (!pretty_ && json_plain_ascii(k.data(), k.size())) return plain_string(k);
         call([k](auto& w) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); });
     }
     // Invalid UTF-8 (a comm or cgroup name can hold any bytes) is written with each bad byte
@@ -113,10 +135,30 @@ public:
     void kv_bool(std::string_view k, bool v) { key(k); boolean(v); }
     void kv_number(std::string_view k, double v) { key(k); number(v); }
 
+    // One complete value given as compact JSON text, copied as is (a fragment rendered earlier).
+    // Compact documents only: returns false and writes nothing in pretty mode.
+    bool raw(std::string_view json) {
+        if (pretty_) return false;
+        compact_.RawValue("", 0, rapidjson::kObjectType);  // the separator, and RapidJSON's state
+        out_->append(json);
+        return true;
+    }
+
     bool complete() const { return pretty_ ? pretty_w_.IsComplete() : compact_.IsComplete(); }
     bool pretty() const { return pretty_; }
 
 private:
+    // A string that needs neither escaping nor UTF-8 checks (most keys and values): RapidJSON
+    // writes the separator (RawValue of nothing, typed as a string, keeps its state right) and
+    // the bytes are copied in one go — ~70 instructions a string less than Writer::String's
+    // escaping loop (docs/BENCHMARKS.md, instructions per request).
+    void plain_string(std::string_view s) {
+        compact_.RawValue("", 0, rapidjson::kStringType);
+        out_->reserve(out_->size() + s.size() + 2);
+        out_->put_unsafe('"');
+        out_->append_unsafe(s.data(), s.size());
+        out_->put_unsafe('"');
+    }
     template <typename F>
     void call(F&& f) {
         if (pretty_)

@@ -109,24 +109,42 @@ TEST_CASE("json: escaping is exact at every offset of the 8-byte fast path") {
             for (size_t pos = 0; pos <= len; ++pos) {
                 std::string s(len, 'a');
                 s.insert(pos, sp);
-                Buffer b;
-                JsonWriter w(b);
-                w.start_array();
-                w.string(s);
-                w.end_array();
-                simdjson::padded_string json(b.view());
-                auto doc = parser.iterate(json);
-                std::string_view back;
-                REQUIRE(doc.get_array().at(0).get_string().get(back) == simdjson::SUCCESS);
-                REQUIRE(back == s);
-                ++checked;
+                for (bool pretty : {false, true}) {
+                    Buffer b;
+                    JsonWriter w(b, pretty);
+                    w.start_object();
+                    w.kv(s, s);  // the key and the value take the same path
+                    w.kv_int("n", 1);
+                    w.end_object();
+                    REQUIRE(w.complete());
+                    simdjson::padded_string json(b.view());
+                    auto doc = parser.iterate(json);
+                    simdjson::ondemand::object obj;
+                    REQUIRE(doc.get_object().get(obj) == simdjson::SUCCESS);
+                    size_t fields = 0;
+                    for (auto field : obj) {
+                        std::string_view key;
+                        REQUIRE(field.unescaped_key().get(key) == simdjson::SUCCESS);
+                        if (fields == 0) {
+                            std::string_view back;
+                            REQUIRE(field.value().get_string().get(back) == simdjson::SUCCESS);
+                            REQUIRE(key == s);
+                            REQUIRE(back == s);
+                        } else {
+                            REQUIRE(key == "n");
+                        }
+                        ++fields;
+                    }
+                    REQUIRE(fields == 2);
+                    ++checked;
+                }
             }
         }
     }
-    CHECK(checked == 10 * 210);
+    CHECK(checked == 2 * 10 * 210);
 }
 
-TEST_CASE("json: json_plain_prefix matches a byte-by-byte scan") {
+TEST_CASE("json: json_plain_prefix and json_plain_ascii match a byte-by-byte scan") {
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (int round = 0; round < 20000; ++round) {
         char s[40];
@@ -144,5 +162,8 @@ TEST_CASE("json: json_plain_prefix matches a byte-by-byte scan") {
             ++expect;
         }
         REQUIRE(json_plain_prefix(s, n) == expect);
+        bool ascii = expect == n;
+        for (size_t i = 0; i < n; ++i) ascii &= static_cast<unsigned char>(s[i]) < 0x80;
+        REQUIRE(json_plain_ascii(s, n) == ascii);
     }
 }
