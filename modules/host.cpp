@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -25,6 +26,9 @@ struct Host::BpfState {
 #endif
     bool attempted = false;
     std::string error;
+    // /debug/stats' "bpf_features", rendered once: they do not change after the runtime's set-up,
+    // and rendering them was a quarter of a /debug/stats request's instructions.
+    std::string features_json;
 };
 
 std::string_view state_name(ModuleState s) {
@@ -36,42 +40,58 @@ std::string_view state_name(ModuleState s) {
     return "unknown";
 }
 
-std::string go_duration(int64_t ns) {
-    if (ns == 0) return "0s";
-    std::string sign = ns < 0 ? "-" : "";
-    uint64_t u = ns < 0 ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
-    char buf[64];
-    auto frac = [](uint64_t v, uint64_t unit) {
-        // v / unit with the fraction's trailing zeros trimmed (Go prints 1.5s, not 1.500000000s).
-        std::string s = std::to_string(v / unit);
-        uint64_t rem = v % unit;
-        if (rem != 0) {
-            int digits = 0;
-            for (uint64_t x = unit; x > 1; x /= 10) ++digits;
-            std::string f(static_cast<size_t>(digits), '0');
-            for (int i = digits - 1; i >= 0; --i) {
-                f[static_cast<size_t>(i)] = static_cast<char>('0' + rem % 10);
-                rem /= 10;
-            }
-            while (!f.empty() && f.back() == '0') f.pop_back();
-            s += "." + f;
-        }
-        return s;
-    };
-    if (u < 1000) {
-        std::snprintf(buf, sizeof buf, "%" PRIu64 "ns", u);
-        return sign + buf;
+namespace {
+char* put_uint(char* p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0) *p++ = tmp[--n];
+    return p;
+}
+// v / unit, then the fraction with its trailing zeros trimmed (Go prints 1.5s, not 1.500000000s).
+char* put_frac(char* p, uint64_t v, uint64_t unit) {
+    p = put_uint(p, v / unit);
+    uint64_t rem = v % unit;
+    if (rem == 0) return p;
+    *p++ = '.';
+    for (uint64_t d = unit / 10; d > 0 && rem != 0; d /= 10) {
+        *p++ = static_cast<char>('0' + rem / d);
+        rem %= d;
     }
-    if (u < 1000000) return sign + frac(u, 1000) + "µs";
-    if (u < 1000000000) return sign + frac(u, 1000000) + "ms";
-    uint64_t total_s = u / 1000000000;
-    uint64_t h = total_s / 3600, m = (total_s / 60) % 60;
-    uint64_t rem_ns = u - (h * 3600 + m * 60) * 1000000000;
-    std::string out = sign;
-    if (h > 0) out += std::to_string(h) + "h";
-    if (h > 0 || m > 0) out += std::to_string(m) + "m";
-    out += frac(rem_ns, 1000000000) + "s";
-    return out;
+    return p;
+}
+char* put_str(char* p, std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    return p + s.size();
+}
+}  // namespace
+
+size_t format_go_duration(int64_t ns, char* out) {
+    char* p = out;
+    if (ns == 0) return size_t(put_str(p, "0s") - out);
+    if (ns < 0) *p++ = '-';
+    uint64_t u = ns < 0 ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+    if (u < 1000) {
+        p = put_str(put_uint(p, u), "ns");
+    } else if (u < 1000000) {
+        p = put_str(put_frac(p, u, 1000), "µs");
+    } else if (u < 1000000000) {
+        p = put_str(put_frac(p, u, 1000000), "ms");
+    } else {
+        uint64_t total_s = u / 1000000000;
+        uint64_t h = total_s / 3600, m = (total_s / 60) % 60;
+        uint64_t rem_ns = u - (h * 3600 + m * 60) * 1000000000;
+        if (h > 0) p = put_str(put_uint(p, h), "h");
+        if (h > 0 || m > 0) p = put_str(put_uint(p, m), "m");
+        p = put_str(put_frac(p, rem_ns, 1000000000), "s");
+    }
+    return size_t(p - out);
+}
+
+std::string go_duration(int64_t ns) {
+    char buf[kGoDurationMax];
+    return std::string(buf, format_go_duration(ns, buf));
 }
 
 Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router,
@@ -242,15 +262,28 @@ std::expected<void, std::string> Host::restart(std::string_view name) {
 void Host::write_bpf_features(http::JsonWriter& w) const {
 #if RINGPROBE_WITH_BPF
     if (bpf_->runtime) {
-        w.start_object();
-        for (const auto& f : bpf_->runtime->features()) {
-            w.key(f.name);
-            w.start_object();
-            w.kv_bool("available", f.available);
-            if (!f.detail.empty()) w.kv("detail", f.detail);
-            w.end_object();
+        auto render = [this](http::JsonWriter& out) {
+            out.start_object();
+            for (const auto& f : bpf_->runtime->features()) {
+                out.key(f.name);
+                out.start_object();
+                out.kv_bool("available", f.available);
+                if (!f.detail.empty()) out.kv("detail", f.detail);
+                out.end_object();
+            }
+            out.end_object();
+        };
+        if (w.pretty()) {
+            render(w);
+            return;
         }
-        w.end_object();
+        if (bpf_->features_json.empty()) {
+            http::Buffer b;
+            http::JsonWriter fw(b);
+            render(fw);
+            bpf_->features_json.assign(b.view());
+        }
+        w.raw(bpf_->features_json);
         return;
     }
     if (bpf_->attempted) {
@@ -281,7 +314,8 @@ void Host::write_debug_stats(http::JsonWriter& w) {
     }
     w.kv_int("updated_at", loop::Reactor::unix_now_s());
     w.kv_number("delta_seconds", delta);
-    w.kv("uptime", go_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count()));
+    char uptime[kGoDurationMax];  // not a std::string: past 15 characters ("1h0m0.5s" and up) it allocates
+    w.kv("uptime", std::string_view(uptime, format_go_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count(), uptime)));
     if (extra_stats_) {
         w.key("ringprobe");
         extra_stats_(w);

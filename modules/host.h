@@ -84,7 +84,11 @@ private:
     std::chrono::steady_clock::time_point last_stats_;
 };
 
-// Go's time.Duration.String() for a duration in nanoseconds ("1h2m3.5s", "1.5ms", "0s").
+// Go's time.Duration.String() for a duration in nanoseconds ("1h2m3.5s", "1.5ms", "0s"), written
+// into out (kGoDurationMax bytes); returns its length. The longest, "-2562047h47m16.854775808s",
+// has 25.
+inline constexpr size_t kGoDurationMax = 32;
+size_t format_go_duration(int64_t ns, char* out);
 std::string go_duration(int64_t ns);
 
 }  // namespace rp::modules

@@ -219,6 +219,13 @@ TEST_CASE("go_duration: formats like Go's time.Duration.String") {
     CHECK(go_duration(60000000000) == "1m0s");
     CHECK(go_duration(3723500000000) == "1h2m3.5s");
     CHECK(go_duration(-1500000000) == "-1.5s");
+    CHECK(go_duration(1) == "1ns");
+    CHECK(go_duration(1000) == "1µs");
+    CHECK(go_duration(1001) == "1.001µs");
+    CHECK(go_duration(3600000000000) == "1h0m0s");
+    CHECK(go_duration(3600000000001) == "1h0m0.000000001s");
+    CHECK(go_duration(INT64_MAX) == "2562047h47m16.854775807s");
+    CHECK(go_duration(INT64_MIN) == "-2562047h47m16.854775808s");
 }
 
 TEST_CASE("host: /metrics exposes module state and numeric stats in Prometheus text format") {
