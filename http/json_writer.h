@@ -40,18 +40,24 @@ inline size_t json_plain_prefix(const char* s, size_t n) {
 // 0x20, '"' or '\\').
 inline bool json_plain_ascii(const char* s, size_t n) {
     constexpr uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, s + i, 8);
+    // High bit of a byte set for a byte >= 0x80, below 0x20, '"' or '\\' — or a false alarm
+    // from a borrow out of such a byte, which the exact loop below then settles.
+    auto suspect = [](uint64_t w) {
         uint64_t q = w ^ (k01 * '"'), b = w ^ (k01 * '\\');
-        if (((w | (w - k01 * 0x20) | (q - k01) | (b - k01)) & k80) != 0) {
-            // A high bit: a byte >= 0x80, or a borrow from a byte below 0x20, '"' or '\\'
-            // (or a false alarm from a byte >= 0xA0 lending): decide byte by byte.
-            break;
+        return ((w | (w - k01 * 0x20) | (q - k01) | (b - k01)) & k80) != 0;
+    };
+    if (n >= 8) {  // whole words, the last one overlapping the one before: no byte-wise tail
+        uint64_t w;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            std::memcpy(&w, s + i, 8);
+            if (suspect(w)) goto exact;
         }
+        std::memcpy(&w, s + n - 8, 8);
+        if (!suspect(w)) return true;
     }
-    for (; i < n; ++i) {
+exact:
+    for (size_t i = 0; i < n; ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
     }
