@@ -147,6 +147,19 @@ void Connection::finish_close() {
     server_.release(this);
 }
 
+size_t Connection::buffer_bytes() const {
+    return req_.capacity() + out_.capacity() + sending_.capacity() + path_.capacity();
+}
+
+size_t Connection::release_buffers() {
+    size_t bytes = buffer_bytes();
+    req_.shrink_to(0);
+    out_.shrink_to(0);
+    sending_.shrink_to(0);
+    path_.shrink_to(0);
+    return bytes;
+}
+
 void Connection::arm_timer(TimerRole role) {
     timer_role_ = role;
     const ServerLimits& l = server_.limits();

@@ -29,6 +29,11 @@ public:
     // Graceful shutdown: close once the current response is out.
     void close_when_done();
     bool open_now() const { return fd_ >= 0; }
+    // Frees the request and response buffers of a closed, pooled connection (the pool keeps a
+    // few connections warm; the rest give their memory back after a burst).
+    // Returns the bytes freed.
+    size_t release_buffers();
+    size_t buffer_bytes() const;
 
     // llhttp callbacks (static trampolines in connection.cpp reach these).
     int on_message_begin();

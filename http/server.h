@@ -45,6 +45,8 @@ struct ServerStats {
     uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
     uint64_t closed_idle = 0, closed_timeout = 0, closed_backpressure = 0, closed_error = 0;
     uint64_t active = 0;
+    uint64_t pooled = 0;              // connection objects (open + closed and kept for reuse)
+    uint64_t idle_buffer_bytes = 0;   // buffers held by closed connections kept for reuse
 };
 
 class Connection;
@@ -95,6 +97,7 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Connection>> pool_;
     std::vector<Connection*> free_;
+    size_t freed_since_trim_ = 0;  // buffer bytes freed by closing connections since malloc_trim
     bool shutting_down_ = false;
     std::function<void()> on_shutdown_done_;
     loop::Timer shutdown_timer_;

@@ -113,6 +113,8 @@ void write_runtime_stats(http::JsonWriter& w, const http::Server& server, const 
     w.kv_uint("closed_timeout", s.closed_timeout);
     w.kv_uint("closed_backpressure", s.closed_backpressure);
     w.kv_uint("closed_error", s.closed_error);
+    w.kv_uint("pooled_connections", s.pooled);
+    w.kv_uint("idle_connection_buffer_bytes", s.idle_buffer_bytes);
     w.end_object();
     w.key("reactor");
     w.start_object();

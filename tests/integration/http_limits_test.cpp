@@ -529,6 +529,54 @@ TEST_CASE("http: 503 when max_connections is reached; a request succeeds after o
     }));
 }
 
+// The first `"key":<number>` in a compact /debug/stats body, or -1.
+long long stats_number(const std::string& body, std::string_view key) {
+    std::string k = "\"" + std::string(key) + "\":";
+    auto at = body.find(k);
+    if (at == std::string::npos) return -1;
+    return std::atoll(body.c_str() + at + k.size());
+}
+
+TEST_CASE("http: after a burst of connections closes, only a few keep their buffers") {
+    Daemon d(http_daemon({{"max_connections", "512"}}));
+    REQUIRE(d.ready());
+    auto idle_bytes = [&] {
+        rp::http::Client c(d.unix_endpoint(), 3000ms);
+        auto r = c.get("/debug/stats");
+        REQUIRE_MESSAGE(r.has_value(), r.error());
+        return std::pair{stats_number(r->body, "idle_connection_buffer_bytes"),
+                         stats_number(r->body, "pooled_connections")};
+    };
+    auto burst = [&](int n) {
+        std::vector<RawConn> conns;
+        for (int i = 0; i < n; ++i) {
+            conns.push_back(RawConn::unix_socket(d.socket_path()));
+            REQUIRE(conns.back().send(get("/debug/stats")));
+        }
+        for (auto& c : conns) {
+            auto r = c.read_response();
+            REQUIRE(r.has_value());
+            CHECK(r->status == 200);
+        }
+    };  // all close here
+    burst(2);
+    long long one = 0;
+    // What one closed connection keeps: two closed, the stats client reuses one of them.
+    REQUIRE(eventually([&] { one = idle_bytes().first; return one > 0; }));
+    burst(300);
+    std::pair<long long, long long> after{};
+    REQUIRE(eventually([&] {
+        after = idle_bytes();
+        return after.second >= 300 && after.first > 0;
+    }));
+    CAPTURE(one);
+    CAPTURE(after.first);
+    CHECK(after.second >= 300);                     // the connection objects stay pooled
+    CHECK(after.first <= 64 * one + one);           // but at most 64 (+ the stats client's) keep buffers
+    CHECK(after.first >= 32 * one);                 // and the warm ones do keep them
+    check_still_serving(d);
+}
+
 TEST_CASE("http: a pipelining client that never reads is cut off; the daemon stays responsive and bounded") {
     Daemon d(http_daemon({{"max_output_bytes", "65536"}, {"write_timeout_ms", "10000"}}));
     REQUIRE(d.ready());
