@@ -35,6 +35,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "bpf/lib/cpu_slots.bpf.h"
 #include "bpf/tcp_queue_length.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -79,12 +80,12 @@ struct {
 	__type(value, struct tcpq_sock_tag);
 } sock_cgroup SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tcpq_counters);
-} counters SEC(".maps");
+/* One CPU's counters, alone on their cache lines; user space reads them from memory. */
+struct tcpq_counters_slot {
+	struct tcpq_counters c;
+} __attribute__((aligned(64)));
+
+RP_CPU_SLOTS(counters, struct tcpq_counters_slot);
 
 /* Stack buffer for a name, 8-byte aligned. */
 union tcpq_name {
@@ -94,9 +95,9 @@ union tcpq_name {
 
 static __always_inline struct tcpq_counters *counters_get(void)
 {
-	__u32 zero = 0;
+	struct tcpq_counters_slot *slot = rp_cpu_slot(&counters);
 
-	return bpf_map_lookup_elem(&counters, &zero);
+	return slot ? &slot->c : NULL;
 }
 
 /* Per-CPU slots: plain increments. Only a program nesting into another on the same CPU (softirq

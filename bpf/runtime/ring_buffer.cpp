@@ -19,7 +19,6 @@ std::expected<std::unique_ptr<RingBuffer>, std::string> RingBuffer::create(loop:
                                                                            Callback cb) {
     std::unique_ptr<RingBuffer> rb(new RingBuffer());
     rb->name_ = name;
-    rb->lost_fd_ = lost_fd;
     rb->cb_ = std::move(cb);
     errno = 0;
     rb->rb_ = ring_buffer__new(ring_fd, &RingBuffer::on_sample, rb.get(), nullptr);
@@ -27,9 +26,9 @@ std::expected<std::unique_ptr<RingBuffer>, std::string> RingBuffer::create(loop:
         return std::unexpected(
             errno_message("ring_buffer__new " + rb->name_, errno ? errno : EINVAL));
     if (lost_fd >= 0) {
-        int cpus = libbpf_num_possible_cpus();
-        if (cpus <= 0) return std::unexpected(errno_message("count possible CPUs", -cpus));
-        rb->per_cpu_.resize(static_cast<size_t>(cpus));
+        auto lost = CpuSlots::map(lost_fd, "lost-event counter of " + rb->name_);
+        if (!lost) return std::unexpected(lost.error());
+        rb->lost_ = std::move(*lost);
     }
     rb->reactor_ = &reactor;
     RingBuffer* self = rb.get();
@@ -83,14 +82,7 @@ int RingBuffer::drain() {
     return n;
 }
 
-uint64_t RingBuffer::lost() const {
-    if (lost_fd_ < 0) return 0;
-    uint32_t key = 0;
-    if (bpf_map_lookup_elem(lost_fd_, &key, per_cpu_.data()) != 0) return 0;
-    uint64_t sum = 0;
-    for (uint64_t v : per_cpu_) sum += v;
-    return sum;
-}
+uint64_t RingBuffer::lost() const { return lost_ ? lost_.sum(0) : 0; }
 
 int RingBuffer::epoll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
 

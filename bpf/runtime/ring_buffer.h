@@ -3,8 +3,9 @@
 // The ring buffer's epoll fd (ring_buffer__epoll_fd) is watched by the reactor (loop::FdWatch, a
 // poll re-armed after each readiness); each readiness drains the buffer completely with
 // ring_buffer__consume, handing every record to the callback on the loop thread. Records the BPF
-// side could not reserve (buffer full) are counted there in a per-CPU array (bpf/lib/ringbuf.bpf.h:
-// RP_LOST_COUNTER) that lost() sums, so drops are reported, never silent.
+// side could not reserve (buffer full) are counted there in per-CPU slots (bpf/lib/ringbuf.bpf.h:
+// RP_LOST_COUNTER, sized with size_cpu_slots before load) that lost() sums from memory, so drops
+// are reported, never silent.
 //
 // Needs: BPF_MAP_TYPE_RINGBUF (Linux >= 5.8).
 #pragma once
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bpf/runtime/cpu_slots.h"
 #include "loop/reactor.h"
 #include "loop/timer.h"
 
@@ -31,7 +33,7 @@ class RingBuffer {
     // One record, valid only during the call.
     using Callback = std::function<void(std::span<const std::byte> record)>;
 
-    // ring_fd: the BPF_MAP_TYPE_RINGBUF map; lost_fd: its per-CPU reserve-failure counter (or -1).
+    // ring_fd: the BPF_MAP_TYPE_RINGBUF map; lost_fd: its RP_LOST_COUNTER map (or -1).
     // `name` names the buffer in errors and logs.
     static std::expected<std::unique_ptr<RingBuffer>, std::string> create(loop::Reactor& reactor,
                                                                           std::string_view name,
@@ -50,7 +52,7 @@ class RingBuffer {
         return errors_;
     }  // failed polls or consumes (a failed poll
        // is re-armed after kRearmDelayMs)
-    // Records the BPF side could not reserve, summed over CPUs (reads the counter map).
+    // Records the BPF side could not reserve, summed over CPUs (memory reads, no syscall).
     uint64_t lost() const;
     int epoll_fd() const;
     bool watching() const { return watch_.active(); }
@@ -65,7 +67,7 @@ class RingBuffer {
 
     std::string name_;
     ring_buffer* rb_ = nullptr;
-    int lost_fd_ = -1;
+    CpuSlots lost_;
     Callback cb_;
     loop::Reactor* reactor_ = nullptr;
     loop::FdWatch watch_;
@@ -73,7 +75,6 @@ class RingBuffer {
     uint64_t consumed_ = 0;
     uint64_t wakeups_ = 0;
     uint64_t errors_ = 0;
-    mutable std::vector<uint64_t> per_cpu_;
 };
 
 }  // namespace rp::bpf

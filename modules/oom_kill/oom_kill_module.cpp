@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bpf/oom_kill.h"
+#include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/ring_buffer.h"
 #include "bpf/runtime/runtime.h"
 #include "bpf/runtime/skeleton.h"
@@ -141,6 +142,7 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
             bpf_program__set_autoload(s->progs.oom_mark_victim, !use_kprobe);
             bpf_program__set_autoload(s->progs.oom_memcg_reclaim, !use_kprobe);
             bpf_program__set_autoload(s->progs.oom_direct_reclaim, !use_kprobe);
+            return bpf::size_cpu_slots(s->maps.lost_events);
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);

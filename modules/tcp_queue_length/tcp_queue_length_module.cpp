@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/runtime.h"
 #include "bpf/runtime/skeleton.h"
 #include "bpf/tcp_queue_length.h"
@@ -156,7 +157,7 @@ class TcpQueueLengthModule final : public Module {
     uint32_t batch_entries_ = kBatchEntries;
     std::vector<tcpq_key> keys_;      // batch_entries_
     std::vector<tcpq_value> values_;  // batch_entries_ * ncpus_
-    mutable std::vector<tcpq_counters> counters_per_cpu_;  // ncpus_, reused by every stats call
+    bpf::CpuSlots counters_;  // the counters map, read from memory (no syscall per stats call)
     uint64_t map_memlock_ = 0;  // fixed once the maps exist: read once, not per /debug/stats
     bool batch_supported_ = true;
     std::map<std::string, std::string, std::less<>> missing_hooks_;  // tracepoint -> why
@@ -207,15 +208,17 @@ CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies&
                 bpf_program__set_autoload(hook_program(s, i), present[i]);
             if (int err = bpf_map__set_max_entries(s->maps.queue_stats, max_entries); err != 0)
                 return std::unexpected(bpf::errno_message("size queue_stats", -err));
-            return {};
+            return bpf::size_cpu_slots(s->maps.counters);
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);
+    auto counters = bpf::CpuSlots::map(bpf_map__fd(m->skel_->maps.counters), "tcp_queue_length counters");
+    if (!counters) return std::unexpected(counters.error());
+    m->counters_ = std::move(*counters);
 
     m->batch_entries_ = std::min(kBatchEntries, m->max_cgroups_);
     m->keys_.resize(m->batch_entries_);
     m->values_.resize(static_cast<size_t>(m->batch_entries_) * static_cast<size_t>(m->ncpus_));
-    m->counters_per_cpu_.resize(static_cast<size_t>(m->ncpus_));
     m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.queue_stats));
     m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.sock_cgroup));
     m->map_memlock_ += bpf::fdinfo_memlock(bpf_map__fd(m->skel_->maps.counters));
@@ -347,22 +350,11 @@ void TcpQueueLengthModule::check(http::Response& res) {
 }
 
 tcpq_counters TcpQueueLengthModule::sum_counters() const {
-    tcpq_counters total{};
-    if (!skel_) return total;
-    std::vector<tcpq_counters>& per_cpu = counters_per_cpu_;  // no allocation per call
-    per_cpu.resize(static_cast<size_t>(ncpus_));
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &zero, per_cpu.data()) != 0)
-        return total;
-    for (const auto& c : per_cpu) {
-        for (size_t i = 0; i < TCPQ_HOOK_COUNT; ++i) total.samples[i] += c.samples[i];
-        total.map_full += c.map_full;
-        total.untagged += c.untagged;
-        total.tag_failed += c.tag_failed;
-        total.name_errors += c.name_errors;
-        total.name_truncated += c.name_truncated;
-        total.unchanged += c.unchanged;
-    }
+    static_assert(sizeof(tcpq_counters) % sizeof(uint64_t) == 0, "tcpq_counters: u64 fields only");
+    uint64_t words[sizeof(tcpq_counters) / sizeof(uint64_t)] = {};
+    if (counters_) counters_.sum_words(words, std::size(words));
+    tcpq_counters total;
+    std::memcpy(&total, words, sizeof total);
     return total;
 }
 

@@ -7,6 +7,7 @@
 // statistics while the module lives and give the previous setting back when it goes. A warm check
 // must not allocate (DESIGN.md, memory discipline): this file replaces operator new to count.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <doctest/doctest.h>
 #include <linux/bpf.h>
 #include <signal.h>
@@ -210,7 +211,8 @@ void check_inventory(const Check& c, const ForeignObjects& foreign) {
     CHECK(our_maps["events"]->rss >= 64 * 1024);
     CHECK(our_maps["events"]->entries == -1);
     REQUIRE(our_maps.count("lost_events"));
-    CHECK(our_maps["lost_events"]->type == "PerCPUArray");
+    CHECK(our_maps["lost_events"]->type == "Array");  // mmapable, one slot per CPU
+    CHECK(our_maps["lost_events"]->max_entries == uint64_t(libbpf_num_possible_cpus()));
     REQUIRE(our_maps.count("last_reclaim"));
     CHECK(our_maps["last_reclaim"]->type == "LRUHash");
     CHECK(our_maps["last_reclaim"]->max_entries == 1024);

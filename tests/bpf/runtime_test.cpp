@@ -10,6 +10,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <doctest/doctest.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -221,6 +222,7 @@ TEST_CASE("bpf ring buffer: records reach the callback through the reactor; over
     auto s = Skeleton<selftest_bpf>::create(*rt, "test_module", "selftest", [](selftest_bpf* k) {
         k->rodata->target_tgid = static_cast<uint32_t>(::getpid());
         k->rodata->target_syscall = SYS_getppid;
+        return rp::bpf::size_cpu_slots(k->maps.lost_events);
     });
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
 
@@ -257,9 +259,19 @@ TEST_CASE("bpf ring buffer: records reach the callback through the reactor; over
     CHECK(ring.lost() == 0);
     CHECK(bad == 0);
 
-    // 2. 200 records into a 4 KiB ring without a loop turn: what does not fit is lost, and counted.
+    // 2. 200 records into a 4 KiB ring without a loop turn: what does not fit is lost, and counted
+    // — from the highest CPU this thread may use, so that a slot other than CPU 0's is summed.
     received = 0;
+    cpu_set_t before, last;
+    REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+    int cpu = CPU_SETSIZE - 1;
+    while (cpu > 0 && !CPU_ISSET(cpu, &before)) --cpu;
+    CPU_ZERO(&last);
+    CPU_SET(cpu, &last);
+    REQUIRE(sched_setaffinity(0, sizeof last, &last) == 0);
     for (int i = 0; i < 200; ++i) ::syscall(SYS_getppid);
+    REQUIRE(sched_setaffinity(0, sizeof before, &before) == 0);
+    MESSAGE("overflowed the ring on CPU " << cpu);
     run_until(200);
     const uint64_t lost = ring.lost();
     MESSAGE("received " << received << ", lost " << lost);
@@ -268,4 +280,24 @@ TEST_CASE("bpf ring buffer: records reach the callback through the reactor; over
     CHECK(received + lost == 200);
     CHECK(s->get()->bss->emitted == 210);
     CHECK(bad == 0);
+}
+
+TEST_CASE("bpf ring buffer: a lost-event counter not sized to the CPUs is refused at set-up") {
+    rp::test::require_bpf_or_skip();
+    if (libbpf_num_possible_cpus() < 2) {
+        MESSAGE("one possible CPU: one slot is the right size; nothing to refuse");
+        return;
+    }
+    auto rt = runtime();
+    auto reactor = rp::loop::Reactor::create();
+    REQUIRE(reactor);
+    auto s = Skeleton<selftest_bpf>::create(*rt, "test_module", "selftest", [](selftest_bpf*) {});
+    REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+    auto rb = rp::bpf::RingBuffer::create(**reactor, "selftest/events",
+                                          bpf_map__fd(s->get()->maps.events),
+                                          bpf_map__fd(s->get()->maps.lost_events),
+                                          [](std::span<const std::byte>) {});
+    REQUIRE_FALSE(rb);
+    CHECK(rb.error().find("lost-event counter of selftest/events") != std::string::npos);
+    CHECK(rb.error().find("size_cpu_slots") != std::string::npos);
 }

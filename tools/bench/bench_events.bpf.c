@@ -25,21 +25,22 @@ const volatile __u32 events_per_call = 1;
 
 RP_RINGBUF(events, 4 << 20); /* resized by the benchmark before load */
 RP_LOST_COUNTER(lost_events);
-RP_LOST_COUNTER(produced); /* same shape: a per-CPU u64 at key 0 */
+RP_LOST_COUNTER(produced); /* same shape: one count per CPU */
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int bench_getppid(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 zero = 0;
+	struct rp_count_slot *slot;
 	__u64 *n;
 	__u64 now;
 
 	if ((__u32)(id >> 32) != target_tgid)
 		return 0;
-	n = bpf_map_lookup_elem(&produced, &zero);
-	if (!n)
+	slot = rp_cpu_slot(&produced);
+	if (!slot)
 		return 0;
+	n = &slot->count;
 	now = bpf_ktime_get_ns();
 	for (int i = 0; i < BENCH_MAX_EVENTS_PER_CALL; i++) {
 		struct bench_event *e;

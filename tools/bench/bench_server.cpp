@@ -57,6 +57,7 @@
 #include <liburing.h>
 
 #include "bench_events.skel.h"
+#include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/ring_buffer.h"
 #include "bpf/runtime/runtime.h"
 #include "bpf/runtime/skeleton.h"
@@ -266,15 +267,6 @@ pid_t fork_driver(int cpu, uint64_t rate, double seconds, int* go_write_fd) {
     _exit(0);
 }
 
-uint64_t sum_percpu(int fd) {
-    int cpus = libbpf_num_possible_cpus();
-    std::vector<uint64_t> v(static_cast<size_t>(cpus > 0 ? cpus : 1));
-    uint32_t key = 0;
-    if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) return 0;
-    uint64_t s = 0;
-    for (uint64_t x : v) s += x;
-    return s;
-}
 
 // What every consumer does with a record: copy it out, check the sequence, sample its latency.
 struct EventSink {
@@ -320,7 +312,8 @@ int run_events(const Args& a, const conf::Config& cfg) {
             if (int e = bpf_map__set_max_entries(s->maps.events, static_cast<uint32_t>(a.ring_bytes)); e != 0)
                 return std::unexpected("ring buffer size " + std::to_string(a.ring_bytes) + ": " +
                                        std::strerror(-e));
-            return {};
+            if (auto r = bpf::size_cpu_slots(s->maps.lost_events); !r) return r;
+            return bpf::size_cpu_slots(s->maps.produced);
         });
     if (!skel) {
         LOG_ERROR("%s", skel.error().c_str());
@@ -329,7 +322,13 @@ int run_events(const Args& a, const conf::Config& cfg) {
     }
     int ring_fd = bpf_map__fd((*skel)->maps.events);
     int lost_fd = bpf_map__fd((*skel)->maps.lost_events);
-    int produced_fd = bpf_map__fd((*skel)->maps.produced);
+    auto produced_slots = bpf::CpuSlots::map(bpf_map__fd((*skel)->maps.produced), "produced");
+    auto lost_slots = bpf::CpuSlots::map(lost_fd, "lost_events");
+    if (!produced_slots || !lost_slots) {
+        LOG_ERROR("%s", (!produced_slots ? produced_slots.error() : lost_slots.error()).c_str());
+        kill(driver, SIGKILL);
+        return 1;
+    }
 
     EventSink sink;
     uint64_t cpu0 = 0, t0 = 0, wakeups = 0;
@@ -513,8 +512,8 @@ int run_events(const Args& a, const conf::Config& cfg) {
         kill(driver, SIGKILL);
         waitpid(driver, nullptr, 0);
     }
-    uint64_t produced = sum_percpu(produced_fd);
-    uint64_t lost = sum_percpu(lost_fd);
+    uint64_t produced = produced_slots->sum(0);
+    uint64_t lost = lost_slots->sum(0);
     double secs = static_cast<double>(wall) / 1e9;
     std::printf("{\"consumer\":\"%s\",\"rate\":%" PRIu64 ",\"per_call\":%u,\"ring_bytes\":%" PRIu64
                 ",\"seconds\":%.3f,\"produced\":%" PRIu64 ",\"consumed\":%" PRIu64
