@@ -40,6 +40,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "bpf/lib/cpu_slots.bpf.h"
 #include "bpf/seccomp_tracer.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -98,12 +99,12 @@ struct {
 	__type(value, __u64);
 } stack_counts SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct seccomp_counters);
-} counters SEC(".maps");
+/* One CPU's counters, alone on their cache lines; user space reads them from memory. */
+struct seccomp_counters_slot {
+	struct seccomp_counters c;
+} __attribute__((aligned(64)));
+
+RP_CPU_SLOTS(counters, struct seccomp_counters_slot);
 
 /* Per thread, created only for a thread that got seccomp's SIGSYS or (use_entry_marks) that has a
  * filter. */
@@ -123,11 +124,10 @@ struct {
 
 static __always_inline void count(__u32 which)
 {
-	__u32 zero = 0;
-	struct seccomp_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	struct seccomp_counters_slot *slot = rp_cpu_slot(&counters);
 
-	if (c && which < SECCOMP_CNT_COUNT)
-		__sync_fetch_and_add(&c->c[which], 1);
+	if (slot && which < SECCOMP_CNT_COUNT)
+		__sync_fetch_and_add(&slot->c.c[which], 1);
 }
 
 /* ------------------------------------------------------------------------------------------------

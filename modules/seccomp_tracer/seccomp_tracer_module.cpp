@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/runtime.h"
 #include "bpf/runtime/skeleton.h"
 #include "bpf/seccomp_tracer.h"
@@ -233,6 +234,7 @@ class SeccompTracerModule final : public Module {
     std::vector<uint64_t> stack_values_;
     std::unique_ptr<Symbolizer> symbolizer_;
     int ncpus_ = 1;
+    bpf::CpuSlots counters_;  // the counters map, read from memory (no syscall per stats call)
 
     int64_t last_check_s_ = 0;
     uint64_t checks_ = 0;
@@ -332,10 +334,13 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
                 if (int err = bpf_map__set_max_entries(z.map, z.entries); err != 0)
                     return std::unexpected(bpf::errno_message(std::string("size ") + z.name, -err));
             }
-            return {};
+            return bpf::size_cpu_slots(s->maps.counters);
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);
+    auto counters = bpf::CpuSlots::map(bpf_map__fd(m->skel_->maps.counters), "seccomp_tracer counters");
+    if (!counters) return std::unexpected(counters.error());
+    m->counters_ = std::move(*counters);
     if (m->stack_traces_) m->symbolizer_ = std::make_unique<Symbolizer>();
 
     std::string hooks;
@@ -507,13 +512,9 @@ void SeccompTracerModule::check(http::Response& res) {
 
 seccomp_counters SeccompTracerModule::sum_counters() const {
     seccomp_counters total{};
-    if (!skel_) return total;
-    std::vector<seccomp_counters> per_cpu(static_cast<size_t>(ncpus_));
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &zero, per_cpu.data()) != 0)
-        return total;
-    for (const auto& c : per_cpu)
-        for (size_t i = 0; i < SECCOMP_CNT_COUNT; ++i) total.c[i] += c.c[i];
+    uint64_t words[std::size(total.c)] = {};
+    if (counters_) counters_.sum_words(words, std::size(words));
+    for (size_t i = 0; i < std::size(words); ++i) total.c[i] = words[i];
     return total;
 }
 
