@@ -7,6 +7,7 @@
 //
 //   rp_loadgen --unix /run/ringprobe/sysprobe.sock -c 32 -d 10 --path /debug/stats
 //   rp_loadgen --tcp 127.0.0.1:3333 -c 1 -n 100000
+//   rp_loadgen --unix S -c 1 --rate 200 -d 3  a paced probe: 200 requests/s (latency under load)
 //   rp_loadgen --unix S -c 1000 --hold 30     open 1000 connections, make one request on each,
 //                                             keep them open and idle 30 s (prints "holding")
 //
@@ -61,13 +62,14 @@ struct Options {
     std::string body;
     bool json = false;
     int timeout_ms = 10000;  // a response slower than this is an error
+    double rate = 0;         // requests per second over all connections (0: as fast as answered)
 };
 
 void usage() {
     std::fprintf(stderr,
                  "usage: rp_loadgen (--unix PATH | --tcp HOST:PORT) [-c CONNS] [-d SECONDS | -n REQUESTS]\n"
                  "                  [--warmup SECONDS] [--method M] [--path P] [--body DATA]\n"
-                 "                  [--timeout-ms MS] [--hold SECONDS] [--json]\n");
+                 "                  [--timeout-ms MS] [--hold SECONDS] [--rate REQ_PER_S] [--json]\n");
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -106,6 +108,8 @@ bool parse_options(int argc, char** argv, Options& o) {
             o.body = next();
         } else if (a == "--timeout-ms") {
             o.timeout_ms = std::atoi(next());
+        } else if (a == "--rate") {
+            o.rate = std::atof(next());
         } else if (a == "--json") {
             o.json = true;
         } else {
@@ -126,6 +130,7 @@ struct Conn {
     bool in_flight = false;
     size_t write_off = 0;
     uint64_t sent_ns = 0;
+    uint64_t next_ns = 0;  // --rate: not before this
     size_t rlen = 0;
     std::unique_ptr<char[]> rbuf;
 };
@@ -222,6 +227,20 @@ public:
             retry_pending();
             check_timeouts(now);
             int timeout = pending_.empty() ? 50 : 1;
+            if (!paced_.empty()) {
+                // --rate: send what is due; sleep at most until the next one is.
+                std::vector<size_t> due;
+                due.swap(paced_);
+                uint64_t next = UINT64_MAX;
+                for (size_t i : due) {
+                    if (conns_[i].next_ns <= now)
+                        send_request(i);
+                    else
+                        paced_.push_back(i), next = std::min(next, conns_[i].next_ns);
+                }
+                if (next != UINT64_MAX)
+                    timeout = std::min<int>(timeout, static_cast<int>((next - now + 999999) / 1000000));
+            }
             int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout);
             if (n < 0) {
                 if (errno == EINTR) continue;
@@ -322,6 +341,15 @@ private:
         if (hold_mode() && !c.in_flight && answered_[i]) return;  // one request each, then idle
         if (!c.in_flight) {
             if (stopping()) return;
+            if (o_.rate > 0) {
+                uint64_t now = now_ns();
+                if (now < c.next_ns) {
+                    paced_.push_back(i);
+                    return;
+                }
+                auto interval = static_cast<uint64_t>(1e9 * static_cast<double>(conns_.size()) / o_.rate);
+                c.next_ns = std::max(now, c.next_ns) + interval;
+            }
             c.in_flight = true;
             ++in_flight_;
             ++sent_;
@@ -532,6 +560,7 @@ private:
     int ep_ = -1;
     std::vector<Conn> conns_;
     std::vector<size_t> pending_;
+    std::vector<size_t> paced_;  // --rate: connections waiting for their next send time
     std::vector<bool> answered_;
     size_t answered_once_ = 0;
     uint64_t sent_ = 0;
