@@ -154,6 +154,35 @@ TEST_CASE("daemon: --check-config exits 0 on a valid config and 1 on an invalid 
     CHECK(contains(out2, "system_probe_config.debug_port"));
 }
 
+TEST_CASE("daemon: the shipped config passes --check-config and the systemd unit verifies") {
+    const std::string conf_dir = std::string(RINGPROBE_SOURCE_DIR) + "/conf";
+    auto [rc, out] = run_daemon("--check-config --config " + quote(conf_dir + "/ringprobe.toml"));
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK(contains(out, "configuration is valid"));
+
+    // conf/ringprobe.service with its /usr/local/bin and /etc paths pointed at this build.
+    std::ifstream in(conf_dir + "/ringprobe.service");
+    REQUIRE(in.good());
+    std::string unit((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(contains(unit, "ExecStart=/usr/local/bin/ringprobe --config /etc/ringprobe/ringprobe.toml"));
+    CHECK(contains(unit, "RuntimeDirectory=ringprobe"));  // sysprobe_socket's default directory
+    auto replace_all = [&](std::string_view from, const std::string& to) {
+        for (size_t at = unit.find(from); at != std::string::npos; at = unit.find(from, at + to.size()))
+            unit.replace(at, from.size(), to);
+    };
+    replace_all("/usr/local/bin/ringprobe", RINGPROBE_BIN);
+    replace_all("/etc/ringprobe/ringprobe.toml", conf_dir + "/ringprobe.toml");
+    if (run_command("command -v systemd-analyze >/dev/null 2>&1").first != 0) {
+        MESSAGE("systemd-analyze not installed: the unit's syntax was not verified");
+        return;
+    }
+    TempDir t;
+    std::string path = write_temp(t.path, "ringprobe.service", unit);
+    auto [vrc, vout] = run_command("systemd-analyze verify " + quote(path) + " 2>&1");
+    CHECK_MESSAGE(vrc == 0, vout);
+    CHECK_MESSAGE(vout.empty(), vout);  // no warnings either
+}
+
 TEST_CASE("daemon: an invalid config exits non-zero naming the key, before anything is bound") {
     TempDir t;
     std::string socket = t.path + "/s.sock";

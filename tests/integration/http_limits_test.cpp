@@ -3,9 +3,11 @@
 // slow requests, chunked bodies, 100-continue, JSON framing, and the limits of issue 2 and the
 // "bad input and abuse" list of issue 5. Clients: raw sockets (harness.h), http::Client, curl.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -649,11 +651,20 @@ TEST_CASE("http: a client that stops reading a large answer is closed after writ
     CHECK_FALSE(contains(r->body, "\"closed_backpressure\":0"));
 }
 
-TEST_CASE("http: 300 slow clients holding half a request do not delay a normal request") {
-    Daemon d(http_daemon({{"header_timeout_ms", "20000"}, {"max_connections", "1024"}}));
+TEST_CASE("http: 1000 slow clients holding half a request do not delay a normal request") {
+    // 1000 sockets here and 1000 in the daemon (it inherits the limit): raise the soft fd limit
+    // (and the hard one, which root may) when the default 1024 is too low.
+    rlimit fds{};
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &fds) == 0);
+    if (fds.rlim_cur < 4096) {
+        rlimit want{4096, std::max<rlim_t>(fds.rlim_max, 4096)};
+        REQUIRE_MESSAGE(setrlimit(RLIMIT_NOFILE, &want) == 0,
+                        "cannot raise RLIMIT_NOFILE to 4096 for 1000 connections: ", std::strerror(errno));
+    }
+    Daemon d(http_daemon({{"header_timeout_ms", "20000"}, {"max_connections", "1100"}}));
     REQUIRE(d.ready());
     std::vector<RawConn> slow;
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 1000; ++i) {
         slow.push_back(i % 2 ? RawConn::tcp(d.port()) : RawConn::unix_socket(d.socket_path()));
         REQUIRE(slow.back().ok());
         REQUIRE(slow.back().send("GET /debug/stats HTTP/1.1\r\nX-Slow: "));
