@@ -89,6 +89,18 @@ size_t format_go_duration(int64_t ns, char* out) {
     return size_t(p - out);
 }
 
+http::ServerLimits http_limits(const conf::Config& cfg) {
+    http::ServerLimits l;
+    l.max_header_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_header_bytes"));
+    l.max_body_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_body_bytes"));
+    l.max_connections = static_cast<size_t>(cfg.get_int("ringprobe.http.max_connections"));
+    l.header_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.header_timeout_ms"));
+    l.idle_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.idle_timeout_ms"));
+    l.write_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.write_timeout_ms"));
+    l.max_output_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_output_bytes"));
+    return l;
+}
+
 std::string go_duration(int64_t ns) {
     char buf[kGoDurationMax];
     return std::string(buf, format_go_duration(ns, buf));

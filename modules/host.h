@@ -16,6 +16,7 @@
 
 #include "conf/config.h"
 #include "http/router.h"
+#include "http/server.h"
 #include "loop/reactor.h"
 #include "modules/module.h"
 
@@ -88,6 +89,9 @@ private:
 // into out (kGoDurationMax bytes); returns its length. The longest, "-2562047h47m16.854775808s",
 // has 25.
 inline constexpr size_t kGoDurationMax = 32;
+
+// The HTTP server's limits from the [ringprobe.http] keys (where the config and HTTP layers meet).
+http::ServerLimits http_limits(const conf::Config& cfg);
 size_t format_go_duration(int64_t ns, char* out);
 std::string go_duration(int64_t ns);
 

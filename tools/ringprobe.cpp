@@ -79,18 +79,6 @@ int parse_args(int argc, char** argv, Args& a) {
     return -1;
 }
 
-http::ServerLimits limits_from(const conf::Config& cfg) {
-    http::ServerLimits l;
-    l.max_header_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_header_bytes"));
-    l.max_body_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_body_bytes"));
-    l.max_connections = static_cast<size_t>(cfg.get_int("ringprobe.http.max_connections"));
-    l.header_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.header_timeout_ms"));
-    l.idle_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.idle_timeout_ms"));
-    l.write_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.write_timeout_ms"));
-    l.max_output_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_output_bytes"));
-    return l;
-}
-
 void write_runtime_stats(http::JsonWriter& w, const http::Server& server, const loop::Reactor& r,
                          const modules::Host& host) {
     const http::ServerStats& s = server.stats();
@@ -215,7 +203,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    http::Server server(reactor, router, limits_from(cfg));
+    http::Server server(reactor, router, modules::http_limits(cfg));
     host.set_extra_stats([&](http::JsonWriter& w) { write_runtime_stats(w, server, reactor, host); });
 
     // Listen last: from the moment the socket exists, /debug/stats answers at once.

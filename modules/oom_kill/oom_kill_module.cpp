@@ -188,19 +188,7 @@ void OomKillModule::check(http::Response& res) {
         return;
     }
     w.start_array();
-    for (const auto& r : reports_) {
-        w.start_object();
-        w.kv("cgroupName", r.cgroup_name);
-        w.kv_uint("victimPid", r.victim_pid);
-        w.kv_uint("triggerPid", r.trigger_pid);
-        w.kv("victimComm", r.victim_comm);
-        w.kv("triggerComm", r.trigger_comm);
-        w.kv_int("score", r.score);
-        w.kv_int("scoreAdj", r.score_adj);
-        w.kv_uint("pages", r.pages);
-        w.kv_uint("memcgoom", r.memcg_oom);
-        w.end_object();
-    }
+    for (const auto& r : reports_) oom::write_report(w, r);
     w.end_array();
     reports_.clear();
 }

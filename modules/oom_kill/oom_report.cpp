@@ -102,4 +102,18 @@ Report make_report(const oom_kill_event& e, const HostMemory& host) {
     return r;
 }
 
+void write_report(http::JsonWriter& w, const Report& r) {
+    w.start_object();
+    w.kv("cgroupName", r.cgroup_name);
+    w.kv_uint("victimPid", r.victim_pid);
+    w.kv_uint("triggerPid", r.trigger_pid);
+    w.kv("victimComm", r.victim_comm);
+    w.kv("triggerComm", r.trigger_comm);
+    w.kv_int("score", r.score);
+    w.kv_int("scoreAdj", r.score_adj);
+    w.kv_uint("pages", r.pages);
+    w.kv_uint("memcgoom", r.memcg_oom);
+    w.end_object();
+}
+
 }  // namespace rp::modules::oom

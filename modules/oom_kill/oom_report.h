@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bpf/oom_kill.h"
+#include "http/json_writer.h"
 
 namespace rp::modules::oom {
 
@@ -51,5 +52,7 @@ uint64_t total_pages(const oom_kill_event& e, bool memcg_oom, const HostMemory& 
 int64_t badness(const oom_kill_event& e, uint64_t totalpages, const HostMemory& host);
 
 Report make_report(const oom_kill_event& e, const HostMemory& host);
+// The report as one object of the /check array (system-probe's field names and order).
+void write_report(http::JsonWriter& w, const Report& r);
 
 }  // namespace rp::modules::oom

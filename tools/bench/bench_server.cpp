@@ -49,6 +49,7 @@
 #include "loop/signal_watch.h"
 #include "loop/timer.h"
 #include "modules/host.h"
+#include "modules/oom_kill/oom_report.h"
 #include "tools/bench/latency_histogram.h"
 
 #if RINGPROBE_WITH_BPF
@@ -103,60 +104,34 @@ uint64_t cpu_ns(clockid_t clock) {
 }
 
 // --- GET /bench/check: 20 OOM events in oom_kill_probe's payload shape.
-struct FakeOom {
-    std::string cgroup_name;
-    uint32_t victim_pid, trigger_pid;
-    std::string victim_comm, trigger_comm;
-    int64_t score;
-    int16_t score_adj;
-    uint64_t pages;
-    uint32_t memcg_oom;
-};
-
-std::vector<FakeOom> make_fake_ooms() {
-    std::vector<FakeOom> v;
+std::vector<modules::oom::Report> make_fake_ooms() {
+    std::vector<modules::oom::Report> v;
     for (uint32_t i = 0; i < 20; ++i) {
         char cg[160];
         std::snprintf(cg, sizeof cg,
                       "cri-containerd-%08x%08x%08x%08x%08x%08x%08x%08x.scope", 0x9f3a1c00u + i,
                       0x5e2b7d41u, 0x0c4f8a93u ^ i, 0x77d210aeu, 0x1b6e3f52u + 7 * i, 0xa40c9e18u,
                       0x3d5b7f21u, 0xe8c6a4b2u ^ (i << 4));
-        v.push_back({cg, 41000 + i * 37, 40990 + i * 11, i % 3 ? "java" : "python3.11",
-                     i % 2 ? "stress-ng-vm" : "kubelet", 1870 + 13 * i,
-                     static_cast<int16_t>(i % 4 == 0 ? 1000 : 0), 16384 + 1024 * i, i % 5 ? 1u : 0u});
+        modules::oom::Report r;
+        r.cgroup_name = cg;
+        r.victim_pid = 41000 + i * 37;
+        r.trigger_pid = 40990 + i * 11;
+        r.victim_comm = i % 3 ? "java" : "python3.11";
+        r.trigger_comm = i % 2 ? "stress-ng-vm" : "kubelet";
+        r.score = 1870 + 13 * i;
+        r.score_adj = static_cast<int16_t>(i % 4 == 0 ? 1000 : 0);
+        r.pages = 16384 + 1024 * i;
+        r.memcg_oom = i % 5 ? 1u : 0u;
+        v.push_back(std::move(r));
     }
     return v;
 }
 
-void write_fake_check(const std::vector<FakeOom>& ooms, http::JsonWriter& w) {
-    // Same calls, in the same order, as modules/oom_kill's check().
+void write_fake_check(const std::vector<modules::oom::Report>& ooms, http::JsonWriter& w) {
+    // The module's own serialisation, as modules/oom_kill's check() writes a non-empty answer.
     w.start_array();
-    for (const auto& r : ooms) {
-        w.start_object();
-        w.kv("cgroupName", r.cgroup_name);
-        w.kv_uint("victimPid", r.victim_pid);
-        w.kv_uint("triggerPid", r.trigger_pid);
-        w.kv("victimComm", r.victim_comm);
-        w.kv("triggerComm", r.trigger_comm);
-        w.kv_int("score", r.score);
-        w.kv_int("scoreAdj", r.score_adj);
-        w.kv_uint("pages", r.pages);
-        w.kv_uint("memcgoom", r.memcg_oom);
-        w.end_object();
-    }
+    for (const auto& r : ooms) modules::oom::write_report(w, r);
     w.end_array();
-}
-
-http::ServerLimits limits_from(const conf::Config& cfg) {
-    http::ServerLimits l;
-    l.max_header_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_header_bytes"));
-    l.max_body_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_body_bytes"));
-    l.max_connections = static_cast<size_t>(cfg.get_int("ringprobe.http.max_connections"));
-    l.header_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.header_timeout_ms"));
-    l.idle_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.idle_timeout_ms"));
-    l.write_timeout_ms = static_cast<uint64_t>(cfg.get_int("ringprobe.http.write_timeout_ms"));
-    l.max_output_bytes = static_cast<size_t>(cfg.get_int("ringprobe.http.max_output_bytes"));
-    return l;
 }
 
 // The daemon's pieces, wired as tools/ringprobe.cpp wires them.
@@ -167,7 +142,7 @@ struct Daemon {
     std::unique_ptr<http::Server> server;
     std::string socket_path;
     loop::SignalWatch signals;
-    std::vector<FakeOom> ooms = make_fake_ooms();
+    std::vector<modules::oom::Report> ooms = make_fake_ooms();
     std::function<void(http::JsonWriter&)> bench_stats;
 
     std::string start(const conf::Config& cfg) {
@@ -180,7 +155,7 @@ struct Daemon {
         router.mount("bench").handle("GET", "/check", [this](const http::Request&, http::Response& res) {
             write_fake_check(ooms, res.json());
         });
-        server = std::make_unique<http::Server>(*reactor, router, limits_from(cfg));
+        server = std::make_unique<http::Server>(*reactor, router, modules::http_limits(cfg));
         host->set_extra_stats([this](http::JsonWriter& w) {
             w.start_object();
             w.kv_uint("requests", server->stats().requests);
