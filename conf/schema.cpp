@@ -38,6 +38,14 @@ std::string_view check_ip_address(const Value& v) {
     return "is not an IPv4 or IPv6 address";
 }
 
+// ebpf /check "Type": cilium's names (Agents since datadog-agent PR #35531, 2025-03) or the
+// kernel's numbers (the ebpf.MapType / ebpf.ProgramType fields of older Agents).
+std::string_view check_type_encoding(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "name" || s == "number") return {};
+    return "must be \"name\" or \"number\"";
+}
+
 std::string_view check_no_nul(const Value& v) {
     if (std::get<std::string>(v).find('\0') == std::string::npos) return {};
     return "must not contain a NUL byte";
@@ -137,6 +145,9 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.http.max_output_bytes", .type = kInt, .default_value = I{4194304},
          .min = 65536, .max = 1073741824,
          .help = "Largest response buffered for one connection."},
+        {.path = "ringprobe.ebpf.type_encoding", .type = kStr, .default_value = S("name"),
+         .help = "How /ebpf/check writes Type: \"name\" (Agents since 7.65) or \"number\" (older).",
+         .check = check_type_encoding},
         {.path = "ringprobe.oom_kill.max_events", .type = kInt, .default_value = I{10240},
          .min = 1, .max = 1048576,
          .help = "OOM kill events kept between two /check calls; older ones are dropped."},

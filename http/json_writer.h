@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "http/buffer.h"
 
@@ -176,6 +178,37 @@ private:
     bool pretty_;
     Compact compact_;
     Pretty pretty_w_;
+};
+
+}  // namespace rp::http
+
+namespace rp::http {
+
+// JsonWriters lent to one response at a time (the server's; the loop is single-threaded, but a
+// response completed from inside another one's handler — a deferred answer, say — needs a writer
+// of its own). Grows only when more responses are written at once than ever before.
+class JsonWriterPool {
+public:
+    JsonWriterPool() = default;
+    JsonWriterPool(const JsonWriterPool&) = delete;
+    JsonWriterPool& operator=(const JsonWriterPool&) = delete;
+
+    JsonWriter* acquire() {
+        if (free_.empty()) {
+            all_.push_back(std::make_unique<JsonWriter>(placeholder_));
+            return all_.back().get();
+        }
+        JsonWriter* w = free_.back();
+        free_.pop_back();
+        return w;
+    }
+    void release(JsonWriter* w) { free_.push_back(w); }
+    size_t size() const { return all_.size(); }
+
+private:
+    Buffer placeholder_;  // what an idle writer points at
+    std::vector<std::unique_ptr<JsonWriter>> all_;
+    std::vector<JsonWriter*> free_;
 };
 
 }  // namespace rp::http

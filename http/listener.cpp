@@ -13,12 +13,17 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <thread>
+
+#include "loop/log.h"
 
 namespace rp::http {
 namespace {
 
 constexpr int kBacklog = 1024;
+constexpr uint64_t kBindRetryStepMs = 50;
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -116,7 +121,7 @@ std::expected<int, std::string> listen_unix(const UnixListenOptions& opts) {
     return fd;
 }
 
-std::expected<int, std::string> listen_tcp(const std::string& host_in, int port) {
+std::expected<int, std::string> listen_tcp(const std::string& host_in, int port, uint64_t retry_ms) {
     std::string host = host_in == "localhost" ? "127.0.0.1" : host_in;
     sockaddr_storage ss{};
     socklen_t len;
@@ -142,11 +147,31 @@ std::expected<int, std::string> listen_tcp(const std::string& host_in, int port)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     std::string where = host + ":" + std::to_string(port);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-        std::string e = errno_text("bind tcp " + where);
-        ::close(fd);
-        return std::unexpected(e);
+    // EADDRINUSE right after a kill -9 of the previous daemon: its ring still holds the listening
+    // socket until the kernel's io_uring teardown has run (a moment later), and SO_REUSEADDR does
+    // not cover a socket still in LISTEN. Retry for a bounded time, so that a supervisor that
+    // restarts at once does not see a crash loop; a port that stays taken is still an error.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
+    bool logged = false;
+    while (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        int err = errno;
+        if (err != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) {
+            errno = err;
+            std::string e = errno_text("bind tcp " + where);
+            if (err == EADDRINUSE && retry_ms > 0)
+                e += " (still in use after retrying for " + std::to_string(retry_ms) + " ms)";
+            ::close(fd);
+            return std::unexpected(e);
+        }
+        if (!logged) {
+            LOG_WARN("bind tcp %s: address in use; retrying for up to %llu ms (a previous instance "
+                     "may still be closing it)",
+                     where.c_str(), static_cast<unsigned long long>(retry_ms));
+            logged = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(kBindRetryStepMs));
     }
+    if (logged) LOG_INFO("bind tcp %s: bound after retrying", where.c_str());
     if (listen(fd, kBacklog) != 0) {
         std::string e = errno_text("listen tcp " + where);
         ::close(fd);

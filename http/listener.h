@@ -1,6 +1,7 @@
 // listener.h — creating the daemon's listening sockets (REFERENCE.md "Listeners").
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <string>
 
@@ -18,8 +19,14 @@ struct UnixListenOptions {
 // mode and ownership, listens. Returns the non-blocking listening fd, or an error naming the path.
 std::expected<int, std::string> listen_unix(const UnixListenOptions& opts);
 
-// Binds host:port (numeric IPv4/IPv6 address or "localhost") with SO_REUSEADDR and listens.
-std::expected<int, std::string> listen_tcp(const std::string& host, int port);
+// How long listen_tcp keeps retrying a bind that fails with EADDRINUSE.
+inline constexpr uint64_t kDefaultBindRetryMs = 10000;
+
+// Binds host:port (numeric IPv4/IPv6 address or "localhost") with SO_REUSEADDR and listens. A bind
+// that fails with EADDRINUSE is retried every 50 ms for up to retry_ms (logged once): after a
+// kill -9 the previous daemon's io_uring releases its listening socket only a moment later.
+std::expected<int, std::string> listen_tcp(const std::string& host, int port,
+                                           uint64_t retry_ms = kDefaultBindRetryMs);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(const std::string& host);

@@ -28,10 +28,13 @@ bool is_param(std::string_view seg) {
 
 }  // namespace
 
-void Router::handle(std::string_view method, std::string_view pattern, HandlerFn fn) {
+void Router::handle(std::string_view method, std::string_view pattern, HandlerFn fn,
+                    RouteOptions options) {
     for (auto& r : routes_) {
         if (r.method == method && r.pattern == pattern) {
             r.fn = std::move(fn);
+            r.load = std::make_shared<RouteLoad>();
+            r.load->limit = options.max_in_flight;
             return;
         }
     }
@@ -43,6 +46,8 @@ void Router::handle(std::string_view method, std::string_view pattern, HandlerFn
         return true;
     });
     r.fn = std::move(fn);
+    r.load = std::make_shared<RouteLoad>();
+    r.load->limit = options.max_in_flight;
     routes_.push_back(std::move(r));
 }
 
@@ -94,6 +99,7 @@ Router::Match Router::match_here(std::string_view method, std::string_view path,
         if (r.method.empty() || r.method == method) {
             result.outcome = Outcome::found;
             result.handler = &r.fn;
+            result.load = &r.load;
             return result;
         }
         // Path matches under another method: remember it for Allow.

@@ -5,8 +5,13 @@
 // relative ("/check", "/ping/{host}"). A pattern segment "{name}" matches one non-empty segment and
 // is available as Request::param("name"). A route may be bound to a method; a path that matches only
 // under other methods is 405 with Allow. unmount() makes a module's routes 404 at once.
+//
+// A route may limit how many of its requests are answered at once (system-probe's
+// utils.WithConcurrencyLimit): a request beyond the limit gets 429. A request counts from its
+// handler's call until its answer is complete (a deferred or streamed answer holds its slot).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,11 +25,24 @@ namespace rp::http {
 
 using HandlerFn = std::function<void(const Request&, Response&)>;
 
+struct RouteOptions {
+    uint32_t max_in_flight = 0;  // 0: no limit
+};
+
+// Per-route counters, shared with the connections answering the route (a connection keeps its
+// route's counters alive until its answer is complete, even if the module unmounts meanwhile).
+struct RouteLoad {
+    uint32_t limit = 0;      // RouteOptions::max_in_flight
+    uint32_t in_flight = 0;  // requests whose answer is not complete yet
+    uint64_t rejected = 0;   // answered 429
+};
+
 class Router {
 public:
     // method "" = any method. Patterns start with '/'. Later registrations of the same
     // (method, pattern) replace earlier ones.
-    void handle(std::string_view method, std::string_view pattern, HandlerFn fn);
+    void handle(std::string_view method, std::string_view pattern, HandlerFn fn,
+                RouteOptions options = {});
     // The sub-router of a module (created on first call).
     Router& mount(std::string_view module);
     void unmount(std::string_view module);
@@ -34,6 +52,7 @@ public:
     struct Match {
         Outcome outcome = Outcome::not_found;
         const HandlerFn* handler = nullptr;
+        const std::shared_ptr<RouteLoad>* load = nullptr;  // set when found
         std::string_view module;  // the module whose sub-router matched, if any
         // For 405: the methods allowed on this path, "GET, POST" (points into router storage).
         char allow[64] = {};
@@ -47,6 +66,7 @@ private:
         std::string pattern;
         std::vector<std::string> segments;
         HandlerFn fn;
+        std::shared_ptr<RouteLoad> load;
     };
     struct Mount {
         std::string name;

@@ -74,9 +74,9 @@ struct Server::Listener final : loop::Handler {
 };
 
 Server::Server(loop::Reactor& reactor, Router& router, ServerLimits limits)
-    : reactor_(reactor), router_(router), limits_(limits), writer_(scratch_) {
+    : reactor_(reactor), router_(router), limits_(limits) {
     init_parser_settings(settings_);
-    scratch_.reserve(16 * 1024);
+    writers_.release(writers_.acquire());  // the first one, before any request
     shutdown_timer_.init(reactor, [this] {
         for (auto& c : pool_)
             if (c->open_now()) c->close();

@@ -2,8 +2,8 @@
 //
 // Everything runs on the reactor's thread. Requests are parsed by llhttp (one parser per
 // connection, callbacks wired by hand), matched by the Router and answered by a handler that writes
-// its body into the server's scratch buffer; the connection then copies status line, headers and
-// body into its output buffer and sends. Pipelined requests are answered in order.
+// its body straight into the connection's output buffer (response.h has the handler contract:
+// whole, streamed and deferred answers). Pipelined requests are answered in order.
 //
 // Limits (each with its own status and a short JSON error body): header bytes → 431, URL longer than
 // the header limit → 414, body bytes → 413, malformed → 400 and close, connections → 503 and close,
@@ -75,8 +75,7 @@ public:
     loop::Reactor& reactor() { return reactor_; }
     const Router& router() const { return router_; }
     const llhttp_settings_t& parser_settings() const { return settings_; }
-    Buffer& scratch() { return scratch_; }
-    JsonWriter& writer() { return writer_; }
+    JsonWriterPool& writers() { return writers_; }
     ServerStats& mutable_stats() { return stats_; }
     std::string_view date_header();  // "Date: Thu, 26 Nov 2026 03:47:03 GMT", cached per second
     void release(Connection* c);
@@ -91,8 +90,7 @@ private:
     Router& router_;
     ServerLimits limits_;
     llhttp_settings_t settings_{};
-    Buffer scratch_;
-    JsonWriter writer_;
+    JsonWriterPool writers_;
     ServerStats stats_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Connection>> pool_;

@@ -101,7 +101,8 @@ class BpfStatsGuard {
 
 class EbpfModule final : public Module {
   public:
-    EbpfModule(bpf::Runtime* rt, bool kernel_stats) : rt_(rt) {
+    EbpfModule(bpf::Runtime* rt, bool kernel_stats, bool numeric_types)
+        : rt_(rt), numeric_types_(numeric_types) {
         if (kernel_stats) stats_.enable();
     }
     ~EbpfModule() override { close(); }
@@ -119,6 +120,7 @@ class EbpfModule final : public Module {
         w.kv_uint("maps", last_maps_);
         w.kv_number("check_ms", last_check_ms_);
         w.kv("kernel_bpf_stats", stats_.mode());
+        w.kv("type_encoding", numeric_types_ ? "number" : "name");
         w.end_object();
     }
 
@@ -126,8 +128,21 @@ class EbpfModule final : public Module {
 
   private:
     void check(http::Response& res);
+    // "Type" as the Agent decodes it: cilium's name (a string since datadog-agent PR #35531,
+    // 2025-03), or the kernel's number (ebpf.MapType / ebpf.ProgramType, uint32, in older
+    // Agents) with the name kept as "TypeName". docs/modules/ebpf.md.
+    void write_type(http::JsonWriter& w, std::string_view name, uint32_t number) const {
+        if (numeric_types_) {
+            w.kv_uint("Type", number);
+            w.kv("TypeName", name);
+        } else {
+            w.kv("Type", name);
+            w.kv_uint("TypeNumber", number);
+        }
+    }
 
     bpf::Runtime* rt_;
+    bool numeric_types_ = false;
     BpfStatsGuard stats_;
     // Refilled by every check, keeping its storage: checks allocate nothing once it has room for
     // the host's objects (DESIGN.md, memory discipline). Its records view the runtime's ownership
@@ -148,7 +163,7 @@ void EbpfModule::check(http::Response& res) {
     last_programs_ = programs.size();
     last_maps_ = maps.size();
 
-    // "MapType(N)" / "ProgramType(N)" for types beyond cilium/ebpf's tables are formatted here.
+    // Names: "MapType(N)" / "ProgramType(N)" for types beyond cilium/ebpf's tables.
     char type_buf[ebpf::kTypeNameBytes];
     auto& w = res.json();
     w.start_object();
@@ -165,7 +180,7 @@ void EbpfModule::check(http::Response& res) {
             w.kv("Module", m.module);
             w.kv_uint("RSS", m.rss);
             w.kv_uint("MaxSize", m.max_size);
-            w.kv("Type", ebpf::map_type_name(m.type, type_buf));
+            write_type(w, ebpf::map_type_name(m.type, type_buf), m.type);
             w.kv_int("Entries", m.entries);
             w.end_object();
         }
@@ -188,7 +203,7 @@ void EbpfModule::check(http::Response& res) {
             w.kv_uint("RecursionMisses", p.recursion_misses);
             w.kv_uint("Runtime", p.runtime_ns);  // Go time.Duration: nanoseconds
             w.kv_uint("VerifiedInsns", p.verified_insns);
-            w.kv("Type", ebpf::program_type_name(p.type, type_buf));
+            write_type(w, ebpf::program_type_name(p.type, type_buf), p.type);
             w.end_object();
         }
         w.end_array();
@@ -204,7 +219,13 @@ CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps) {
     if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
     if (auto r = deps.bpf->require({bpf::FeatureId::bpf_syscall}); !r)
         return std::unexpected(r.error());
-    return std::make_unique<EbpfModule>(deps.bpf, config_bool(cfg, "ebpf_check.kernel_bpf_stats"));
+    bool numeric = false;
+    try {
+        numeric = cfg.get_string("ringprobe.ebpf.type_encoding") == "number";
+    } catch (const std::logic_error&) {
+    }
+    return std::make_unique<EbpfModule>(deps.bpf, config_bool(cfg, "ebpf_check.kernel_bpf_stats"),
+                                        numeric);
 }
 
 }  // namespace rp::modules

@@ -136,12 +136,14 @@ class ForeignObjects {
 
 struct Program {
     uint64_t id = 0, xlated = 0, rss = 0, run_count = 0, verified = 0, runtime = 0;
-    std::string name, module, tag, type;
+    uint64_t type_id = 0;                 // "TypeNumber": the kernel's bpf_prog_type
+    std::string name, module, tag, type;  // type: "Type", cilium's name
 };
 struct Map {
     uint64_t id = 0, max_entries = 0, rss = 0, max_size = 0;
     int64_t entries = 0;
-    std::string name, module, type;
+    uint64_t type_id = 0;            // "TypeNumber": the kernel's bpf_map_type
+    std::string name, module, type;  // type: "Type", cilium's name
 };
 struct Check {
     std::vector<Program> programs;
@@ -164,7 +166,8 @@ Check parse(const std::string& body) {
         (void)uint64_t(o["RecursionMisses"]);
         p.runtime = uint64_t(o["Runtime"]);
         p.verified = uint64_t(o["VerifiedInsns"]);
-        p.type = std::string(std::string_view(o["Type"]));
+        p.type = std::string(std::string_view(o["Type"]));  // the Agent's string (default)
+        p.type_id = uint64_t(o["TypeNumber"]);
         c.programs.push_back(std::move(p));
     }
     for (simdjson::dom::object o : doc["Maps"].get_array()) {
@@ -176,6 +179,7 @@ Check parse(const std::string& body) {
         m.rss = uint64_t(o["RSS"]);
         m.max_size = uint64_t(o["MaxSize"]);
         m.type = std::string(std::string_view(o["Type"]));
+        m.type_id = uint64_t(o["TypeNumber"]);
         m.entries = int64_t(o["Entries"]);
         c.maps.push_back(std::move(m));
     }
@@ -189,6 +193,7 @@ void check_inventory(const Check& c, const ForeignObjects& foreign) {
         if (p.module != "oom_kill_probe") continue;
         ours.insert(p.name);
         CHECK(p.type == "Tracing");
+        CHECK(p.type_id == BPF_PROG_TYPE_TRACING);
         CHECK(p.xlated > 0);
         CHECK(p.verified > 0);
         CHECK(p.rss > 0);
@@ -208,13 +213,16 @@ void check_inventory(const Check& c, const ForeignObjects& foreign) {
     MESSAGE("oom_kill_probe maps: " << our_bytes << " bytes of kernel memory in total");
     REQUIRE(our_maps.count("events"));
     CHECK(our_maps["events"]->type == "RingBuf");
+    CHECK(our_maps["events"]->type_id == BPF_MAP_TYPE_RINGBUF);
     CHECK(our_maps["events"]->rss >= 64 * 1024);
     CHECK(our_maps["events"]->entries == -1);
     REQUIRE(our_maps.count("lost_events"));
     CHECK(our_maps["lost_events"]->type == "Array");  // mmapable, one slot per CPU
+    CHECK(our_maps["lost_events"]->type_id == BPF_MAP_TYPE_ARRAY);
     CHECK(our_maps["lost_events"]->max_entries == uint64_t(libbpf_num_possible_cpus()));
     REQUIRE(our_maps.count("last_reclaim"));
     CHECK(our_maps["last_reclaim"]->type == "LRUHash");
+    CHECK(our_maps["last_reclaim"]->type_id == BPF_MAP_TYPE_LRU_HASH);
     CHECK(our_maps["last_reclaim"]->max_entries == 1024);
     CHECK(our_maps["last_reclaim"]->entries >= 0);  // counted for our hash maps
 
@@ -225,6 +233,7 @@ void check_inventory(const Check& c, const ForeignObjects& foreign) {
     CHECK(filter->module == "unknown");
     CHECK(filter->name == "rp_test_filter");
     CHECK(filter->type == "SocketFilter");
+    CHECK(filter->type_id == BPF_PROG_TYPE_SOCKET_FILTER);
     CHECK(filter->xlated == 16);  // two instructions
     CHECK(filter->verified > 0);
     const Map* map = nullptr;
@@ -234,6 +243,7 @@ void check_inventory(const Check& c, const ForeignObjects& foreign) {
     CHECK(map->module == "unknown");
     CHECK(map->name == "rp_test_map");
     CHECK(map->type == "Hash");
+    CHECK(map->type_id == BPF_MAP_TYPE_HASH);
     CHECK(map->max_entries == 16);
     CHECK(map->entries == -1);  // not counted for other owners' maps
     CHECK(map->rss > 0);
@@ -338,6 +348,45 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     for (const auto& p : after.programs) CHECK(p.module != "oom_kill_probe");
     for (const auto& m : after.maps) CHECK(m.module != "oom_kill_probe");
     CHECK(find_program(after, foreign.prog_id()) != nullptr);
+}
+
+TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, for Agents before 7.65") {
+    rp::test::require_bpf_or_skip();
+    auto reactor = rp::loop::Reactor::create();
+    REQUIRE(reactor);
+    auto rt = rp::bpf::Runtime::setup();
+    REQUIRE(rt);
+    auto cfg = rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"number\"\n", "test", {},
+                                       nullptr);
+    REQUIRE(cfg);
+    rp::modules::Dependencies deps{**reactor, rt->get()};
+    auto ebpf = rp::modules::create_ebpf_check(*cfg, deps);
+    REQUIRE(ebpf);
+    rp::http::Router router;
+    REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
+    ForeignObjects foreign;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.parse(call(router, "/ebpf/check"));
+    bool seen_prog = false, seen_map = false;
+    for (simdjson::dom::object o : doc["Programs"].get_array()) {
+        if (uint64_t(o["ID"]) != foreign.prog_id()) continue;
+        seen_prog = true;
+        CHECK(uint64_t(o["Type"]) == BPF_PROG_TYPE_SOCKET_FILTER);  // a JSON number
+        CHECK(std::string_view(o["TypeName"]) == "SocketFilter");
+    }
+    for (simdjson::dom::object o : doc["Maps"].get_array()) {
+        if (uint64_t(o["ID"]) != foreign.map_id()) continue;
+        seen_map = true;
+        CHECK(uint64_t(o["Type"]) == BPF_MAP_TYPE_HASH);
+        CHECK(std::string_view(o["TypeName"]) == "Hash");
+    }
+    CHECK(seen_prog);
+    CHECK(seen_map);
+    // Anything else is a configuration error naming the key.
+    auto bad = rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"int\"\n", "test", {},
+                                       nullptr);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().find("ringprobe.ebpf.type_encoding") != std::string::npos);
 }
 
 TEST_CASE("ebpf: daemon check with kernel_bpf_stats counts runs and restores the setting") {

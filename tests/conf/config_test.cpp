@@ -457,6 +457,7 @@ TEST_CASE("conf: every key can be set through its DD_ variable") {
                 value = spec.path == "log_level"                             ? "error"
                         : spec.path == "system_probe_config.sysprobe_socket" ? "/tmp/x.sock"
                         : spec.path == "system_probe_config.debug_host"      ? "::"
+                        : spec.path == "ringprobe.ebpf.type_encoding"        ? "number"
                                                                              : "someone";
                 break;
         }
