@@ -4,7 +4,7 @@
 // Environment (CTest sets it, tests/agent/CMakeLists.txt):
 //
 //	RINGPROBE_BIN             the daemon
-//	RINGPROBE_AGENT_TRIGGERS  the helper that causes kernel events (triggers.c)
+//	RINGPROBE_AGENT_TRIGGERS  the helper that causes kernel events (triggers/triggers.c)
 //	RINGPROBE_AGENT_BPF       1 when the daemon was built with its eBPF modules, 0 when not
 //	RINGPROBE_REQUIRE_BPF     1 (CI) turns a skip for missing prerequisites into a failure
 //

@@ -1,4 +1,4 @@
-// triggers.go — runs triggers.c (rp_agent_triggers) and reads the facts it prints.
+// triggers.go — runs triggers/triggers.c (rp_agent_triggers) and reads the facts it prints.
 package agent
 
 import (

@@ -1,4 +1,5 @@
-// triggers.c — real kernel events for the Agent conformance suite (tests/agent/).
+// triggers.c — real kernel events for the Agent conformance suite (tests/agent/). It lives in a
+// folder of its own because Go refuses C files in a package that does not use cgo.
 //
 // The Go suite cannot set a thread's seccomp filter, a precise OOM victim or a socket's buffers
 // from its multi-threaded runtime as reliably as a small single-threaded C program, so it runs this
@@ -184,7 +185,8 @@ static int oom_child(void* arg) {
     int n = snprintf(adj, sizeof adj, "%d", OOM_SCORE_ADJ);
     if (write(fd, adj, (size_t)n) != n) return 4;
     close(fd);
-    char* p = mmap(NULL, OOM_ALLOC_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char* p =
+        mmap(NULL, OOM_ALLOC_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return 5;
     for (uint64_t off = 0; off < OOM_ALLOC_BYTES; off += 4096) p[off] = 1;
     return 0;  // not killed: the parent reports the failure
@@ -220,7 +222,7 @@ struct tcpq_result {
     int64_t sent;
 };
 
-// Exit codes of the child name the step that failed (tcpq_step below).
+// The child's exit code names the step that failed (cmd_tcpq prints which is which).
 static int tcpq_child(void* arg) {
     int result_fd = *(int*)arg;
     prctl(PR_SET_NAME, TCPQ_COMM);
@@ -259,11 +261,11 @@ static int tcpq_child(void* arg) {
     while (got < sent) {
         ssize_t n = recv(r, small, sizeof small, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return 18;
+        if (n <= 0) return 16;
         got += n;
     }
     struct tcpq_result res = {sent};
-    if (write(result_fd, &res, sizeof res) != (ssize_t)sizeof res) return 19;
+    if (write(result_fd, &res, sizeof res) != (ssize_t)sizeof res) return 17;
     close(r);
     close(s);
     close(l);
@@ -284,7 +286,7 @@ static int cmd_tcpq(const char* cgroup) {
         char what[64];
         describe_status(status, what, sizeof what);
         die("the TCP child (pid %d) failed: it %s (10-13: socket set-up, 14-15: fill, "
-            "18: drain, 19: report)",
+            "16: drain, 17: report)",
             (int)ch.pid, what);
     }
     remove_cgroup();
@@ -336,8 +338,7 @@ static int cmd_seccomp(const char* cgroup, const char* calls) {
     }
     remove_cgroup();
     printf("pid=%d syscall_nr=%d action=%u errno=%d count=%d cgroup=%s comm=%s\n", (int)ch.pid,
-           (int)DENIED_NR, (unsigned)SECCOMP_RET_ERRNO, EPERM, seccomp_calls, cgroup,
-           SECCOMP_COMM);
+           (int)DENIED_NR, (unsigned)SECCOMP_RET_ERRNO, EPERM, seccomp_calls, cgroup, SECCOMP_COMM);
     return 0;
 }
 
