@@ -1,0 +1,156 @@
+// main_test.go — the suite's set-up: one real daemon for all tests, started before them and
+// stopped (SIGTERM, exit status 0 required) after them.
+//
+// Environment (CTest sets it, tests/agent/CMakeLists.txt):
+//
+//	RINGPROBE_BIN             the daemon
+//	RINGPROBE_AGENT_TRIGGERS  the helper that causes kernel events (triggers/triggers.c)
+//	RINGPROBE_AGENT_BPF       1 when the daemon was built with its eBPF modules, 0 when not
+//	RINGPROBE_REQUIRE_BPF     1 (CI) turns a skip for missing prerequisites into a failure
+//
+// Skips exit with 77, which CTest reports as skipped (SKIP_RETURN_CODE).
+package agent
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// suiteEnv is what TestMain set up for the tests.
+type suiteEnv struct {
+	bin, triggers string
+	bpf           bool
+	daemon        *Daemon
+	agent         *CheckClient   // the Agent's (core and system-probe checks)
+	process       *ProcessClient // the process-agent's
+	modules       []string       // modules the config enables
+}
+
+var suite suiteEnv
+
+// The config: every module this build implements, no TCP debug listener.
+const configBPF = `log_level = "info"
+[system_probe_config]
+sysprobe_socket = "{dir}/sysprobe.sock"
+debug_port = 0
+enable_oom_kill = true
+enable_tcp_queue_length = true
+
+[system_probe_config.process_config]
+enabled = true
+
+[ebpf_check]
+enabled = true
+
+[seccomp_tracer]
+enabled = true
+`
+
+// Without eBPF only the process module exists.
+const configNoBPF = `log_level = "info"
+[system_probe_config]
+sysprobe_socket = "{dir}/sysprobe.sock"
+debug_port = 0
+
+[system_probe_config.process_config]
+enabled = true
+`
+
+var (
+	modulesBPF   = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer"}
+	modulesNoBPF = []string{"process"}
+)
+
+func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
+
+func runSuite(m *testing.M) int {
+	suite.bin = os.Getenv("RINGPROBE_BIN")
+	suite.triggers = os.Getenv("RINGPROBE_AGENT_TRIGGERS")
+	suite.bpf = os.Getenv("RINGPROBE_AGENT_BPF") != "0"
+	for name, path := range map[string]string{"RINGPROBE_BIN": suite.bin,
+		"RINGPROBE_AGENT_TRIGGERS": suite.triggers} {
+		if st, err := os.Stat(path); path == "" || err != nil || st.IsDir() {
+			fmt.Fprintf(os.Stderr, "FAIL: %s must name an executable (got %q); run the suite "+
+				"through ctest (tests/agent/README.md)\n", name, path)
+			return 1
+		}
+	}
+	if reason := missingPrerequisite(); reason != "" {
+		return skip(reason)
+	}
+
+	config, modules := configNoBPF, modulesNoBPF
+	if suite.bpf {
+		config, modules = configBPF, modulesBPF
+	}
+	suite.modules = modules
+	// An ASan daemon loading five BPF modules takes a few seconds on a busy 2-CPU machine.
+	d, err := StartDaemon(suite.bin, config, 30*time.Second)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		return 1
+	}
+	suite.daemon = d
+	suite.agent = NewCheckClient(d.Socket)
+	suite.process = NewProcessClient(d.Socket)
+
+	code := m.Run()
+
+	suite.agent.Close()
+	suite.process.Close()
+	exit, err := d.Stop(10 * time.Second)
+	if err != nil || exit != 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: daemon stop: exit status %d, %v; its log:\n%s\n", exit, err,
+			d.Log())
+		code = 1
+	} else if code != 0 {
+		fmt.Fprintf(os.Stderr, "--- daemon log (%s):\n%s\n", d.LogPath, d.Log())
+	}
+	d.Remove()
+	return code
+}
+
+// missingPrerequisite says why the suite cannot run here, or "".
+func missingPrerequisite() string {
+	if !suite.bpf {
+		return "" // the process module needs neither root nor BPF
+	}
+	if os.Geteuid() != 0 {
+		return "needs root (the daemon loads BPF programs; the triggers make memory cgroups)"
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return "kernel has no BTF (/sys/kernel/btf/vmlinux missing)"
+	}
+	if _, err := os.Stat(memcgRoot + "/memory.limit_in_bytes"); err != nil {
+		return "no cgroup v1 memory controller at " + memcgRoot + " (needed for the OOM kill)"
+	}
+	return ""
+}
+
+// skip ends the suite as skipped (77), or as failed when RINGPROBE_REQUIRE_BPF=1.
+func skip(reason string) int {
+	if os.Getenv("RINGPROBE_REQUIRE_BPF") == "1" {
+		fmt.Fprintf(os.Stderr, "FAIL: RINGPROBE_REQUIRE_BPF=1 but the Agent conformance suite "+
+			"cannot run: %s\n", reason)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "SKIP: %s\n", reason)
+	return 77
+}
+
+// requireBPF skips a test in a build without eBPF modules (their routes do not exist there).
+func requireBPF(t *testing.T) {
+	t.Helper()
+	if !suite.bpf {
+		t.Skip("this build has no eBPF modules (RINGPROBE_WITH_BPF=OFF): only /debug/stats and " +
+			"/process/stats exist")
+	}
+}
+
+// cgroupName is a unique cgroup name for one trigger of this run.
+func cgroupName(kind string) string {
+	return fmt.Sprintf("rp-agent-%d-%s", os.Getpid(), strings.ToLower(kind))
+}

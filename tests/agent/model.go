@@ -1,0 +1,117 @@
+// Package agent is the Datadog Agent conformance suite: it drives the real ringprobe daemon the way
+// an unmodified Agent does and decodes every payload into types that mirror the Agent's own, field
+// by field and Go type by Go type (README.md in this directory gives the upstream package of each).
+//
+// This file: the types the Agent's checks decode `GET /<module>/check` into with encoding/json.
+// A number where the Agent has a string (or the reverse), a negative value for an unsigned field,
+// or a value beyond the field's width makes encoding/json fail, exactly as it fails in the Agent.
+package agent
+
+import "time"
+
+// OOMKillStats mirrors pkg/collector/corechecks/ebpf/probe/oomkill/model.OOMKillStats; the
+// oom_kill check decodes a JSON array of them (null when empty).
+type OOMKillStats struct {
+	CgroupName  string `json:"cgroupName"`
+	VictimPid   uint32 `json:"victimPid"`
+	TriggerPid  uint32 `json:"triggerPid"`
+	VictimComm  string `json:"victimComm"`
+	TriggerComm string `json:"triggerComm"`
+	Score       int64  `json:"score"`
+	ScoreAdj    int16  `json:"scoreAdj"`
+	Pages       uint64 `json:"pages"`
+	MemCgOOM    uint32 `json:"memcgoom"`
+}
+
+// TCPQueueLengthStatsValue mirrors
+// pkg/collector/corechecks/ebpf/probe/tcpqueuelength/model.TCPQueueLengthStatsValue.
+type TCPQueueLengthStatsValue struct {
+	ReadBufferMaxUsage  uint32 `json:"read_buffer_max_usage"`
+	WriteBufferMaxUsage uint32 `json:"write_buffer_max_usage"`
+}
+
+// TCPQueueLengthStats mirrors model.TCPQueueLengthStats: cgroup name → maxima (per-mille).
+type TCPQueueLengthStats map[string]TCPQueueLengthStatsValue
+
+// StackTraceInfo mirrors pkg/collector/corechecks/ebpf/probe/seccomptracer/model.StackTraceInfo.
+type StackTraceInfo struct {
+	StackID   int32    `json:"stackId"`
+	Count     uint64   `json:"count"`
+	Addresses []uint64 `json:"addresses"`
+	Symbols   []string `json:"symbols,omitempty"`
+}
+
+// SeccompStatsEntry mirrors seccomptracer/model.SeccompStatsEntry.
+type SeccompStatsEntry struct {
+	CgroupName    string           `json:"cgroupName"`
+	SyscallNr     uint32           `json:"syscallNr"`
+	SeccompAction uint32           `json:"seccompAction"`
+	Pid           uint32           `json:"pid,omitempty"`
+	Comm          string           `json:"comm,omitempty"`
+	Count         uint64           `json:"count"`
+	StackTraces   []StackTraceInfo `json:"stackTraces,omitempty"`
+	DroppedStacks uint64           `json:"droppedStacks,omitempty"`
+}
+
+// SeccompStats mirrors seccomptracer/model.SeccompStats.
+type SeccompStats []SeccompStatsEntry
+
+// MapType mirrors github.com/cilium/ebpf.MapType: a uint32 holding the kernel's enum bpf_map_type.
+// cilium/ebpf gives it a String method but no JSON or text marshaller, so encoding/json reads and
+// writes it as a number. Keep it that way: no UnmarshalJSON/UnmarshalText here.
+type MapType uint32
+
+// ProgramType mirrors github.com/cilium/ebpf.ProgramType (enum bpf_prog_type), same as MapType.
+type ProgramType uint32
+
+// The kernel's numbers for the types the suite looks for (include/uapi/linux/bpf.h).
+const (
+	progTypeTracing ProgramType = 26 // BPF_PROG_TYPE_TRACING: tp_btf, fentry, iterators
+	mapTypeRingBuf  MapType     = 27 // BPF_MAP_TYPE_RINGBUF
+)
+
+// EBPFMapStats mirrors pkg/collector/corechecks/ebpf/probe/ebpfcheck/model.EBPFMapStats as
+// REFERENCE.md specifies it (no JSON tags: the keys are the field names).
+type EBPFMapStats struct {
+	ID         uint32
+	MaxEntries uint32
+	Name       string
+	Module     string
+	RSS        uint64
+	MaxSize    uint64
+	Type       MapType
+	Entries    int64 // -1 when unknown
+}
+
+// EBPFProgramStats mirrors ebpfcheck/model.EBPFProgramStats.
+type EBPFProgramStats struct {
+	ID              uint32
+	XlatedProgLen   uint32
+	Name            string
+	Module          string
+	Tag             string
+	RSS             uint64
+	RunCount        uint64
+	RecursionMisses uint64
+	Runtime         time.Duration // int64 nanoseconds on the wire
+	VerifiedInsns   uint32
+	Type            ProgramType
+}
+
+// EBPFStats mirrors ebpfcheck/model.EBPFStats.
+type EBPFStats struct {
+	Maps     []EBPFMapStats
+	Programs []EBPFProgramStats
+}
+
+// ebpfStatsTypeNames is the same payload as a newer Agent declares it: datadog-agent PR #35531
+// (merged 2025-03-27) changed both Type fields to string (cilium/ebpf's String() names). The suite
+// asserts the contract above (numbers) and only reports whether this shape would decode too.
+type ebpfStatsTypeNames struct {
+	Maps []struct {
+		Type string
+	}
+	Programs []struct {
+		Type string
+	}
+}
