@@ -355,13 +355,13 @@ var hexTag = regexp.MustCompile(`^[0-9a-f]{16}$`)
 func checkEBPF(t *testing.T, ph phase, ev *events) {
 	stats, body, err := GetCheck[EBPFStats](suite.agent, "ebpf")
 	if err != nil {
-		var names ebpfStatsTypeNames
-		newer := "reject it too"
-		if json.Unmarshal(body, &names) == nil {
-			newer = "accept it"
+		var legacy LegacyEBPFStats
+		older := "reject it too"
+		if json.Unmarshal(body, &legacy) == nil {
+			older = "accept it"
 		}
-		t.Fatalf("GetCheck[EBPFStats](ebpf): %v\n(an Agent with datadog-agent PR #35531, where "+
-			"Type is a string, would %s)\nbody: %s", err, newer, excerpt(body))
+		t.Fatalf("GetCheck[EBPFStats](ebpf): %v\n(an Agent before datadog-agent PR #35531, where "+
+			"Type is cilium's uint32, would %s)\nbody: %s", err, older, excerpt(body))
 	}
 	if len(stats.Maps) == 0 || len(stats.Programs) == 0 {
 		t.Fatalf("%d maps and %d programs; the daemon's own modules have both", len(stats.Maps),
@@ -378,14 +378,15 @@ func checkEBPF(t *testing.T, ph phase, ev *events) {
 			t.Errorf("program %d: Module %q, want one of ringprobe's modules or \"unknown\"", p.ID,
 				p.Module)
 		}
-		if ours[p.Module] && p.Type == progTypeTracing {
+		if ours[p.Module] && p.Type == progTypeTracingName {
 			tracing[p.Module]++
 		}
 	}
-	// Each eBPF module attaches tp_btf programs: BPF_PROG_TYPE_TRACING, the kernel's number 26.
+	// Each eBPF module attaches tp_btf programs: BPF_PROG_TYPE_TRACING, cilium's "Tracing".
 	for m := range ours {
 		if tracing[m] == 0 {
-			t.Errorf("no program of module %s with Type %d (BPF_PROG_TYPE_TRACING)", m, progTypeTracing)
+			t.Errorf("no program of module %s with Type %q (BPF_PROG_TYPE_TRACING)", m,
+				progTypeTracingName)
 		}
 	}
 	ringbuf := false
@@ -393,11 +394,64 @@ func checkEBPF(t *testing.T, ph phase, ev *events) {
 		if m.ID == 0 || m.Entries < -1 {
 			t.Errorf("map %+v: want ID > 0, Entries >= -1", m)
 		}
-		if m.Module == "oom_kill_probe" && m.Type == mapTypeRingBuf {
+		if m.Module == "oom_kill_probe" && m.Type == mapTypeRingBufName {
 			ringbuf = true
 		}
 	}
 	if !ringbuf {
-		t.Errorf("no map of oom_kill_probe with Type %d (BPF_MAP_TYPE_RINGBUF)", mapTypeRingBuf)
+		t.Errorf("no map of oom_kill_probe with Type %q (BPF_MAP_TYPE_RINGBUF)", mapTypeRingBufName)
+	}
+}
+
+// An Agent older than 7.65 decodes Type as cilium/ebpf's uint32 types: a daemon configured with
+// ringprobe.ebpf.type_encoding = "number" serves it, and the current Agent's types then fail, as
+// they would in the Agent — the two shapes cannot share one body (docs/modules/ebpf.md).
+func TestLegacyAgentEBPFTypes(t *testing.T) {
+	requireBPF(t)
+	d, err := StartDaemon(suite.bin, `[system_probe_config]
+sysprobe_socket = "{dir}/sysprobe.sock"
+debug_port = 0
+enable_oom_kill = true
+[ebpf_check]
+enabled = true
+[ringprobe.ebpf]
+type_encoding = "number"
+`, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if code, err := d.Stop(10 * time.Second); err != nil || code != 0 {
+			t.Errorf("daemon stop: exit %d, %v; log:\n%s", code, err, d.Log())
+		}
+		d.Remove()
+	}()
+	agent := NewCheckClient(d.Socket)
+	defer agent.Close()
+	legacy, body, err := GetCheck[LegacyEBPFStats](agent, "ebpf")
+	if err != nil {
+		t.Fatalf("GetCheck[LegacyEBPFStats](ebpf): %v\nbody: %s", err, excerpt(body))
+	}
+	tracing, ringbuf := 0, false
+	for _, p := range legacy.Programs {
+		if p.Module == "oom_kill_probe" && p.Type == progTypeTracing {
+			tracing++
+		}
+		if p.Runtime < 0 {
+			t.Errorf("program %d: Runtime %v", p.ID, p.Runtime)
+		}
+	}
+	for _, m := range legacy.Maps {
+		if m.Module == "oom_kill_probe" && m.Type == mapTypeRingBuf {
+			ringbuf = true
+		}
+	}
+	if tracing == 0 || !ringbuf {
+		t.Errorf("oom_kill_probe: %d programs of Type %d, ring buffer of Type %d found: %v; body: %s",
+			tracing, progTypeTracing, mapTypeRingBuf, ringbuf, excerpt(body))
+	}
+	var current EBPFStats
+	if err := json.Unmarshal(body, &current); err == nil {
+		t.Errorf("the current Agent's EBPFStats decoded a numeric Type; the suite's types are wrong")
 	}
 }

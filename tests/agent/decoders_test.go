@@ -17,8 +17,10 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 		name, body string
 		into       any
 	}{
-		{"ebpf map Type as a string", `{"Maps":[{"ID":1,"Type":"Hash"}],"Programs":[]}`, &EBPFStats{}},
-		{"ebpf program Type as a string", `{"Maps":[],"Programs":[{"Type":"Tracing"}]}`, &EBPFStats{}},
+		{"ebpf map Type as a number (current Agent)", `{"Maps":[{"ID":1,"Type":1}],"Programs":[]}`, &EBPFStats{}},
+		{"ebpf program Type as a number (current Agent)", `{"Maps":[],"Programs":[{"Type":26}]}`, &EBPFStats{}},
+		{"ebpf map Type as a string (Agent < 7.65)", `{"Maps":[{"ID":1,"Type":"Hash"}],"Programs":[]}`, &LegacyEBPFStats{}},
+		{"ebpf program Type as a string (Agent < 7.65)", `{"Maps":[],"Programs":[{"Type":"Tracing"}]}`, &LegacyEBPFStats{}},
 		{"ebpf Runtime as a Go duration string", `{"Programs":[{"Runtime":"1ms"}]}`, &EBPFStats{}},
 		{"oom victimPid as a string", `[{"victimPid":"12"}]`, &[]OOMKillStats{}},
 		{"oom scoreAdj beyond int16", `[{"scoreAdj":40000}]`, &[]OOMKillStats{}},
@@ -31,11 +33,17 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 			t.Errorf("%s: %s decoded without error", b.name, b.body)
 		}
 	}
-	good := `{"Maps":[{"ID":1,"Type":1,"Entries":-1}],"Programs":[{"Type":26,"Runtime":1500}]}`
+	good := `{"Maps":[{"ID":1,"Type":"Hash","Entries":-1}],"Programs":[{"Type":"Tracing","Runtime":1500}]}`
 	var s EBPFStats
-	if err := json.Unmarshal([]byte(good), &s); err != nil || s.Maps[0].Type != 1 ||
-		s.Programs[0].Type != progTypeTracing || s.Programs[0].Runtime.Nanoseconds() != 1500 {
+	if err := json.Unmarshal([]byte(good), &s); err != nil || s.Maps[0].Type != "Hash" ||
+		s.Programs[0].Type != progTypeTracingName || s.Programs[0].Runtime.Nanoseconds() != 1500 {
 		t.Errorf("%s: %+v, %v", good, s, err)
+	}
+	legacyGood := `{"Maps":[{"ID":1,"Type":1}],"Programs":[{"Type":26,"Runtime":1500}]}`
+	var l LegacyEBPFStats
+	if err := json.Unmarshal([]byte(legacyGood), &l); err != nil || l.Maps[0].Type != 1 ||
+		l.Programs[0].Type != progTypeTracing || l.Programs[0].Runtime.Nanoseconds() != 1500 {
+		t.Errorf("%s: %+v, %v", legacyGood, l, err)
 	}
 
 	// gogo jsonpb, as the process-agent uses it, rejects a key the message lacks.

@@ -58,20 +58,26 @@ type SeccompStats []SeccompStatsEntry
 
 // MapType mirrors github.com/cilium/ebpf.MapType: a uint32 holding the kernel's enum bpf_map_type.
 // cilium/ebpf gives it a String method but no JSON or text marshaller, so encoding/json reads and
-// writes it as a number. Keep it that way: no UnmarshalJSON/UnmarshalText here.
+// writes it as a number. Keep it that way: no UnmarshalJSON/UnmarshalText here. Agents before
+// datadog-agent PR #35531 (2025-03, Agent 7.65) declare the Type fields with it (legacy types
+// below); ringprobe writes that shape with ringprobe.ebpf.type_encoding = "number".
 type MapType uint32
 
 // ProgramType mirrors github.com/cilium/ebpf.ProgramType (enum bpf_prog_type), same as MapType.
 type ProgramType uint32
 
-// The kernel's numbers for the types the suite looks for (include/uapi/linux/bpf.h).
+// The kernel's numbers and cilium/ebpf's names for the types the suite looks for
+// (include/uapi/linux/bpf.h; cilium/ebpf types_string.go).
 const (
-	progTypeTracing ProgramType = 26 // BPF_PROG_TYPE_TRACING: tp_btf, fentry, iterators
-	mapTypeRingBuf  MapType     = 27 // BPF_MAP_TYPE_RINGBUF
+	progTypeTracing     ProgramType = 26 // BPF_PROG_TYPE_TRACING: tp_btf, fentry, iterators
+	mapTypeRingBuf      MapType     = 27 // BPF_MAP_TYPE_RINGBUF
+	progTypeTracingName             = "Tracing"
+	mapTypeRingBufName              = "RingBuf"
 )
 
-// EBPFMapStats mirrors pkg/collector/corechecks/ebpf/probe/ebpfcheck/model.EBPFMapStats as
-// REFERENCE.md specifies it (no JSON tags: the keys are the field names).
+// EBPFMapStats mirrors pkg/collector/corechecks/ebpf/probe/ebpfcheck/model.EBPFMapStats as the
+// current Agent declares it (no JSON tags: the keys are the field names). Since datadog-agent PR
+// #35531 (merged 2025-03-27) Type is a string: cilium/ebpf's MapType.String().
 type EBPFMapStats struct {
 	ID         uint32
 	MaxEntries uint32
@@ -79,11 +85,11 @@ type EBPFMapStats struct {
 	Module     string
 	RSS        uint64
 	MaxSize    uint64
-	Type       MapType
+	Type       string
 	Entries    int64 // -1 when unknown
 }
 
-// EBPFProgramStats mirrors ebpfcheck/model.EBPFProgramStats.
+// EBPFProgramStats mirrors ebpfcheck/model.EBPFProgramStats (current Agent: Type is a string).
 type EBPFProgramStats struct {
 	ID              uint32
 	XlatedProgLen   uint32
@@ -95,23 +101,28 @@ type EBPFProgramStats struct {
 	RecursionMisses uint64
 	Runtime         time.Duration // int64 nanoseconds on the wire
 	VerifiedInsns   uint32
-	Type            ProgramType
+	Type            string
 }
 
-// EBPFStats mirrors ebpfcheck/model.EBPFStats.
+// EBPFStats mirrors ebpfcheck/model.EBPFStats. KprobeStats, which the Agent also declares, is
+// left out: ringprobe has no kprobes to report (an absent key decodes as nil in the Agent too).
 type EBPFStats struct {
 	Maps     []EBPFMapStats
 	Programs []EBPFProgramStats
 }
 
-// ebpfStatsTypeNames is the same payload as a newer Agent declares it: datadog-agent PR #35531
-// (merged 2025-03-27) changed both Type fields to string (cilium/ebpf's String() names). The suite
-// asserts the contract above (numbers) and only reports whether this shape would decode too.
-type ebpfStatsTypeNames struct {
+// LegacyEBPFStats is the same payload as Agents before PR #35531 declare it: Type fields of
+// cilium/ebpf's uint32 types.
+type LegacyEBPFStats struct {
 	Maps []struct {
-		Type string
+		ID     uint32
+		Module string
+		Type   MapType
 	}
 	Programs []struct {
-		Type string
+		ID      uint32
+		Module  string
+		Runtime time.Duration
+		Type    ProgramType
 	}
 }
