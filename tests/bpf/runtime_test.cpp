@@ -244,9 +244,10 @@ TEST_CASE("bpf ring buffer: records reach the callback through the reactor; over
     auto& ring = **rb;
     CHECK(ring.watching());
 
+    // Runs the loop until `want` records are accounted for — received, or lost (counted) — at most
+    // 5 s; then a few more turns, in which nothing else may arrive.
     auto run_until = [&](uint64_t want) {
-        for (int turn = 0; turn < 50 && received < want; ++turn) loop.run_once(100);
-        // A few more turns: nothing else may arrive.
+        for (int turn = 0; turn < 500 && received + ring.lost() < want; ++turn) loop.run_once(10);
         for (int turn = 0; turn < 3; ++turn) loop.run_once(10);
     };
 

@@ -424,11 +424,28 @@ TEST_CASE("daemon: SIGTERM exits 0 and removes the socket") {
     }
 }
 
-TEST_CASE("daemon: SIGHUP keeps serving") {
+TEST_CASE("daemon: SIGHUP re-reads the configuration; an invalid one is refused and the old one kept") {
     Daemon d(process_daemon());
     REQUIRE(d.ready());
+    const std::string config = d.dir() + "/ringprobe.toml";
+    const std::string original = read_file(config);
+    REQUIRE(contains(original, "process_config.enabled = true"));
+    // A valid change: the new log level is applied.
+    {
+        std::ofstream f(config, std::ios::trunc);
+        f << "log_level = \"debug\"\n" << original;
+    }
     d.signal(SIGHUP);
-    std::this_thread::sleep_for(100ms);
+    CHECK(eventually([&] { return contains(d.log(), "SIGHUP: log_level is now debug"); }));
+    CHECK(serves_on(d.socket_path(), 1000ms));
+    // An invalid file: refused with the reason, the daemon keeps running on what it had.
+    {
+        std::ofstream f(config, std::ios::trunc);
+        f << "log_level = \"loud\"\n" << original;
+    }
+    d.signal(SIGHUP);
+    CHECK(eventually([&] { return contains(d.log(), "SIGHUP: configuration not reloaded"); }));
+    CHECK(contains(d.log(), "log_level"));
     CHECK(d.running());
     CHECK(serves_on(d.socket_path(), 1000ms));
 }

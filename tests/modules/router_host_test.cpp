@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <regex>
 #include <string>
 
 #include "conf/config.h"
@@ -122,7 +123,17 @@ TEST_CASE("host: a failing module is reported and the others serve") {
     CHECK(doc["off"].error() == simdjson::NO_SUCH_FIELD);
     CHECK(int64_t(doc["updated_at"]) > 1700000000);
     CHECK(double(doc["delta_seconds"]) >= 0.0);
-    CHECK(std::string_view(doc["uptime"]).ends_with("s"));
+    // Go's time.Duration.String() of the time since the Host was made, a moment ago.
+    std::string uptime{std::string_view(doc["uptime"])};
+    static const std::regex kGoDuration(R"(^(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)$)");
+    CHECK_MESSAGE(std::regex_match(uptime, kGoDuration), uptime);
+    double seconds = std::stod(uptime);
+    if (uptime.ends_with("ms")) seconds /= 1e3;
+    else if (uptime.ends_with("µs")) seconds /= 1e6;
+    else if (uptime.ends_with("ns")) seconds /= 1e9;
+    CHECK_MESSAGE(seconds > 0.0, uptime);
+    CHECK_MESSAGE(uptime.find('h') == std::string::npos, uptime);
+    CHECK_MESSAGE(seconds < 60.0, uptime);
 
     body = call(router, "GET", "/debug/modules", &status);
     simdjson::dom::element mods = p.parse(body);
