@@ -116,6 +116,9 @@ std::span<const KeySpec> schema() {
         // --- ringprobe's own tunables ---
         {.path = "ringprobe.drop_capabilities", .type = kBool, .default_value = false,
          .help = "Once started (socket bound, probes loaded), drop capabilities no longer needed."},
+        {.path = "ringprobe.shutdown_timeout_ms", .type = kInt, .default_value = I{5000},
+         .min = 1, .max = 3600000,
+         .help = "On SIGTERM/SIGINT, time open connections get to finish before they are closed."},
         {.path = "ringprobe.http.max_header_bytes", .type = kInt, .default_value = I{8192},
          .min = 1024, .max = 1048576,
          .help = "Largest request head (request line and headers); larger gets 431."},

@@ -25,7 +25,6 @@ using namespace rp;
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/ringprobe/ringprobe.toml";
-constexpr uint64_t kShutdownDeadlineMs = 5000;
 
 void usage(FILE* out) {
     std::fprintf(out,
@@ -149,6 +148,8 @@ int main(int argc, char** argv) {
     const std::string socket_path = cfg.get_string("system_probe_config.sysprobe_socket");
     const int debug_port = static_cast<int>(cfg.get_int("system_probe_config.debug_port"));
     const std::string debug_host = cfg.get_string("system_probe_config.debug_host");
+    const auto shutdown_timeout_ms =
+        static_cast<uint64_t>(cfg.get_int("ringprobe.shutdown_timeout_ms"));
 
     // Each connection holds up to two reactor ops (recv, send): size the op slots so that
     // max_connections is what limits connections (the default 8192 slots would refuse
@@ -271,7 +272,7 @@ int main(int argc, char** argv) {
         if (stopping) return;
         stopping = true;
         LOG_INFO("received %s, shutting down", strsignal(signo));
-        server.shutdown(kShutdownDeadlineMs, [&reactor] { reactor.stop(); });
+        server.shutdown(shutdown_timeout_ms, [&reactor] { reactor.stop(); });
     });
     if (!serr.empty()) {
         LOG_ERROR("%s", serr.c_str());

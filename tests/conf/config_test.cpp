@@ -194,6 +194,7 @@ TEST_CASE("conf: defaults without file or environment") {
     CHECK(c.get_int("ringprobe.oom_kill.max_events") == 10240);
     CHECK(c.get_int("ringprobe.tcp_queue_length.max_cgroups") == 10240);
     CHECK(c.get_int("ringprobe.seccomp_tracer.max_entries") == 10240);
+    CHECK(c.get_int("ringprobe.shutdown_timeout_ms") == 5000);
     for (const auto& spec : rp::conf::schema()) CHECK(c.source(spec.path) == Source::default_value);
 }
 
@@ -335,6 +336,13 @@ TEST_CASE("conf: log_level must be a level name, in any case") {
     CHECK(parse_error("log_level = \"loud\"") ==
           "test.toml:1: key log_level: \"loud\" is not a log level (trace, debug, info, warn, "
           "warning, error, critical, off)");
+}
+
+TEST_CASE("conf: shutdown_timeout_ms is a positive number of milliseconds") {
+    CHECK(parse_ok("ringprobe.shutdown_timeout_ms = 200").get_int("ringprobe.shutdown_timeout_ms") ==
+          200);
+    CHECK(parse_error("ringprobe.shutdown_timeout_ms = 0") ==
+          "test.toml:1: key ringprobe.shutdown_timeout_ms: 0 is out of range 1..3600000");
 }
 
 TEST_CASE("conf: sysprobe_socket must be an absolute path that fits sun_path") {
