@@ -38,6 +38,12 @@ std::string_view check_ip_address(const Value& v) {
     return "is not an IPv4 or IPv6 address";
 }
 
+std::string_view check_seccomp_mode(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "auto" || s == "entry_marks") return {};
+    return "is not a seccomp_tracer mode (auto, entry_marks)";
+}
+
 std::string_view check_no_nul(const Value& v) {
     if (std::get<std::string>(v).find('\0') == std::string::npos) return {};
     return "must not contain a NUL byte";
@@ -149,6 +155,10 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.seccomp_tracer.max_entries", .type = kInt, .default_value = I{10240},
          .min = 1, .max = 1048576,
          .help = "(pid, syscall, action) entries kept by seccomp_tracer between two /check calls."},
+        {.path = "ringprobe.seccomp_tracer.mode", .type = kStr, .default_value = S("auto"),
+         .help = "How seccomp_tracer finds denials: auto (replay the filters where the kernel "
+                 "keeps them, else entry_marks) or entry_marks (infer them at every call).",
+         .check = check_seccomp_mode},
 
         // --- module keys added by module work go here ---
     };

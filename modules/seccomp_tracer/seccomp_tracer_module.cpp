@@ -8,7 +8,7 @@
 // signal_generate, sched_process_exit — replaying the task's filters to learn a denial's action
 // ("replay" mode). A kernel that keeps no copy of the filters (no seccomp_get_filter, i.e. no
 // CONFIG_CHECKPOINT_RESTORE) gets sys_enter too and inferred actions ("entry_marks" mode; also
-// forced by RINGPROBE_SECCOMP_TRACER_NO_REPLAY=1, a debugging and test switch);
+// chosen by ringprobe.seccomp_tracer.mode = "entry_marks");
 // kretprobe/seccomp_run_filters only when tp_btf is unusable and the runtime found kprobes
 // ("kprobe" mode). /check reads and deletes every entry (GetAndFlush). With
 // seccomp_tracer.stack_traces_enabled, user stacks are counted per entry too and symbolized
@@ -20,7 +20,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,6 +78,14 @@ bool config_bool(const conf::Config& cfg, std::string_view key, bool fallback) {
     }
 }
 
+std::string config_string(const conf::Config& cfg, std::string_view key, std::string_view fallback) {
+    try {
+        return cfg.get_string(key);
+    } catch (const std::logic_error&) {
+        return std::string(fallback);
+    }
+}
+
 // Counter names as /debug/stats shows them, in enum seccomp_counter order.
 constexpr std::string_view kCounterNames[SECCOMP_CNT_COUNT] = {
     "denials",      "map_full",     "stack_map_full",    "stack_errors",  "replays",
@@ -115,11 +122,7 @@ constexpr Hook kHooks[] = {
      false},
 };
 
-// The debugging and test switch that turns replay off.
-bool replay_disabled_by_env() {
-    const char* v = ::getenv("RINGPROBE_SECCOMP_TRACER_NO_REPLAY");
-    return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
+constexpr std::string_view kModeKey = "ringprobe.seccomp_tracer.mode";
 
 
 std::string_view c_string(const char* s, size_t max) { return {s, ::strnlen(s, max)}; }
@@ -255,6 +258,7 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
     m->max_entries_ = static_cast<uint32_t>(std::clamp<int64_t>(
         config_int(cfg, "ringprobe.seccomp_tracer.max_entries", kDefaultMaxEntries), 1, 1 << 20));
     m->stack_traces_ = config_bool(cfg, "seccomp_tracer.stack_traces_enabled", false);
+    const bool entry_marks_asked = config_string(cfg, kModeKey, "auto") == "entry_marks";
     m->ncpus_ = libbpf_num_possible_cpus();
     if (m->ncpus_ <= 0)
         return std::unexpected(bpf::errno_message("count possible CPUs", -m->ncpus_));
@@ -280,10 +284,10 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
             m->mode_reason_ =
                 "kernel keeps no copy of seccomp filters (no seccomp_get_filter: "
                 "CONFIG_CHECKPOINT_RESTORE is off)";
-        } else if (replay_disabled_by_env()) {
+        } else if (entry_marks_asked) {
             can_replay = false;
             m->mode_ = Mode::entry_marks;
-            m->mode_reason_ = "RINGPROBE_SECCOMP_TRACER_NO_REPLAY is set";
+            m->mode_reason_ = std::string(kModeKey) + " is \"entry_marks\"";
         }
         // sys_exit finds ERRNO, signal_generate TRAP and KILL; sys_enter is needed without replay.
         // sched_process_exit only adds KILL_THREAD of a thread with siblings.
