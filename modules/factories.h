@@ -6,8 +6,6 @@
 
 namespace rp::modules {
 
-using CreateResult = std::expected<std::unique_ptr<Module>, std::string>;
-
 CreateResult create_process(const conf::Config& cfg, Dependencies& deps);
 #if RINGPROBE_WITH_BPF
 CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps);

@@ -30,7 +30,7 @@ struct Dependencies {
 };
 
 class Module {
-public:
+  public:
     virtual ~Module() = default;
     // Registers the module's routes on its sub-router (patterns relative: "/check").
     virtual std::expected<void, std::string> register_routes(http::Router& router) = 0;
@@ -39,8 +39,8 @@ public:
     virtual void close() = 0;
 };
 
-using CreateFn = std::expected<std::unique_ptr<Module>, std::string> (*)(const conf::Config& cfg,
-                                                                         Dependencies& deps);
+using CreateResult = std::expected<std::unique_ptr<Module>, std::string>;
+using CreateFn = CreateResult (*)(const conf::Config& cfg, Dependencies& deps);
 
 struct Factory {
     std::string_view name;
