@@ -137,7 +137,13 @@ std::expected<void, std::string> Host::ensure_bpf_runtime() {
 #if RINGPROBE_WITH_BPF
     if (!bpf_->attempted) {
         bpf_->attempted = true;
-        auto rt = bpf::Runtime::setup();
+        // One scan of the kernel BTF answers every enabled module's questions (Factory::btf_names).
+        bpf::RuntimeOptions opts;
+        for (const auto& e : entries_) {
+            if (!e.enabled || !e.factory->needs_ebpf) continue;
+            for (std::string_view n : e.factory->btf_names) opts.btf_names.emplace_back(n);
+        }
+        auto rt = bpf::Runtime::setup(opts);
         if (rt) {
             bpf_->runtime = std::move(*rt);
         } else {

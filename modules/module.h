@@ -48,9 +48,15 @@ struct Factory {
     std::string_view enable_key;  // boolean config key that enables the module
     CreateFn create;
     bool needs_ebpf;
+    // Kernel BTF names the module asks the runtime about (bpf::Runtime::btf_has, and the
+    // btf_trace_<name> typedefs of has_tracepoint without tracefs). The runtime indexes those of
+    // every enabled module in its one scan of the kernel BTF at set-up.
+    std::span<const std::string_view> btf_names = {};
 };
 
 // Every factory this build has, in system-probe's start-up order (modules/registry.cpp).
 std::span<const Factory> registry();
+// The factory of that name in registry(), or nullptr.
+const Factory* find_factory(std::string_view name);
 
 }  // namespace rp::modules

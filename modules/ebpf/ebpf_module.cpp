@@ -16,26 +16,19 @@
 
 #include <chrono>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 
-#include "bpf/runtime/runtime.h"
 #include "loop/log.h"
 #include "modules/ebpf/bpf_inventory.h"
-#include "modules/factories.h"
+#include "modules/kit/bpf_module.h"
+#include "modules/kit/config.h"
 
 namespace rp::modules {
 namespace {
 
+constexpr std::string_view kModuleName = "ebpf";
+constexpr std::string_view kNamespaces[] = {"ebpf_check"};
 constexpr const char* kStatsSysctl = "/proc/sys/kernel/bpf_stats_enabled";
-
-bool config_bool(const conf::Config& cfg, std::string_view key) {
-    try {
-        return cfg.get_bool(key);
-    } catch (const std::logic_error&) {
-        return false;
-    }
-}
 
 // Keeps kernel BPF run-time statistics on while alive.
 class BpfStatsGuard {
@@ -99,33 +92,24 @@ class BpfStatsGuard {
     std::string mode_ = "off";
 };
 
-class EbpfModule final : public Module {
+class EbpfModule final : public kit::BpfModule {
   public:
-    EbpfModule(bpf::Runtime* rt, bool kernel_stats) : rt_(rt) {
+    static CreateResult create(const conf::Config& cfg, Dependencies& deps);
+    EbpfModule(bpf::Runtime* rt, bool kernel_stats) : BpfModule(kModuleName), rt_(rt) {
         if (kernel_stats) stats_.enable();
     }
     ~EbpfModule() override { close(); }
 
-    std::expected<void, std::string> register_routes(http::Router& router) override {
-        router.handle("", "/check",
-                      [this](const http::Request&, http::Response& res) { check(res); });
-        return {};
-    }
+    void close() override { stats_.release(); }
 
-    void write_stats(http::JsonWriter& w) const override {
-        w.start_object();
-        w.kv_int("last_check", last_check_s_);
+  private:
+    void check(http::Response& res) override;
+    void write_extra_stats(http::JsonWriter& w) const override {
         w.kv_uint("programs", last_programs_);
         w.kv_uint("maps", last_maps_);
         w.kv_number("check_ms", last_check_ms_);
         w.kv("kernel_bpf_stats", stats_.mode());
-        w.end_object();
     }
-
-    void close() override { stats_.release(); }
-
-  private:
-    void check(http::Response& res);
 
     bpf::Runtime* rt_;
     BpfStatsGuard stats_;
@@ -133,7 +117,6 @@ class EbpfModule final : public Module {
     // the host's objects (DESIGN.md, memory discipline). Its records view the runtime's ownership
     // registry, so they are read only within the check that collected them.
     ebpf::Inventory inventory_;
-    int64_t last_check_s_ = 0;
     uint64_t last_programs_ = 0;
     uint64_t last_maps_ = 0;
     double last_check_ms_ = 0;
@@ -144,7 +127,6 @@ void EbpfModule::check(http::Response& res) {
     inventory_.collect(rt_);
     const auto& maps = inventory_.maps();
     const auto& programs = inventory_.programs();
-    last_check_s_ = loop::Reactor::unix_now_s();
     last_programs_ = programs.size();
     last_maps_ = maps.size();
 
@@ -198,13 +180,23 @@ void EbpfModule::check(http::Response& res) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+CreateResult EbpfModule::create(const conf::Config& cfg, Dependencies& deps) {
+    auto rt = runtime(deps, {bpf::FeatureId::bpf_syscall});
+    if (!rt) return std::unexpected(rt.error());
+    return std::make_unique<EbpfModule>(
+        *rt, kit::config_bool(cfg, "ebpf_check.kernel_bpf_stats", false));
+}
+
 }  // namespace
 
-CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps) {
-    if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
-    if (auto r = deps.bpf->require({bpf::FeatureId::bpf_syscall}); !r)
-        return std::unexpected(r.error());
-    return std::make_unique<EbpfModule>(deps.bpf, config_bool(cfg, "ebpf_check.kernel_bpf_stats"));
-}
+// Listed in modules/registry.cpp.
+extern const Factory ebpf_factory;
+constinit const Factory ebpf_factory{
+    .name = kModuleName,
+    .config_namespaces = kNamespaces,
+    .enable_key = "ebpf_check.enabled",
+    .create = EbpfModule::create,
+    .needs_ebpf = true,
+};
 
 }  // namespace rp::modules

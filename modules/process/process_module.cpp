@@ -1,5 +1,5 @@
-// process_module.cpp — the `process` module: POST /stats {"pids": [...]} → per-pid open fd count and
-// I/O counters read from /proc (system-probe's process module, StatsWithPermByPID).
+// process_module.cpp — the `process` module: POST /stats {"pids": [...]} → per-pid open fd count
+// and I/O counters read from /proc (system-probe's process module, StatsWithPermByPID).
 //
 // Fields (zero values omitted, as system-probe's encoder does): openFDCount = entries of
 // /proc/<pid>/fd; readCount/writeCount/readBytes/writeBytes = syscr/syscw/read_bytes/write_bytes of
@@ -7,10 +7,9 @@
 // stack buffers and raw getdents64, so a request allocates nothing once the parser has warmed up.
 #include <dirent.h>
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <charconv>
@@ -18,7 +17,7 @@
 #include <vector>
 
 #include "loop/reactor.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 
 namespace rp::modules {
 namespace {
@@ -72,10 +71,14 @@ bool read_io(int pid, ProcStats& st) {
             while (!val.empty() && val.front() == ' ') val.remove_prefix(1);
             uint64_t v = 0;
             std::from_chars(val.data(), val.data() + val.size(), v);
-            if (key == "syscr") st.read_count = v;
-            else if (key == "syscw") st.write_count = v;
-            else if (key == "read_bytes") st.read_bytes = v;
-            else if (key == "write_bytes") st.write_bytes = v;
+            if (key == "syscr")
+                st.read_count = v;
+            else if (key == "syscw")
+                st.write_count = v;
+            else if (key == "read_bytes")
+                st.read_bytes = v;
+            else if (key == "write_bytes")
+                st.write_bytes = v;
         }
         if (nl == std::string_view::npos) break;
         text.remove_prefix(nl + 1);
@@ -84,11 +87,10 @@ bool read_io(int pid, ProcStats& st) {
 }
 
 class ProcessModule final : public Module {
-public:
+  public:
     std::expected<void, std::string> register_routes(http::Router& r) override {
-        r.handle("POST", "/stats", [this](const http::Request& req, http::Response& res) {
-            handle_stats(req, res);
-        });
+        r.handle("POST", "/stats",
+                 [this](const http::Request& req, http::Response& res) { handle_stats(req, res); });
         return {};
     }
 
@@ -102,7 +104,7 @@ public:
 
     void close() override {}
 
-private:
+  private:
     void handle_stats(const http::Request& req, http::Response& res) {
         ++requests_;
         last_request_ = loop::Reactor::unix_now_s();
@@ -166,7 +168,8 @@ private:
             return "field \"pids\" must be an array of integers";
         for (auto v : arr) {
             int64_t pid;
-            if (v.get_int64().get(pid) != simdjson::SUCCESS) return "field \"pids\" must hold only integers";
+            if (v.get_int64().get(pid) != simdjson::SUCCESS)
+                return "field \"pids\" must hold only integers";
             if (pid <= 0 || pid > kMaxPid) return "pid out of range (1..4194304)";
             if (pids_.size() == kMaxPids) return "too many pids (at most 10000 per request)";
             pids_.push_back(static_cast<int>(pid));
@@ -186,13 +189,26 @@ private:
     int64_t last_request_ = 0;
 };
 
-}  // namespace
-
-CreateResult create_process(const conf::Config&, Dependencies&) {
+CreateResult create(const conf::Config&, Dependencies&) {
     if (::access("/proc/self/io", R_OK) != 0)
-        return std::unexpected(std::string("process: /proc/self/io not readable: ") + std::strerror(errno) +
+        return std::unexpected(std::string("process: /proc/self/io not readable: ") +
+                               std::strerror(errno) +
                                " (is /proc mounted, CONFIG_TASK_IO_ACCOUNTING on?)");
     return std::make_unique<ProcessModule>();
 }
+
+constexpr std::string_view kNamespaces[] = {"system_probe_config"};
+
+}  // namespace
+
+// Listed in modules/registry.cpp.
+extern const Factory process_factory;
+constinit const Factory process_factory{
+    .name = "process",
+    .config_namespaces = kNamespaces,
+    .enable_key = "system_probe_config.process_config.enabled",
+    .create = create,
+    .needs_ebpf = false,
+};
 
 }  // namespace rp::modules
