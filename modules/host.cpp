@@ -1,15 +1,13 @@
 // host.cpp — see host.h.
 #include "modules/host.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-
-#include <simdjson.h>
-
 #include <map>
 
 #include "loop/log.h"
@@ -33,9 +31,12 @@ struct Host::BpfState {
 
 std::string_view state_name(ModuleState s) {
     switch (s) {
-        case ModuleState::disabled: return "disabled";
-        case ModuleState::running: return "running";
-        case ModuleState::failed: return "failed";
+        case ModuleState::disabled:
+            return "disabled";
+        case ModuleState::running:
+            return "running";
+        case ModuleState::failed:
+            return "failed";
     }
     return "unknown";
 }
@@ -136,7 +137,13 @@ std::expected<void, std::string> Host::ensure_bpf_runtime() {
 #if RINGPROBE_WITH_BPF
     if (!bpf_->attempted) {
         bpf_->attempted = true;
-        auto rt = bpf::Runtime::setup();
+        // One scan of the kernel BTF answers every enabled module's questions (Factory::btf_names).
+        bpf::RuntimeOptions opts;
+        for (const auto& e : entries_) {
+            if (!e.enabled || !e.factory->needs_ebpf) continue;
+            for (std::string_view n : e.factory->btf_names) opts.btf_names.emplace_back(n);
+        }
+        auto rt = bpf::Runtime::setup(opts);
         if (rt) {
             bpf_->runtime = std::move(*rt);
         } else {
@@ -166,30 +173,8 @@ void Host::prepare_bpf() {
     }
 }
 
-// Test hook (docs/HARDENING.md): RINGPROBE_FAIL_MODULES_FILE names a file listing module names, one
-// per line; creating a listed module fails. Read at every create, so a test can "fix the cause"
-// (edit the file) while the daemon runs and then POST /module-restart/{name}.
-static bool injected_failure(std::string_view name) {
-    const char* path = std::getenv("RINGPROBE_FAIL_MODULES_FILE");
-    if (path == nullptr || *path == '\0') return false;
-    std::FILE* f = std::fopen(path, "re");
-    if (f == nullptr) return false;
-    char line[256];
-    bool hit = false;
-    while (!hit && std::fgets(line, sizeof line, f) != nullptr) {
-        std::string_view l(line);
-        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.remove_suffix(1);
-        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.front()))) l.remove_prefix(1);
-        hit = l == name;
-    }
-    std::fclose(f);
-    return hit;
-}
-
 std::expected<void, std::string> Host::create(Entry& e) {
     const Factory& f = *e.factory;
-    if (injected_failure(f.name))
-        return std::unexpected("injected failure (RINGPROBE_FAIL_MODULES_FILE)");
     Dependencies deps{reactor_, nullptr};
     if (f.needs_ebpf) {
         if (auto r = ensure_bpf_runtime(); !r) return r;
@@ -207,8 +192,9 @@ std::expected<void, std::string> Host::create(Entry& e) {
         return std::unexpected(r.error());
     }
     e.module = std::move(*m);
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - t0).count();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     LOG_INFO("module %.*s started in %.1f ms", static_cast<int>(f.name.size()), f.name.data(),
              static_cast<double>(us) / 1000.0);
     return {};
@@ -326,8 +312,14 @@ void Host::write_debug_stats(http::JsonWriter& w) {
     }
     w.kv_int("updated_at", loop::Reactor::unix_now_s());
     w.kv_number("delta_seconds", delta);
-    char uptime[kGoDurationMax];  // not a std::string: past 15 characters ("1h0m0.5s" and up) it allocates
-    w.kv("uptime", std::string_view(uptime, format_go_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count(), uptime)));
+    char uptime[kGoDurationMax];  // not a std::string: past 15 characters ("1h0m0.5s" and up) it
+                                  // allocates
+    w.kv("uptime",
+         std::string_view(
+             uptime,
+             format_go_duration(
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count(),
+                 uptime)));
     if (extra_stats_) {
         w.key("ringprobe");
         extra_stats_(w);
@@ -377,11 +369,20 @@ void flatten(simdjson::dom::element e, std::string& prefix,
                 prefix.resize(len);
             }
             break;
-        case simdjson::dom::element_type::INT64: out.emplace_back(prefix, double(int64_t(e))); break;
-        case simdjson::dom::element_type::UINT64: out.emplace_back(prefix, double(uint64_t(e))); break;
-        case simdjson::dom::element_type::DOUBLE: out.emplace_back(prefix, double(e)); break;
-        case simdjson::dom::element_type::BOOL: out.emplace_back(prefix, bool(e) ? 1.0 : 0.0); break;
-        default: break;
+        case simdjson::dom::element_type::INT64:
+            out.emplace_back(prefix, double(int64_t(e)));
+            break;
+        case simdjson::dom::element_type::UINT64:
+            out.emplace_back(prefix, double(uint64_t(e)));
+            break;
+        case simdjson::dom::element_type::DOUBLE:
+            out.emplace_back(prefix, double(e));
+            break;
+        case simdjson::dom::element_type::BOOL:
+            out.emplace_back(prefix, bool(e) ? 1.0 : 0.0);
+            break;
+        default:
+            break;
     }
 }
 
@@ -421,7 +422,8 @@ void Host::write_metrics(http::Buffer& out) {
         std::string labels = "module=\"" + std::string(e.factory->name) + "\"";
         add("ringprobe_module_running", labels, e.state == ModuleState::running ? 1 : 0);
         if (e.state == ModuleState::running)
-            collect("ringprobe_module_", labels, [&](http::JsonWriter& w) { e.module->write_stats(w); });
+            collect("ringprobe_module_", labels,
+                    [&](http::JsonWriter& w) { e.module->write_stats(w); });
     }
     if (extra_stats_) collect("ringprobe_", "", extra_stats_);
     for (auto& [name, lines] : families) {

@@ -30,7 +30,7 @@ struct Dependencies {
 };
 
 class Module {
-public:
+  public:
     virtual ~Module() = default;
     // Registers the module's routes on its sub-router (patterns relative: "/check").
     virtual std::expected<void, std::string> register_routes(http::Router& router) = 0;
@@ -39,8 +39,8 @@ public:
     virtual void close() = 0;
 };
 
-using CreateFn = std::expected<std::unique_ptr<Module>, std::string> (*)(const conf::Config& cfg,
-                                                                         Dependencies& deps);
+using CreateResult = std::expected<std::unique_ptr<Module>, std::string>;
+using CreateFn = CreateResult (*)(const conf::Config& cfg, Dependencies& deps);
 
 struct Factory {
     std::string_view name;
@@ -48,9 +48,15 @@ struct Factory {
     std::string_view enable_key;  // boolean config key that enables the module
     CreateFn create;
     bool needs_ebpf;
+    // Kernel BTF names the module asks the runtime about (bpf::Runtime::btf_has, and the
+    // btf_trace_<name> typedefs of has_tracepoint without tracefs). The runtime indexes those of
+    // every enabled module in its one scan of the kernel BTF at set-up.
+    std::span<const std::string_view> btf_names = {};
 };
 
 // Every factory this build has, in system-probe's start-up order (modules/registry.cpp).
 std::span<const Factory> registry();
+// The factory of that name in registry(), or nullptr.
+const Factory* find_factory(std::string_view name);
 
 }  // namespace rp::modules

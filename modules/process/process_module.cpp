@@ -31,7 +31,7 @@
 #include "http/protobuf.h"
 #include "loop/log.h"
 #include "loop/reactor.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "modules/proto/messages.h"
 
 namespace rp::modules {
@@ -383,13 +383,25 @@ private:
     int64_t last_request_ = 0;
 };
 
-}  // namespace
-
-CreateResult create_process(const conf::Config&, Dependencies&) {
+CreateResult create(const conf::Config&, Dependencies&) {
     if (::access("/proc/self/io", R_OK) != 0)
-        return std::unexpected(std::string("process: /proc/self/io not readable: ") + std::strerror(errno) +
+        return std::unexpected(std::string("process: /proc/self/io not readable: ") +
+                               std::strerror(errno) +
                                " (is /proc mounted, CONFIG_TASK_IO_ACCOUNTING on?)");
     return std::make_unique<ProcessModule>(read_pid_max());
 }
+
+constexpr std::string_view kNamespaces[] = {"system_probe_config"};
+
+}  // namespace
+
+extern const Factory process_factory;
+constinit const Factory process_factory{
+    .name = "process",
+    .config_namespaces = kNamespaces,
+    .enable_key = "system_probe_config.process_config.enabled",
+    .create = create,
+    .needs_ebpf = false,
+};
 
 }  // namespace rp::modules

@@ -30,7 +30,7 @@
 #include "http/router.h"
 #include "loop/reactor.h"
 #include "modules/ebpf/bpf_inventory.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
 
@@ -329,9 +329,9 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto oom = rp::modules::create_oom_kill(cfg, deps);
+    auto oom = rp::modules::find_factory("oom_kill_probe")->create(cfg, deps);
     REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
-    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(cfg, deps);
     REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
@@ -360,7 +360,7 @@ TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, 
                                        nullptr);
     REQUIRE(cfg);
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto ebpf = rp::modules::create_ebpf_check(*cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(*cfg, deps);
     REQUIRE(ebpf);
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
@@ -436,9 +436,10 @@ TEST_CASE("ebpf: a warm check allocates nothing, again once the host outgrows it
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto oom = rp::modules::create_oom_kill(cfg, deps);  // ours: names, a hash map's entry count
+    auto oom = rp::modules::find_factory("oom_kill_probe")
+                   ->create(cfg, deps);  // ours: names, a hash map's entry count
     REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
-    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(cfg, deps);
     REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));

@@ -13,7 +13,7 @@
 
 #include "conf/config.h"
 #include "http/router.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 
 using namespace rp;
 
@@ -29,7 +29,7 @@ struct Fixture {
 
     Fixture() {
         modules::Dependencies deps{*reactor, nullptr};
-        auto m = modules::create_process(cfg, deps);
+        auto m = modules::find_factory("process")->create(cfg, deps);
         REQUIRE(m.has_value());
         module = std::move(*m);
         REQUIRE(module->register_routes(router.mount("process")).has_value());

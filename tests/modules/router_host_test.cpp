@@ -8,8 +8,8 @@
 
 #include "conf/config.h"
 #include "http/router.h"
-#include "modules/factories.h"
 #include "modules/host.h"
+#include "modules/module.h"
 
 using namespace rp;
 
@@ -20,7 +20,7 @@ int g_closed = 0;
 bool g_fail_next = false;
 
 class FakeModule final : public modules::Module {
-public:
+  public:
     explicit FakeModule(std::string name) : name_(std::move(name)) { ++g_created; }
     std::expected<void, std::string> register_routes(http::Router& r) override {
         r.handle("GET", "/check", [this](const http::Request&, http::Response& res) {
@@ -42,7 +42,7 @@ public:
     }
     ~FakeModule() override { close(); }
 
-private:
+  private:
     std::string name_;
     bool closed_ = false;
 };
@@ -118,7 +118,8 @@ TEST_CASE("host: a failing module is reported and the others serve") {
     CHECK(status == 200);
     simdjson::dom::parser p;
     simdjson::dom::element doc = p.parse(body);
-    CHECK(std::string_view(doc["bad"]["Error"]) == "kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
+    CHECK(std::string_view(doc["bad"]["Error"]) ==
+          "kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
     CHECK(int64_t(doc["good"]["last_check"]) == 0);
     CHECK(doc["off"].error() == simdjson::NO_SUCH_FIELD);
     CHECK(int64_t(doc["updated_at"]) > 1700000000);
