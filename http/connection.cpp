@@ -68,8 +68,12 @@ char* put(char* p, std::string_view s) {
 
 int cb_message_begin(llhttp_t* p) { return self(p)->on_message_begin(); }
 int cb_url(llhttp_t* p, const char* at, size_t n) { return self(p)->on_url(at, n); }
-int cb_header_field(llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_field(at, n); }
-int cb_header_value(llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_value(at, n); }
+int cb_header_field(llhttp_t* p, const char* at, size_t n) {
+    return self(p)->on_header_field(at, n);
+}
+int cb_header_value(llhttp_t* p, const char* at, size_t n) {
+    return self(p)->on_header_value(at, n);
+}
 int cb_headers_complete(llhttp_t* p) { return self(p)->on_headers_complete(); }
 int cb_body(llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); }
 int cb_message_complete(llhttp_t* p) { return self(p)->on_message_complete(); }
@@ -126,7 +130,8 @@ void Deferred::reset() {
         return;
     }
     LOG_WARN("http: a deferred request was dropped without an answer; answering 500");
-    complete([](Response& r) { r.error(500, "the handler dropped this request without answering"); });
+    complete(
+        [](Response& r) { r.error(500, "the handler dropped this request without answering"); });
 }
 
 // --- the connection.
@@ -216,7 +221,8 @@ void Connection::finish_close() {
 
 size_t Connection::buffer_bytes() const {
     return req_.capacity() + out_.capacity() + sending_.capacity() + path_.capacity() +
-           pending_in_.capacity() + resume_in_.capacity() + headers_.capacity() * sizeof(HeaderSpan);
+           pending_in_.capacity() + resume_in_.capacity() +
+           headers_.capacity() * sizeof(HeaderSpan);
 }
 
 size_t Connection::release_buffers() {
@@ -235,10 +241,18 @@ void Connection::arm_timer(TimerRole role) {
     timer_role_ = role;
     const ServerLimits& l = server_.limits();
     switch (role) {
-        case TimerRole::none: timer_.cancel(); break;
-        case TimerRole::idle: timer_.arm_after(l.idle_timeout_ms); break;
-        case TimerRole::request: timer_.arm_after(l.header_timeout_ms); break;
-        case TimerRole::write: timer_.arm_after(l.write_timeout_ms); break;
+        case TimerRole::none:
+            timer_.cancel();
+            break;
+        case TimerRole::idle:
+            timer_.arm_after(l.idle_timeout_ms);
+            break;
+        case TimerRole::request:
+            timer_.arm_after(l.header_timeout_ms);
+            break;
+        case TimerRole::write:
+            timer_.arm_after(l.write_timeout_ms);
+            break;
     }
 }
 
@@ -260,7 +274,8 @@ void Connection::on_timer() {
             LOG_DEBUG("http: closing a connection whose client stopped reading");
             close();
             break;
-        case TimerRole::none: break;
+        case TimerRole::none:
+            break;
     }
 }
 
@@ -275,7 +290,8 @@ void Connection::on_recv(const loop::Completion& c) {
     if (!c.more()) recv_ref_ = {};
     if (c.res > 0 && c.has_buffer()) {
         uint16_t id = c.buffer_id();
-        if (!closing_ && !stop_parsing_) feed(server_.reactor().recv_buffer(id), static_cast<size_t>(c.res));
+        if (!closing_ && !stop_parsing_)
+            feed(server_.reactor().recv_buffer(id), static_cast<size_t>(c.res));
         server_.reactor().release_recv_buffer(id);
     } else if (c.has_buffer()) {
         server_.reactor().release_recv_buffer(c.buffer_id());
@@ -352,11 +368,21 @@ void Connection::feed(const char* data, size_t len) {
         want_close_ = true;
         const char* msg;
         switch (limit_status_) {
-            case 400: msg = "bad request: whitespace in a header name"; break;
-            case 413: msg = "request body too large"; break;
-            case 414: msg = "request URI too long"; break;
-            case 431: msg = "request header fields too large"; break;
-            default: msg = nullptr; break;
+            case 400:
+                msg = "bad request: whitespace in a header name";
+                break;
+            case 413:
+                msg = "request body too large";
+                break;
+            case 414:
+                msg = "request URI too long";
+                break;
+            case 431:
+                msg = "request header fields too large";
+                break;
+            default:
+                msg = nullptr;
+                break;
         }
         if (msg != nullptr) {
             queue_error(limit_status_, msg);
@@ -519,7 +545,8 @@ void Connection::handle_request() {
     size_t q = target.find('?');
     std::string_view raw_path = target.substr(0, q);
     if (q != std::string_view::npos) req.query = target.substr(q + 1);
-    if (size_t h = raw_path.find('#'); h != std::string_view::npos) raw_path = raw_path.substr(0, h);
+    if (size_t h = raw_path.find('#'); h != std::string_view::npos)
+        raw_path = raw_path.substr(0, h);
 
     if (const char* bad = decode_path(raw_path, path_); bad != nullptr) {
         queue_error(400, bad);
@@ -582,7 +609,8 @@ void Connection::finish_handler(Response& res) {
 
 size_t Connection::format_head(char* out, int status, std::string_view content_type,
                                const Response& res, size_t body_len, bool stream) {
-    // Formatted by hand: two snprintf calls were ~1,600 instructions, 5 % of a /debug/stats request.
+    // Formatted by hand: two snprintf calls were ~1,600 instructions, 5 % of a /debug/stats
+    // request.
     char* p = out;
     p = put(p, "HTTP/1.1 ");
     p = std::to_chars(p, p + 8, status).ptr;
@@ -709,7 +737,8 @@ void Connection::begin_stream(Response& res, StreamBody& body) {
         finish_whole(err);
         return;
     }
-    stream_chunked_ = !http10_;  // HTTP/1.0 has no chunked coding: the body ends with the connection
+    stream_chunked_ =
+        !http10_;  // HTTP/1.0 has no chunked coding: the body ends with the connection
     count_status(res.status());
     char head[kHeaderRoom];
     size_t h = format_head(head, res.status(), res.content_type(), res, 0, true);
@@ -788,7 +817,8 @@ void Connection::abandon_answer() {
 }
 
 void Connection::schedule_resume() {
-    if (!resume_timer_.armed()) resume_timer_.arm_after(0);  // next loop turn, not from inside a handler
+    if (!resume_timer_.armed())
+        resume_timer_.arm_after(0);  // next loop turn, not from inside a handler
 }
 
 void Connection::resume_input() {
@@ -816,7 +846,8 @@ void Connection::flush() {
         out_front_ = 0;
         out_.clear();
     }
-    send_ref_ = server_.reactor().send(this, kSend, fd_, sending_.data() + sent_, sending_.size() - sent_);
+    send_ref_ =
+        server_.reactor().send(this, kSend, fd_, sending_.data() + sent_, sending_.size() - sent_);
     if (!send_ref_) {
         LOG_WARN("http: no reactor slot to send a response; closing the connection");
         close();
@@ -834,7 +865,8 @@ void Connection::on_send(const loop::Completion& c) {
         return;
     }
     if (c.res < 0) {
-        if (c.res != -EPIPE && c.res != -ECONNRESET) LOG_DEBUG("http: send: %s", std::strerror(-c.res));
+        if (c.res != -EPIPE && c.res != -ECONNRESET)
+            LOG_DEBUG("http: send: %s", std::strerror(-c.res));
         ++server_.mutable_stats().closed_error;
         close();
         return;

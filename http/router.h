@@ -1,10 +1,11 @@
 // router.h — maps (method, path) to handlers.
 //
-// Global routes are matched on the whole path ("/debug/stats", "/module-restart/{name}"). Each module
-// gets a sub-router mounted at "/<module>/" and, as an alias, "/modules/<module>/"; its patterns are
-// relative ("/check", "/ping/{host}"). A pattern segment "{name}" matches one non-empty segment and
-// is available as Request::param("name"). A route may be bound to a method; a path that matches only
-// under other methods is 405 with Allow. unmount() makes a module's routes 404 at once.
+// Global routes are matched on the whole path ("/debug/stats", "/module-restart/{name}"). Each
+// module gets a sub-router mounted at "/<module>/" and, as an alias, "/modules/<module>/"; its
+// patterns are relative ("/check", "/ping/{host}"). A pattern segment "{name}" matches one
+// non-empty segment and is available as Request::param("name"). A route may be bound to a method; a
+// path that matches only under other methods is 405 with Allow. unmount() makes a module's routes
+// 404 at once.
 //
 // A route may limit how many of its requests are answered at once (system-probe's
 // utils.WithConcurrencyLimit): a request beyond the limit gets 429. A request counts from its
@@ -38,7 +39,7 @@ struct RouteLoad {
 };
 
 class Router {
-public:
+  public:
     // method "" = any method. Patterns start with '/'. Later registrations of the same
     // (method, pattern) replace earlier ones.
     void handle(std::string_view method, std::string_view pattern, HandlerFn fn,
@@ -60,7 +61,7 @@ public:
     // Matches a decoded path. Fills params with views into `path` and the router's patterns.
     Match match(std::string_view method, std::string_view path, PathParams& params) const;
 
-private:
+  private:
     struct Route {
         std::string method;
         std::string pattern;

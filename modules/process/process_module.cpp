@@ -17,10 +17,9 @@
 // 10,000-pid request does not hold other clients up for its whole ~100 ms.
 #include <dirent.h>
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <array>
@@ -88,10 +87,14 @@ bool read_io(int pid, ProcStats& st) {
             while (!val.empty() && val.front() == ' ') val.remove_prefix(1);
             uint64_t v = 0;
             std::from_chars(val.data(), val.data() + val.size(), v);
-            if (key == "syscr") st.read_count = v;
-            else if (key == "syscw") st.write_count = v;
-            else if (key == "read_bytes") st.read_bytes = v;
-            else if (key == "write_bytes") st.write_bytes = v;
+            if (key == "syscr")
+                st.read_count = v;
+            else if (key == "syscw")
+                st.write_count = v;
+            else if (key == "read_bytes")
+                st.read_bytes = v;
+            else if (key == "write_bytes")
+                st.write_bytes = v;
         }
         if (nl == std::string_view::npos) break;
         text.remove_prefix(nl + 1);
@@ -161,7 +164,7 @@ size_t write_entries(http::Encoding enc, http::JsonWriter* w, http::Buffer& out,
 // A streamed answer for a large request: its own pid list and JSON writer, reused request after
 // request (the module keeps kMaxStreams of them).
 class StatsStream final : public http::StreamBody {
-public:
+  public:
     bool busy() const { return busy_; }
     std::vector<int>& pids() { return pids_; }
     void start(http::Encoding enc, bool pretty) {
@@ -204,7 +207,7 @@ public:
     }
     void abandoned() override { busy_ = false; }
 
-private:
+  private:
     http::Buffer placeholder_;
     http::JsonWriter writer_{placeholder_};
     std::vector<int> pids_;
@@ -228,7 +231,7 @@ int64_t read_pid_max() {
 }
 
 class ProcessModule final : public Module {
-public:
+  public:
     explicit ProcessModule(int64_t pid_max) : pid_max_(pid_max) {}
 
     std::expected<void, std::string> register_routes(http::Router& r) override {
@@ -253,7 +256,7 @@ public:
 
     void close() override {}
 
-private:
+  private:
     void handle_stats(const http::Request& req, http::Response& res) {
         ++requests_;
         last_request_ = loop::Reactor::unix_now_s();

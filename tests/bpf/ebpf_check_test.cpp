@@ -350,7 +350,8 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     CHECK(find_program(after, foreign.prog_id()) != nullptr);
 }
 
-TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, for Agents before 7.65") {
+TEST_CASE(
+    "ebpf: type_encoding = \"number\" writes Type as the kernel's number, for Agents before 7.65") {
     rp::test::require_bpf_or_skip();
     auto reactor = rp::loop::Reactor::create();
     REQUIRE(reactor);
@@ -383,8 +384,8 @@ TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, 
     CHECK(seen_prog);
     CHECK(seen_map);
     // Anything else is a configuration error naming the key.
-    auto bad = rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"int\"\n", "test", {},
-                                       nullptr);
+    auto bad =
+        rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"int\"\n", "test", {}, nullptr);
     REQUIRE_FALSE(bad);
     CHECK(bad.error().find("ringprobe.ebpf.type_encoding") != std::string::npos);
 }

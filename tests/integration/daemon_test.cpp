@@ -330,7 +330,8 @@ TEST_CASE("daemon: a stale socket from a killed daemon is replaced") {
     CHECK((st.st_mode & 07777) == 0720);
 }
 
-TEST_CASE("daemon: kill -9 with clients connected, then an immediate start serves on both listeners") {
+TEST_CASE(
+    "daemon: kill -9 with clients connected, then an immediate start serves on both listeners") {
     // The killed daemon's io_uring releases its listening sockets only a moment after the process
     // is gone, so the TCP port is still in LISTEN when the supervisor restarts it: the new
     // daemon's bind retries EADDRINUSE for a bounded time instead of exiting 1.
@@ -340,8 +341,8 @@ TEST_CASE("daemon: kill -9 with clients connected, then an immediate start serve
     DaemonOptions o;
     o.write_listen_keys = false;
     o.wait_ready = false;
-    o.toml = "[system_probe_config]\nsysprobe_socket = \"" + socket + "\"\ndebug_port = " +
-             std::to_string(port) + "\nprocess_config.enabled = true\n";
+    o.toml = "[system_probe_config]\nsysprobe_socket = \"" + socket +
+             "\"\ndebug_port = " + std::to_string(port) + "\nprocess_config.enabled = true\n";
     for (int round = 0; round < 3; ++round) {
         CAPTURE(round);
         Daemon first(o);
@@ -433,7 +434,8 @@ TEST_CASE("daemon: SIGTERM exits 0 and removes the socket") {
     }
 }
 
-TEST_CASE("daemon: SIGHUP re-reads the configuration; an invalid one is refused and the old one kept") {
+TEST_CASE(
+    "daemon: SIGHUP re-reads the configuration; an invalid one is refused and the old one kept") {
     Daemon d(process_daemon());
     REQUIRE(d.ready());
     const std::string config = d.dir() + "/ringprobe.toml";
@@ -862,7 +864,9 @@ TEST_CASE("process: bad bodies get 400 naming the problem, and the connection st
     }
 }
 
-TEST_CASE("process: 10,001 pids are streamed (chunked) and complete; other clients are served meanwhile") {
+TEST_CASE(
+    "process: 10,001 pids are streamed (chunked) and complete; other clients are served "
+    "meanwhile") {
     Daemon d(process_daemon());
     REQUIRE(d.ready());
     std::string many = "{\"pids\": [";

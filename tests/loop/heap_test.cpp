@@ -1,12 +1,12 @@
 // heap_test.cpp — BulkHeap: inside the scope big buffers come from the (kept) heap, not from a
 // fresh mmap each; leaving it restores malloc's defaults and gives the memory back.
+#include "loop/heap.h"
+
 #include <doctest/doctest.h>
 #include <malloc.h>
 
 #include <cstdlib>
 #include <cstring>
-
-#include "loop/heap.h"
 
 namespace {
 // Bytes malloc currently holds in mmapped chunks (one per allocation above the mmap threshold).
@@ -15,7 +15,8 @@ size_t mmapped_bytes() { return mallinfo2().hblkhd; }
 
 TEST_CASE("heap: a 5.5 MB buffer is served from the heap inside BulkHeap, mmapped outside") {
 #ifdef __SANITIZE_ADDRESS__
-    MESSAGE("AddressSanitizer replaces malloc (no mallopt, no mallinfo2): checked in the other builds");
+    MESSAGE(
+        "AddressSanitizer replaces malloc (no mallopt, no mallinfo2): checked in the other builds");
     return;
 #endif
     constexpr size_t kBtfSized = 5520272;  // the kernel BTF libbpf reads, as on Linux 6.18

@@ -129,9 +129,12 @@ TEST_CASE("host: a failing module is reported and the others serve") {
     static const std::regex kGoDuration(R"(^(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)$)");
     CHECK_MESSAGE(std::regex_match(uptime, kGoDuration), uptime);
     double seconds = std::stod(uptime);
-    if (uptime.ends_with("ms")) seconds /= 1e3;
-    else if (uptime.ends_with("µs")) seconds /= 1e6;
-    else if (uptime.ends_with("ns")) seconds /= 1e9;
+    if (uptime.ends_with("ms"))
+        seconds /= 1e3;
+    else if (uptime.ends_with("µs"))
+        seconds /= 1e6;
+    else if (uptime.ends_with("ns"))
+        seconds /= 1e9;
     CHECK_MESSAGE(seconds > 0.0, uptime);
     CHECK_MESSAGE(uptime.find('h') == std::string::npos, uptime);
     CHECK_MESSAGE(seconds < 60.0, uptime);
