@@ -14,10 +14,13 @@ std::expected<bpf::Runtime*, std::string> BpfModule::runtime(
 
 std::expected<void, std::string> BpfModule::register_routes(http::Router& router) {
     // system-probe registers /check for every method.
-    router.handle("", "/check", [this](const http::Request&, http::Response& res) {
-        last_check_s_ = loop::Reactor::unix_now_s();
-        check(res);
-    });
+    router.handle(
+        "", "/check",
+        [this](const http::Request&, http::Response& res) {
+            last_check_s_ = loop::Reactor::unix_now_s();
+            check(res);
+        },
+        http::RouteOptions{.max_in_flight = check_limit_});
     return {};
 }
 

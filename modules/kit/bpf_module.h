@@ -3,7 +3,9 @@
 //   - runtime(deps, {features}): the eBPF runtime, or the error naming the first feature this
 //     kernel lacks ("kernel has no BTF (/sys/kernel/btf/vmlinux missing)").
 //   - /check registered for every method, as system-probe does, answered by the module's
-//     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never).
+//     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never). A module
+//     whose system-probe route has a concurrency limit sets it with set_check_limit() (429
+//     above it).
 //   - /debug/stats: {"last_check"; for a module with a loaded probe (track()) "hooks" (programs
 //     attached, as section names), "missing_hooks" ({"<hook>": "<why>"}: hooks this kernel
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.
@@ -58,6 +60,9 @@ class BpfModule : public Module {
     // The module's own metric families, after the common ones.
     virtual void write_extra_metrics(http::MetricsWriter& w) const {}
 
+    // system-probe's utils.WithConcurrencyLimit(n) on /check (call before register_routes).
+    void set_check_limit(uint32_t n) { check_limit_ = n; }
+
     // Shows this probe's attached hooks and timings in the stats (the skeleton must outlive the
     // module's stats: keep it as a member).
     void track(const bpf::SkeletonCore& probe) { probe_ = &probe; }
@@ -85,6 +90,7 @@ class BpfModule : public Module {
     const bpf::RingBuffer* ring_ = nullptr;
     std::map<std::string, std::string, std::less<>> missing_hooks_;
     int64_t last_check_s_ = 0;
+    uint32_t check_limit_ = 0;  // 0: no limit
 };
 
 }  // namespace rp::modules::kit
