@@ -6,11 +6,12 @@
  *   tp_btf/sched_wakeup_new   a new task was made runnable (fork/clone)
  *   tp_btf/sched_switch       prev is switched out but stays runnable: it was preempted, or it
  *                             left with __state == TASK_RUNNING (yield, a wakeup that raced its
- *                             sleep)
+ *                             sleep, a signal)
  * When a stamped task is switched in (sched_switch's next), now - stamp is one run-queue wait,
- * added to cgroup_stats[cgroup of next] (sum and count), and the stamp is cleared. A switch with
- * preempt set counts one preemption for prev's cgroup. A task is counted once per flush period in
- * its cgroup's unique_pid_count (its storage remembers the period and cgroup it was counted in),
+ * added to cgroup_stats[cgroup of next] (sum and count), and the stamp is cleared. An involuntary
+ * switch (the kernel's nonvoluntary_ctxt_switches rule: preempt, or prev was TASK_RUNNING when
+ * __schedule() began) counts one preemption for prev's cgroup. A task is counted once per flush
+ * period in its cgroup's unique_pid_count (its storage remembers the period and cgroup it was counted in),
  * so that count is the number of distinct threads that waited or were preempted there since the
  * last /check.
  *
@@ -166,24 +167,31 @@ int BPF_PROG(nn_sched_wakeup_new, struct task_struct *p)
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(nn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+int BPF_PROG(nn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
 {
 	struct nn_counters *c = counters_get();
 	__u64 period = flush_period;
 	struct nn_cgroup_stats *s;
 	struct nn_task *ts;
 	__u64 now = 0, id;
+	bool involuntary;
 	__s64 wait;
 
 	NN_COUNT(c, switches);
 
-	/* prev leaves the CPU but stays on the run queue: its wait starts now. */
-	if (prev->pid != 0 && (preempt || task_state_of(prev) == NN_TASK_RUNNING)) {
+	/* prev leaves the CPU but stays on the run queue (preempted, or still TASK_RUNNING now: a
+	 * yield, a sleep cut short by a signal or a racing wakeup): its wait starts now. It was
+	 * switched out involuntarily when preempted or when it was running as __schedule() began
+	 * (prev_state): the kernel's own rule for nivcsw (nonvoluntary_ctxt_switches). A task
+	 * preempted on its way back to user space arrives through schedule(), with preempt false. */
+	involuntary = preempt || prev_state == NN_TASK_RUNNING;
+	if (prev->pid != 0 && (involuntary || task_state_of(prev) == NN_TASK_RUNNING)) {
 		ts = bpf_task_storage_get(&task_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (ts) {
 			now = bpf_ktime_get_ns();
 			ts->enqueued_ns = now;
-			if (preempt) {
+			if (involuntary) {
 				id = task_cgroup_id(prev);
 				s = cgroup_get(id, c);
 				if (s) {
