@@ -11,16 +11,16 @@
  * added to cgroup_stats[cgroup of next] (sum and count), and the stamp is cleared. An involuntary
  * switch (the kernel's nonvoluntary_ctxt_switches rule: preempt, or prev was TASK_RUNNING when
  * __schedule() began) counts one preemption for prev's cgroup. A task is counted once per flush
- * period in its cgroup's unique_pid_count (its storage remembers the period and cgroup it was counted in),
- * so that count is the number of distinct threads that waited or were preempted there since the
- * last /check.
+ * period in its cgroup's unique_pid_count (its storage remembers the period and cgroup it was
+ * counted in), so that count is the number of distinct threads that waited or were preempted
+ * there since the last /check.
  *
  * Cgroup id: task->cgroups->dfl_cgrp->kn->id, the task's cgroup in the default (v2) hierarchy:
  * the inode number of its directory under the cgroup2 mount (/sys/fs/cgroup/unified on a hybrid
  * host; 1 for the v2 root). Direct BTF loads: tp_btf programs run under RCU (preemption is off
  * in __schedule), which keeps css_set and cgroup alive, so no bpf_rcu_read_lock kfunc is needed.
  *
- * Cost: every context switch runs tp_sched_switch (two task-storage lookups, at most two
+ * Cost: every context switch runs nn_sched_switch (two task-storage lookups, at most two
  * per-CPU hash lookups, one clock read); every wakeup one task-storage lookup. Measured in
  * docs/modules/noisy_neighbor.md ("Overhead").
  *
