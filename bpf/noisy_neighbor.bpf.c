@@ -20,7 +20,7 @@
  * host; 1 for the v2 root). Direct BTF loads: tp_btf programs run under RCU (preemption is off
  * in __schedule), which keeps css_set and cgroup alive, so no bpf_rcu_read_lock kfunc is needed.
  *
- * Cost: every context switch runs nn_sched_switch (two task-storage lookups, at most two
+ * Cost: every context switch runs nn_switch (two task-storage lookups, at most two
  * per-CPU hash lookups, one clock read); every wakeup one task-storage lookup. Measured in
  * docs/modules/noisy_neighbor.md ("Overhead").
  *
@@ -155,19 +155,19 @@ static __always_inline int stamp(struct task_struct *task)
 }
 
 SEC("tp_btf/sched_wakeup")
-int BPF_PROG(nn_sched_wakeup, struct task_struct *p)
+int BPF_PROG(nn_wakeup, struct task_struct *p)
 {
 	return stamp(p);
 }
 
 SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(nn_sched_wakeup_new, struct task_struct *p)
+int BPF_PROG(nn_wakeup_new, struct task_struct *p)
 {
 	return stamp(p);
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(nn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+int BPF_PROG(nn_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
 	struct nn_counters *c = counters_get();
