@@ -119,6 +119,20 @@ std::span<const KeySpec> schema() {
         {.path = "noisy_neighbor.enabled", .type = kBool, .default_value = false,
          .help = "Enables the noisy_neighbor module (run-queue latency and preemptions per "
                  "cgroup)."},
+        {.path = "compliance_config.database_benchmarks.enabled", .type = kBool,
+         .default_value = false,
+         .help = "Enables the compliance module (GET /compliance/dbconfig: database configs)."},
+        {.path = "compliance_config.enabled", .type = kBool, .default_value = false,
+         .help = "The Agent's compliance switch; with run_in_system_probe it enables the "
+                 "compliance module."},
+        {.path = "compliance_config.run_in_system_probe", .type = kBool, .default_value = false,
+         .help = "With compliance_config.enabled, enables the compliance module."},
+        {.path = "runtime_security_config.enabled", .type = kBool, .default_value = false,
+         .help = "CWS switch; accepted for the legacy compliance_module.enabled below (ringprobe "
+                 "has no CWS)."},
+        {.path = "runtime_security_config.compliance_module.enabled", .type = kBool,
+         .default_value = false,
+         .help = "Legacy: with runtime_security_config.enabled, enables the compliance module."},
         {.path = "discovery.enabled", .type = kBool, .default_value = false,
          .help = "Enables the discovery module."},
         {.path = "ping.enabled", .type = kBool, .default_value = false,

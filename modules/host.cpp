@@ -113,7 +113,7 @@ Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router
     for (const Factory& f : factories) {
         Entry e;
         e.factory = &f;
-        e.enabled = cfg.get_bool(f.enable_key);
+        e.enabled = f.enabled != nullptr ? f.enabled(cfg) : cfg.get_bool(f.enable_key);
         entries_.push_back(std::move(e));
     }
 }

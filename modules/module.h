@@ -57,6 +57,9 @@ struct Factory {
     // btf_trace_<name> typedefs of has_tracepoint without tracefs). The runtime indexes those of
     // every enabled module in its one scan of the kernel BTF at set-up.
     std::span<const std::string_view> btf_names = {};
+    // When the module is enabled by more than its enable_key (system-probe's config.go rules,
+    // e.g. compliance): decides instead of reading enable_key alone.
+    bool (*enabled)(const conf::Config& cfg) = nullptr;
 };
 
 // Every factory this build has, in system-probe's start-up order (modules/registry.cpp).
