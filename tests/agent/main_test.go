@@ -47,6 +47,12 @@ enabled = true
 
 [seccomp_tracer]
 enabled = true
+
+[noisy_neighbor]
+enabled = true
+
+[compliance_config.database_benchmarks]
+enabled = true
 `
 
 // Without eBPF only the process module exists.
@@ -57,16 +63,21 @@ debug_port = 0
 
 [system_probe_config.process_config]
 enabled = true
+
+[compliance_config.database_benchmarks]
+enabled = true
 `
 
 var (
-	modulesBPF   = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer"}
-	modulesNoBPF = []string{"process"}
+	modulesBPF = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer",
+		"noisy_neighbor", "compliance"}
+	modulesNoBPF = []string{"process", "compliance"}
 )
 
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
 
 func runSuite(m *testing.M) int {
+	runFakeIfAsked()
 	suite.bin = os.Getenv("RINGPROBE_BIN")
 	suite.triggers = os.Getenv("RINGPROBE_AGENT_TRIGGERS")
 	suite.bpf = os.Getenv("RINGPROBE_AGENT_BPF") != "0"

@@ -126,3 +126,14 @@ type LegacyEBPFStats struct {
 		Type    ProgramType
 	}
 }
+
+// NoisyNeighborStats mirrors pkg/collector/corechecks/ebpf/probe/noisyneighbor/model
+// .NoisyNeighborStats (no json tags: the keys are the Go field names); the noisy_neighbor check
+// decodes a JSON array of them (null when empty).
+type NoisyNeighborStats struct {
+	CgroupID        uint64
+	SumLatenciesNs  uint64
+	EventCount      uint64
+	PreemptionCount uint64
+	UniquePidCount  uint64
+}
