@@ -117,6 +117,8 @@ constexpr std::string_view kPgKeys[] = {
     "work_mem",
 };
 
+static_assert(std::is_sorted(std::begin(kPgKeys), std::end(kPgKeys)), "kPgKeys must stay sorted");
+
 bool pg_known(std::string_view key) {
     return std::binary_search(std::begin(kPgKeys), std::end(kPgKeys), key);
 }
