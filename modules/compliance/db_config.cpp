@@ -785,6 +785,10 @@ void write_logback(http::JsonWriter& w, const Logback& lb) {
 
 }  // namespace
 
+std::span<const YamlField> mongodb_fields() { return kMongo; }
+std::span<const YamlField> cassandra_fields() { return kCassandra; }
+void write_logback_json(http::JsonWriter& w, const Logback& lb) { write_logback(w, lb); }
+
 std::vector<std::string> pg_tokens(std::string_view line) {
     std::vector<std::string> out;
     PgLexer lex(line);

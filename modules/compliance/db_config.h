@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,12 @@ struct LoadStats {
 
 // The resource of process `pid`, or nullopt ("resource not found").
 std::optional<DbResource> load_db_resource(int pid, LoadStats& stats);
+
+// The config_data whitelists (for tests and the fuzz target).
+std::span<const YamlField> mongodb_fields();
+std::span<const YamlField> cassandra_fields();
+// A Logback as its JSON object (cassandraLogback's Go field names).
+void write_logback_json(http::JsonWriter& w, const Logback& lb);
 
 // The DBResource JSON object.
 void write_db_resource(http::JsonWriter& w, const DbResource& r);

@@ -30,7 +30,12 @@ void config_one(const uint8_t* data, size_t size);
 // that parses as JSON, and no pid twice in statsByPID.
 void json_one(const uint8_t* data, size_t size);
 
+// The compliance module's file parsers (GUC lexer, YAML whitelists, logback.xml): byte 0 picks
+// the parser, the rest is the file (dbconfig_target.cpp). Checks: every JSON written parses.
+void dbconfig_one(const uint8_t* data, size_t size);
+
 // Prints "fuzz: <target>: <message>" to stderr and aborts (libFuzzer reports it as a crash).
-[[noreturn]] void fail(const char* target, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+[[noreturn]] void fail(const char* target, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 }  // namespace rp::fuzz

@@ -52,6 +52,10 @@ TEST_CASE("fuzz: every json corpus input and past crash gets 200 or 400 with a J
     CHECK(replay("json", rp::fuzz::json_one) >= 20);
 }
 
+TEST_CASE("fuzz: every dbconfig corpus input parses or fails cleanly, its JSON well-formed") {
+    CHECK(replay("dbconfig", rp::fuzz::dbconfig_one) >= 12);
+}
+
 // --- One test per crash the fuzzers found (each input is also in the corpus above).
 
 TEST_CASE("process: a pid asked for twice is answered once (no duplicate key in statsByPID)") {
