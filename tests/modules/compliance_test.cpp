@@ -426,6 +426,30 @@ TEST_CASE("compliance: a Cassandra JVM in its own root: cassandra.yaml and logba
     CHECK(f.get("pid=" + std::to_string(other.pid())).status == 404);
 }
 
+TEST_CASE("compliance: postgres without any config file, in a root of its own") {
+    if (::geteuid() != 0) test::skip_unless("needs root (chroot) for a process with its own root");
+    TempDir tmp;
+    const std::string root = tmp.path + "/root";
+    fs::create_directories(root + "/etc");
+    // The first well-known glob that matches wins; this root has none of them.
+    FakeServer pg(tmp.path + "/bin", "postgres", {"--port=5999", "--fsync", "--unknown=1"}, root);
+    Fixture f;
+    auto a = f.get("pid=" + std::to_string(pg.pid()));
+    CHECK(a.status == 200);
+    check_json(a.body,
+               R"({"type":"db_postgresql",)" + cid(pg.pid()) +
+                   R"("config":{"process_name":"postgres","process_user":"root",)"
+                   R"("config_file_path":"","config_file_user":"","config_file_group":"",)"
+                   R"("config_file_mode":0,"config_data":{"fsync":"true","port":"5999"}}})");
+    // The same inside a root that has one: found through the glob.
+    write_file(root + "/var/lib/postgresql/16/data/postgresql.conf", "port = 5432\n");
+    auto b = f.get("pid=" + std::to_string(pg.pid()));
+    CHECK(b.status == 200);
+    CHECK(b.body.find(R"("config_file_path":"/var/lib/postgresql/16/data/postgresql.conf")") !=
+          std::string::npos);
+    CHECK(b.body.find(R"("port":"5999")") != std::string::npos);  // the command line wins
+}
+
 TEST_CASE("compliance: bad pid 400 and unknown pid 404, with system-probe's texts") {
     Fixture f;
     struct Case {
