@@ -11,7 +11,7 @@
 namespace rp::http {
 
 class Buffer {
-public:
+  public:
     using Ch = char;  // RapidJSON stream concept
     Buffer() = default;
     explicit Buffer(size_t capacity) { reserve(capacity); }
@@ -60,6 +60,7 @@ public:
         }
     }
     void append(const void* p, size_t n) {
+        if (n == 0) return;  // p may be null (an empty string_view): memcpy must not see it
         reserve(size_ + n);
         std::memcpy(data_ + size_, p, n);
         size_ += n;
@@ -86,6 +87,7 @@ public:
     // Unchecked appends: the caller reserved the room (RapidJSON's PutReserve, then PutUnsafe).
     void put_unsafe(char c) { data_[size_++] = c; }
     void append_unsafe(const char* p, size_t n) {
+        if (n == 0) return;
         std::memcpy(data_ + size_, p, n);
         size_ += n;
     }
@@ -94,7 +96,7 @@ public:
     void Put(char c) { push_back(c); }
     void Flush() {}
 
-private:
+  private:
     char* data_ = nullptr;
     size_t size_ = 0;
     size_t cap_ = 0;

@@ -1,12 +1,12 @@
 // json_writer_test.cpp — JsonWriter: compact and pretty output, escaping, invalid UTF-8, reuse.
+#include "http/json_writer.h"
+
 #include <doctest/doctest.h>
+#include <simdjson.h>
 
 #include <cmath>
 #include <string>
 
-#include <simdjson.h>
-
-#include "http/json_writer.h"
 #include "http/response.h"
 
 using namespace rp::http;
@@ -29,8 +29,25 @@ TEST_CASE("json: compact object with every value kind") {
     w.end_array();
     w.end_object();
     CHECK(w.complete());
-    CHECK(b.view() ==
-          R"({"s":"x\"y\\z\n","i":-5,"u":18446744073709551615,"b":true,"n":null,"f":1.5,"a":[1,2]})");
+    CHECK(
+        b.view() ==
+        R"({"s":"x\"y\\z\n","i":-5,"u":18446744073709551615,"b":true,"n":null,"f":1.5,"a":[1,2]})");
+}
+
+// Regression (fuzz_dbconfig, UBSan): an empty string_view has a null data pointer, which reached
+// memcpy through plain_string / Buffer::append.
+TEST_CASE("json: an empty string_view with a null data pointer is written as \"\"") {
+    rp::http::Buffer out;
+    rp::http::JsonWriter w(out);
+    w.start_object();
+    w.kv("a", std::string_view());
+    w.key("b");
+    w.string(std::string_view());
+    w.end_object();
+    CHECK(out.view() == R"({"a":"","b":""})");
+    rp::http::Buffer raw;
+    raw.append(std::string_view());
+    CHECK(raw.size() == 0);
 }
 
 TEST_CASE("json: pretty output uses a 2-space indent") {
@@ -50,11 +67,13 @@ TEST_CASE("json: invalid UTF-8 bytes become U+FFFD, valid multibyte text is kept
     Buffer b;
     JsonWriter w(b);
     w.start_array();
-    w.string(std::string_view("ok\xC3\xA9", 4));        // é
-    w.string(std::string_view("bad\xFF\xC3", 5));       // stray byte, truncated sequence
-    w.string(std::string_view("\xED\xA0\x80", 3));      // UTF-16 surrogate encoded: invalid
+    w.string(std::string_view("ok\xC3\xA9", 4));    // é
+    w.string(std::string_view("bad\xFF\xC3", 5));   // stray byte, truncated sequence
+    w.string(std::string_view("\xED\xA0\x80", 3));  // UTF-16 surrogate encoded: invalid
     w.end_array();
-    CHECK(b.view() == "[\"ok\xC3\xA9\",\"bad\xEF\xBF\xBD\xEF\xBF\xBD\",\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"]");
+    CHECK(b.view() ==
+          "[\"ok\xC3\xA9\",\"bad\xEF\xBF\xBD\xEF\xBF\xBD\","
+          "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"]");
 }
 
 TEST_CASE("json: NaN and infinity are written as null") {
@@ -101,7 +120,8 @@ TEST_CASE("json: reason phrases") {
 // The writer copies runs that need no escaping eight bytes at a time (json_plain_prefix); every
 // character class at every offset and string length round-trips through an independent parser.
 TEST_CASE("json: escaping is exact at every offset of the 8-byte fast path") {
-    const std::string specials[] = {"\"", "\\", "\n", "\x01", "\x1f", " ", "\x7f", "\xC3\xA9", "\t", "/"};
+    const std::string specials[] = {"\"", "\\",   "\n",       "\x01", "\x1f",
+                                    " ",  "\x7f", "\xC3\xA9", "\t",   "/"};
     simdjson::ondemand::parser parser;
     int checked = 0;
     for (const std::string& sp : specials) {
