@@ -338,15 +338,16 @@ TEST_CASE("conf: log_level must be a level name, in any case") {
           "warning, error, critical, off)");
 }
 
-TEST_CASE("conf: seccomp_tracer.mode is auto or entry_marks, anything else names the key") {
-    for (auto mode : {"auto", "entry_marks"}) {
+TEST_CASE(
+    "conf: seccomp_tracer.mode is auto, entry_marks or signals, anything else names the key") {
+    for (auto mode : {"auto", "entry_marks", "signals"}) {
         CAPTURE(mode);
         CHECK(parse_ok(std::string("ringprobe.seccomp_tracer.mode = \"") + mode + "\"")
                   .get_string("ringprobe.seccomp_tracer.mode") == mode);
     }
     CHECK(parse_error("[ringprobe.seccomp_tracer]\nmode = \"replay\"") ==
           "test.toml:2: key ringprobe.seccomp_tracer.mode: \"replay\" is not a seccomp_tracer "
-          "mode (auto, entry_marks)");
+          "mode (auto, entry_marks, signals)");
 }
 
 TEST_CASE("conf: shutdown_timeout_ms is a positive number of milliseconds") {
