@@ -31,7 +31,11 @@
 namespace rp::modules {
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/ringprobe/ringprobe.toml";
+#ifndef RINGPROBE_DEFAULT_CONFIG
+#define RINGPROBE_DEFAULT_CONFIG "/etc/ringprobe/ringprobe.toml"
+#endif
+// Where the package installs the configuration (cmake/packaging.cmake: RINGPROBE_CONFIG_DIR).
+constexpr const char* kDefaultConfig = RINGPROBE_DEFAULT_CONFIG;
 
 void usage(FILE* out) {
     std::fprintf(
