@@ -7,6 +7,10 @@
 # remove, deleted on purge) and declares its shared-library dependencies (dpkg-shlibdeps).
 include(GNUInstallDirs)
 
+# `make install` / cpack install what was built and build nothing themselves (as `cmake --install`
+# never does): the package test then cannot rebuild the tree under tests that are running.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+
 set(RINGPROBE_CONFIG_DIR /etc/ringprobe CACHE PATH
     "Directory of the installed configuration (the daemon's default --config is here)")
 set(RINGPROBE_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING

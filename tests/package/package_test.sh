@@ -109,9 +109,11 @@ for _ in $(seq 300); do
 done
 [ -s "$work/stats" ] || { cat "$work/daemon.log" >&2; fail "the installed daemon does not serve /debug/stats"; }
 grep -q '"process"' "$work/stats" || fail "/debug/stats lacks the process module: $(cat "$work/stats")"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^ringprobe_build_info{version=' || fail "/metrics on the debug port"
-curl -sf --unix-socket "$DD_SYSPROBE_SOCKET" -X POST -d '{"pids":[1]}' http://sysprobe/process/stats | grep -q statsByPID ||
+curl -sf "http://127.0.0.1:$port/metrics" -o "$work/metrics" || fail "GET /metrics on the debug port: curl exit $?: $(tail -3 "$work/daemon.log")"
+grep -q "^ringprobe_build_info{version=" "$work/metrics" || fail "/metrics lacks ringprobe_build_info: $(head -c 300 "$work/metrics")"
+curl -sf --unix-socket "$DD_SYSPROBE_SOCKET" -X POST -d '{"pids":[1]}' http://sysprobe/process/stats -o "$work/procstats" ||
     fail "POST /process/stats"
+grep -q statsByPID "$work/procstats" || fail "POST /process/stats: $(cat "$work/procstats")"
 kill -TERM "$pid"
 wait "$pid" || fail "the installed daemon did not exit 0 on SIGTERM: $(tail -5 "$work/daemon.log")"
 pid=""
