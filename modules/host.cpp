@@ -108,6 +108,11 @@ std::string go_duration(int64_t ns) {
     return std::string(buf, format_go_duration(ns, buf));
 }
 
+// Whether `cfg` enables the module: its Factory::enabled rule, else its enable key.
+static bool enabled_by(const Factory& f, const conf::Config& cfg) {
+    return f.enabled != nullptr ? f.enabled(cfg) : cfg.get_bool(f.enable_key);
+}
+
 Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router,
            std::span<const Factory> factories)
     : reactor_(reactor), cfg_(cfg), router_(router), bpf_(std::make_unique<BpfState>()) {
@@ -116,7 +121,7 @@ Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router
     for (const Factory& f : factories) {
         Entry e;
         e.factory = &f;
-        e.enabled = f.enabled != nullptr ? f.enabled(cfg) : cfg.get_bool(f.enable_key);
+        e.enabled = enabled_by(f, cfg);
         entries_.push_back(std::move(e));
     }
 }
@@ -338,7 +343,7 @@ Host::ReloadResult Host::reload(const conf::Config& fresh) {
     std::vector<Action> plan(entries_.size(), Action::keep);
     for (size_t i = 0; i < entries_.size(); ++i) {
         Entry& e = entries_[i];
-        bool now = fresh.get_bool(e.factory->enable_key);
+        bool now = enabled_by(*e.factory, fresh);
         if (e.enabled && !now)
             plan[i] = Action::stop;
         else if (!e.enabled && now)

@@ -620,4 +620,25 @@ TEST_CASE("compliance: the daemon serves /compliance/dbconfig (enable keys, stat
     REQUIRE(r);
     CHECK(r->status == 404);
     CHECK(r->body.find("resource not found") == std::string::npos);
+
+    // SIGHUP with run_in_system_probe added: the module starts (the reload uses the same rule).
+    const std::string config = d.dir() + "/ringprobe.toml";
+    std::string text;
+    {
+        std::ifstream in(config);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string table = "[compliance_config]\nenabled = true\n";
+    REQUIRE(text.find(table) != std::string::npos);
+    text.replace(text.find(table), table.size(), table + "run_in_system_probe = true\n");
+    std::ofstream(config) << text;
+    d.signal(SIGHUP);
+    bool started = false;
+    for (auto deadline = Clock::now() + std::chrono::seconds(10);
+         !started && Clock::now() < deadline;) {
+        auto x = d.client().get("/compliance/dbconfig?pid=1");
+        started = x && x->status == 404 && x->body == "resource not found for pid=1";
+        if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK_MESSAGE(started, d.log());
 }

@@ -31,7 +31,8 @@
 # script lists them): then the A/B figure is the marginal cost of one more program there.
 #
 # Needs: root (BPF), iperf3 (RINGPROBE_SETUP_BENCH=1 tools/setup), curl, python3, a C compiler.
-# KEEP_WORK=1 keeps the raw results in the printed directory.
+# KEEP_WORK=1 keeps the raw results in the printed directory; MODULE_COST_ONLY="null x" measures
+# only the modules named (by the first field of the list below).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,6 +64,7 @@ modules=(
     "ebpf|[ebpf_check]\nenabled = true|ebpf"
     "seccomp_tracer|[seccomp_tracer]\nenabled = true|seccomp_tracer (replay mode, the default)"
     "seccomp_signals|[seccomp_tracer]\nenabled = true\n[ringprobe.seccomp_tracer]\nmode = \"signals\"|seccomp_tracer, mode = \"signals\""
+    "noisy_neighbor|[noisy_neighbor]\nenabled = true|noisy_neighbor"
 )
 module_of() { [ "$1" = seccomp_signals ] && echo seccomp_tracer || echo "$1"; }
 
@@ -157,8 +159,12 @@ others=$(bpftool link list 2>/dev/null | grep -oE "tp '[a-z_]+'" | sort | uniq -
 echo "# BPF links already attached on this host before the run (other processes): ${others:-none}"
 
 : > "$work/ab" ; : > "$work/self"
+measured=()
 for entry in "${modules[@]}"; do
     IFS='|' read -r name toml _ <<< "$entry"
+    # MODULE_COST_ONLY="null noisy_neighbor": measure only these (the null control included).
+    if [ -n "${MODULE_COST_ONLY:-}" ] && [[ " $MODULE_COST_ONLY " != *" $name "* ]]; then continue; fi
+    measured+=("$entry")
     echo "# $name: A/B" >&2
     write_config "$toml" off
     start_daemon
@@ -196,5 +202,5 @@ for entry in "${modules[@]}"; do
     stop_daemon
 done
 
-printf '%s\n' "${modules[@]}" > "$work/modules"
+printf '%s\n' "${measured[@]}" > "$work/modules"
 python3 "$root/tools/bench/module_cost_table.py" "$work"
