@@ -1,6 +1,8 @@
 // json_writer.cpp — see json_writer.h.
 #include "http/json_writer.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -37,6 +39,34 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
 }
 
 }  // namespace
+
+void JsonWriter::go_float(double v, bool f32) {
+    if (std::isnan(v) || std::isinf(v)) {
+        null();
+        return;
+    }
+    char buf[64];
+    double a = std::fabs(v);
+    bool exp_form = false;
+    if (a != 0) {
+        if (f32) {
+            float af = static_cast<float>(a);
+            exp_form = af < 1e-6f || af >= 1e21f;
+        } else {
+            exp_form = a < 1e-6 || a >= 1e21;
+        }
+    }
+    auto fmt = exp_form ? std::chars_format::scientific : std::chars_format::fixed;
+    std::to_chars_result r = f32 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), fmt)
+                                 : std::to_chars(buf, buf + sizeof buf, v, fmt);
+    size_t n = static_cast<size_t>(r.ptr - buf);
+    // Go writes e-07 as e-7 (and keeps two digits for positive exponents: e+21).
+    if (exp_form && n >= 4 && buf[n - 4] == 'e' && buf[n - 3] == '-' && buf[n - 2] == '0') {
+        buf[n - 2] = buf[n - 1];
+        --n;
+    }
+    call([&](auto& w) { w.RawValue(buf, n, rapidjson::kNumberType); });
+}
 
 void JsonWriter::string(std::string_view s) {
     if (!pretty_ && json_plain_ascii(s.data(), s.size())) return plain_string(s);
