@@ -55,10 +55,12 @@ void run_job(Resolver::Answer& a, bool reverse, const std::string& name, int fam
         char host[NI_MAXHOST] = {};
         int rc = ::getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0,
                                NI_NAMEREQD);
-        if (rc != 0)
+        if (rc != 0) {
             a.error = "reverse lookup " + addr.to_string() + ": " + ::gai_strerror(rc);
-        else
+        } else {
             a.name = host;
+            if (!a.name.empty() && a.name.back() != '.') a.name += '.';
+        }
         return;
     }
     addrinfo hints{};
@@ -223,6 +225,21 @@ void Resolver::on_ready() {
         done.swap(shared_->done);
     }
     for (auto& job : done) {
+        if (job->reverse) {
+            CachedName entry{job->addr, job->answer, reactor_.now_ms() + kReverseCacheTtlMs};
+            auto same = std::find_if(reverse_cache_.begin(), reverse_cache_.end(),
+                                     [&](const CachedName& c) { return c.addr == job->addr; });
+            if (same != reverse_cache_.end()) {
+                *same = std::move(entry);
+            } else if (reverse_cache_.size() < kReverseCacheEntries) {
+                reverse_cache_.push_back(std::move(entry));
+            } else {
+                *std::min_element(reverse_cache_.begin(), reverse_cache_.end(),
+                                  [](const CachedName& a, const CachedName& b) {
+                                      return a.expires_ms < b.expires_ms;
+                                  }) = std::move(entry);
+            }
+        }
         auto it = callbacks_.find(job->id);
         if (it == callbacks_.end()) continue;  // cancelled
         Callback cb = std::move(it->second);
@@ -230,6 +247,16 @@ void Resolver::on_ready() {
         if (!job->answer.error.empty()) ++stats_.failures;
         cb(std::move(job->answer));
     }
+}
+
+std::optional<Resolver::Answer> Resolver::cached_reverse(const IpAddr& addr) const {
+    for (const auto& c : reverse_cache_) {
+        if (c.addr == addr && c.expires_ms > reactor_.now_ms()) {
+            ++const_cast<Stats&>(stats_).reverse_cache_hits;
+            return c.answer;
+        }
+    }
+    return std::nullopt;
 }
 
 Resolver::Stats Resolver::stats() const {

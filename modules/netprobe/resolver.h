@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,7 +58,8 @@ class Resolver {
     };
 
     struct Stats {
-        uint64_t lookups = 0, reverse_lookups = 0, failures = 0, cancelled = 0, overflows = 0;
+        uint64_t lookups = 0, reverse_lookups = 0, failures = 0, cancelled = 0, overflows = 0,
+                 reverse_cache_hits = 0;
         uint32_t pending = 0, threads = 0;
     };
 
@@ -70,8 +72,14 @@ class Resolver {
     // (never from inside this call); on overflow or failure to start, the Ticket is empty and
     // `*error` says why.
     Ticket lookup(std::string name, int family, Callback cb, std::string* error);
-    // The name of `addr` (getnameinfo with NI_NAMEREQD); Answer::error when it has none.
+    // The name of `addr` (getnameinfo with NI_NAMEREQD), absolute (with its final dot, as Go's
+    // LookupAddr returns it); Answer::error when it has none.
     Ticket reverse(const IpAddr& addr, Callback cb, std::string* error);
+    // A reverse answer of the last kReverseCacheTtlMs (datadog-traceroute caches them 10 min),
+    // names and failures alike; nullopt when there is none.
+    std::optional<Answer> cached_reverse(const IpAddr& addr) const;
+    static constexpr size_t kReverseCacheEntries = 1024;
+    static constexpr uint64_t kReverseCacheTtlMs = 600'000;
 
     Stats stats() const;
 
@@ -87,6 +95,12 @@ class Resolver {
     std::shared_ptr<Shared> shared_;
     loop::FdWatch watch_;
     std::unordered_map<uint64_t, Callback> callbacks_;  // pending requests, by id
+    struct CachedName {
+        IpAddr addr;
+        Answer answer;
+        uint64_t expires_ms;
+    };
+    std::vector<CachedName> reverse_cache_;  // bounded: the oldest entry is replaced
     uint64_t next_id_ = 1;
     Stats stats_;
 };

@@ -272,7 +272,8 @@ void Ping::start() {
         fail("lookup " + params_.host + ": " + err);
         return;
     }
-    // Name resolution gets the run's timeout too (pro-bing resolves before its timeout starts).
+    // The answer comes within `timeout` of the request, name resolution included (pro-bing's
+    // timeout starts after it; the Agent's client gives up after 5 s without a response).
     deadline_.init(module_.reactor(), [this] {
         lookup_.reset();
         fail("lookup " + params_.host + ": no answer within the timeout (" +
@@ -350,9 +351,9 @@ void Ping::run(const net::IpAddr& target) {
         return;
     }
     received_.assign(static_cast<size_t>(params_.count), false);
-    started_ns_ = net::mono_ns();
     deadline_.init(module_.reactor(), [this] { finish(); });
-    deadline_.arm_after(ceil_ms(params_.timeout_ns));
+    const int64_t left_ns = params_.timeout_ns - (net::mono_ns() - started_ns_);
+    deadline_.arm_after(std::max<uint64_t>(1, ceil_ms(std::max<int64_t>(0, left_ns))));
     send_timer_.init(module_.reactor(), [this] { send_one(); });
     send_one();
     if (!done_ && attempts_ < params_.count)

@@ -504,6 +504,10 @@ void Session::start_reverse_dns() {
                 ips.push_back(h.ip);
     if (ips.size() > kMaxReverseLookups) ips.resize(kMaxReverseLookups);
     for (const auto& ip : ips) {
+        if (auto cached = resolver_.cached_reverse(ip)) {
+            if (cached->error.empty()) rdns_names_.emplace_back(ip, cached->name);
+            continue;
+        }
         std::string err;
         auto t = resolver_.reverse(
             ip,

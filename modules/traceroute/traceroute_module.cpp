@@ -495,6 +495,7 @@ void TracerouteModule::write_stats(http::JsonWriter& w) const {
     w.start_object();
     w.kv_uint("lookups", rs.lookups);
     w.kv_uint("reverse_lookups", rs.reverse_lookups);
+    w.kv_uint("reverse_cache_hits", rs.reverse_cache_hits);
     w.kv_uint("failures", rs.failures);
     w.kv_uint("cancelled", rs.cancelled);
     w.kv_uint("overflows", rs.overflows);

@@ -476,9 +476,13 @@ TEST_CASE("traceroute: reverse_dns=true names the hops from /etc/hosts") {
         REQUIRE(p.runs.size() == 1);
         REQUIRE(p.runs[0].hops.size() == 1);
         CHECK(p.runs[0].hops[0].ip == "127.0.0.1");
-        CHECK(p.runs[0].hops[0].reverse_dns == std::vector<std::string>{"localhost"});
-        CHECK(p.runs[0].dst_reverse_dns == std::vector<std::string>{"localhost"});
+        // Absolute, as Go's LookupAddr returns names (and datadog-traceroute passes them on).
+        CHECK(p.runs[0].hops[0].reverse_dns == std::vector<std::string>{"localhost."});
+        CHECK(p.runs[0].dst_reverse_dns == std::vector<std::string>{"localhost."});
     }
+    // One lookup, then the cache (10 minutes, as datadog-traceroute's).
+    CHECK(stat(c, {"traceroute", "resolver", "reverse_lookups"}) == 1);
+    CHECK(stat(c, {"traceroute", "resolver", "reverse_cache_hits"}) == 2);
     // Without it: no reverse_dns key at all (omitempty).
     auto r = c.get("/traceroute/traceroute/localhost?traceroute_queries=1");
     REQUIRE(r.has_value());
