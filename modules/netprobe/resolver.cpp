@@ -88,9 +88,11 @@ void Resolver::helper(std::shared_ptr<Shared> s) {
     std::unique_lock lock(s->mu);
     for (;;) {
         ++s->idle;
-        s->cv.wait(lock, [&] { return s->closed || !s->queue.empty(); });
+        // An idle helper leaves after kIdleExit: a daemon that resolved a name once is back to
+        // one thread a minute later.
+        bool work = s->cv.wait_for(lock, kIdleExit, [&] { return s->closed || !s->queue.empty(); });
         --s->idle;
-        if (s->closed) break;
+        if (s->closed || !work) break;
         std::unique_ptr<Job> job = std::move(s->queue.front());
         s->queue.pop_front();
         lock.unlock();

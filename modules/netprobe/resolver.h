@@ -1,7 +1,9 @@
 // resolver.h — host names and reverse lookups without blocking the loop.
 //
 // getaddrinfo(3) and getnameinfo(3) block (files, DNS, whatever nsswitch.conf says), so they run
-// on a few helper threads that do nothing else: a request is queued, a helper resolves it and
+// on at most kThreads helper threads per resolver (ping and traceroute have one each), started
+// when a request finds none idle, gone after kIdleExit without work. They do nothing else: a
+// request is queued, a helper resolves it and
 // queues the answer, then writes the resolver's eventfd, which the reactor watches (FdWatch); the
 // answer's callback runs on the loop. Nothing else crosses threads (one mutex guards the two
 // queues). Numeric addresses never come here (net::parse_ip answers them at once).
@@ -15,6 +17,7 @@
 // Bounded: at most kMaxQueued requests wait; beyond that lookup() fails at once (counted).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,7 +34,8 @@ namespace rp::modules::net {
 class Resolver {
   public:
     static constexpr size_t kMaxQueued = 512;
-    static constexpr unsigned kThreads = 2;
+    static constexpr unsigned kThreads = 2;               // helpers at most (started when needed)
+    static constexpr std::chrono::seconds kIdleExit{60};  // an idle helper exits after this
 
     struct Answer {
         std::string error;          // empty on success: "lookup <name>: <gai_strerror>"

@@ -185,6 +185,7 @@ std::string Session::open_sockets() {
         // Connected: the kernel hands this socket only the target's segments.
         if (::connect(tcp_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
             return std::string("connect the raw TCP socket: ") + std::strerror(errno);
+        tcp_filter_pending_ = true;  // attached once the source ports are known (below)
         net::enable_rx_timestamps(tcp_fd_);
         if (!tcp_watch_.start(reactor_, tcp_fd_, POLLIN, [this](int) { on_tcp(); }))
             return "the reactor has no room to watch the traceroute's TCP socket";
@@ -214,6 +215,24 @@ std::string Session::open_sockets() {
         if (!p) return p.error();
         e2e_reserve_fd_ = p->first;
         e2e_sport_ = p->second;
+    }
+    if (tcp_filter_pending_) {
+        // Only segments to our source ports wake us (a busy target's other traffic, and every
+        // other traceroute's, stays in the kernel). x = IP header length; [x+2] = dport.
+        std::vector<uint16_t> ports;
+        for (auto& run : runs_) ports.push_back(run->sport);
+        if (e2e_sport_ != 0) ports.push_back(e2e_sport_);
+        std::vector<sock_filter> prog;
+        prog.push_back(BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0));
+        prog.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2));
+        for (size_t i = 0; i < ports.size(); ++i) {
+            // match: jump to the accept after the remaining comparisons and the reject
+            const auto to_accept = static_cast<uint8_t>(ports.size() - i);
+            prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ports[i], to_accept, 0));
+        }
+        prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0));
+        prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffff));
+        if (auto r = net::attach_filter(tcp_fd_, prog); !r) return r.error();
     }
     return {};
 }

@@ -171,6 +171,7 @@ class Session {
     net::IpAddr target_;
     in_addr src_{};
     int send_fd_ = -1, icmp_fd_ = -1, tcp_fd_ = -1;
+    bool tcp_filter_pending_ = false;
     loop::FdWatch icmp_watch_, tcp_watch_;
     net::Resolver::Ticket lookup_;
     loop::Timer resolve_timer_, pace_timer_, window_timer_, e2e_launch_timer_, e2e_expire_timer_,

@@ -687,6 +687,8 @@ TEST_CASE("conf: the shipped conf/ringprobe.toml loads with zero warnings") {
     CHECK(c->get_bool("system_probe_config.enable_tcp_queue_length"));
     CHECK(c->get_bool("ebpf_check.enabled"));
     CHECK(c->get_bool("seccomp_tracer.enabled"));
+    CHECK(c->get_bool("ping.enabled"));
+    CHECK(c->get_bool("traceroute.enabled"));
 }
 
 // --- dump() -----------------------------------------------------------------------------------
