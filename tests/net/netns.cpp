@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -20,6 +21,17 @@
 #include "support/bpf_skip.h"
 
 namespace rp::nettest {
+
+Daemon::~Daemon() {
+    if (running()) {
+        signal(SIGTERM);
+        int rc = wait_exit(std::chrono::milliseconds(8000));
+        CHECK_MESSAGE(rc == 0, "daemon exit status ", rc, "; log:\n", log());
+    }
+    const std::string text = log();
+    for (const char* bad : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"})
+        CHECK_MESSAGE(text.find(bad) == std::string::npos, text);
+}
 
 std::string ip_bin() {
     for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})

@@ -14,7 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "support/daemon.h"
+
 namespace rp::nettest {
+
+// A TestDaemon that, when the test ends, stops with SIGTERM and must exit 0 with no sanitizer
+// report in its log (the ASan build runs a sanitized daemon; LeakSanitizer reports at exit).
+class Daemon : public rp::test::TestDaemon {
+  public:
+    explicit Daemon(rp::test::DaemonOptions o) : TestDaemon(std::move(o)) {}
+    ~Daemon();
+};
 
 // Skips (or fails under RINGPROBE_REQUIRE_BPF=1) when not root or without `ip`.
 void require_root_or_skip();

@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using rp::test::DaemonOptions;
 using rp::test::TestDaemon;
+using Daemon = rp::nettest::Daemon;
 
 DaemonOptions opts(std::string toml) {
     DaemonOptions o;
@@ -110,7 +111,7 @@ int send_raw(const TestDaemon& d, const std::string& target) {
 TEST_CASE("ping: 127.0.0.1, ::1 and localhost answer with the Agent's pinger.Result") {
     rp::nettest::require_root_or_skip();
     REQUIRE_MESSAGE(has_ipv6_loopback(), "this machine has no ::1 (IPv6 off?)");
-    TestDaemon d(opts("ping.enabled = true\n"));
+    Daemon d(opts("ping.enabled = true\n"));
     REQUIRE(d.ready());
     auto c = d.client();
     for (const std::string host : {"127.0.0.1", "::1", "localhost"}) {
@@ -176,7 +177,7 @@ TEST_CASE("ping: unreachable addresses in test namespaces answer 100 % loss") {
         REQUIRE_MESSAGE(ns.ok(), ns.error());
         DaemonOptions o = opts("ping.enabled = true\n");
         o.wrapper = ns.exec_in();
-        TestDaemon d(o);
+        Daemon d(o);
         REQUIRE(d.ready());
         auto c = d.client();
         auto t0 = Clock::now();
@@ -209,7 +210,7 @@ TEST_CASE("ping: unreachable addresses in test namespaces answer 100 % loss") {
         REQUIRE_MESSAGE(chain.ok(), chain.error());
         DaemonOptions o = opts("ping.enabled = true\n");
         o.wrapper = chain.exec_in_client();
-        TestDaemon d(o);
+        Daemon d(o);
         REQUIRE(d.ready());
         auto c = d.client();
         // Sanity: through the router, the server answers.
@@ -232,7 +233,7 @@ TEST_CASE("ping: unreachable addresses in test namespaces answer 100 % loss") {
 
 TEST_CASE("ping: bad parameters get 400 with the reason") {
     rp::nettest::require_root_or_skip();
-    TestDaemon d(opts("ping.enabled = true\n"));
+    Daemon d(opts("ping.enabled = true\n"));
     REQUIRE(d.ready());
     auto c = d.client();
     const std::pair<std::string, std::string> cases[] = {
@@ -273,7 +274,7 @@ TEST_CASE("ping: a client that leaves mid-ping stops it and its socket is closed
     REQUIRE_MESSAGE(chain.ok(), chain.error());
     DaemonOptions o = opts("ping.enabled = true\nringprobe.ping.max_in_flight = 1\n");
     o.wrapper = chain.exec_in_client();
-    TestDaemon d(o);
+    Daemon d(o);
     REQUIRE(d.ready());
     auto c = d.client();
     REQUIRE(c.get("/debug/stats").has_value());  // c's own connection is open from here on
@@ -308,7 +309,7 @@ TEST_CASE("ping: without CAP_NET_RAW the module is not created, and says why") {
         "ping.enabled = true\nsystem_probe_config.process_config.enabled = "
         "true\n");
     o.wrapper = {"/usr/bin/setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"};
-    TestDaemon d(o);
+    Daemon d(o);
     REQUIRE(d.ready());
     auto c = d.client();
     auto s = c.get("/debug/stats");
@@ -326,7 +327,7 @@ TEST_CASE("ping: without CAP_NET_RAW the module is not created, and says why") {
 
 TEST_CASE("ping: drop_capabilities keeps CAP_NET_RAW when ping is enabled") {
     rp::nettest::require_root_or_skip();
-    TestDaemon d(opts("ping.enabled = true\nringprobe.drop_capabilities = true\n"));
+    Daemon d(opts("ping.enabled = true\nringprobe.drop_capabilities = true\n"));
     REQUIRE(d.ready());
     auto cap_eff = [&] {
         std::ifstream in("/proc/" + std::to_string(d.pid()) + "/status");

@@ -32,6 +32,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using rp::test::DaemonOptions;
 using rp::test::TestDaemon;
+using Daemon = rp::nettest::Daemon;
 
 DaemonOptions opts(std::string toml) {
     DaemonOptions o;
@@ -171,7 +172,7 @@ struct Fixture {
         REQUIRE_MESSAGE(chain.ok(), chain.error());
         DaemonOptions o = opts("traceroute.enabled = true\n" + extra);
         o.wrapper = chain.exec_in_client();
-        daemon = std::make_unique<TestDaemon>(o);
+        daemon = std::make_unique<Daemon>(o);
         REQUIRE(daemon->ready());
     }
     // GET and decode; also returns the time it took.
@@ -190,7 +191,7 @@ struct Fixture {
         return decode(r->body);
     }
     rp::nettest::Chain chain;
-    std::unique_ptr<TestDaemon> daemon;
+    std::unique_ptr<Daemon> daemon;
 };
 
 // Every run: the routers' addresses in order, then the destination; all reachable with an RTT.
@@ -426,7 +427,7 @@ TEST_CASE("traceroute: no route, an unknown host name, and no CAP_NET_RAW") {
     REQUIRE_MESSAGE(ns.ok(), ns.error());
     DaemonOptions o = opts("traceroute.enabled = true\n");
     o.wrapper = ns.exec_in();
-    TestDaemon d(o);
+    Daemon d(o);
     REQUIRE(d.ready());
     auto c = d.client();
     auto r = c.get("/traceroute/traceroute/198.51.100.7");
@@ -449,7 +450,7 @@ TEST_CASE("traceroute: no route, an unknown host name, and no CAP_NET_RAW") {
         "traceroute.enabled = true\nsystem_probe_config.process_config."
         "enabled = true\n");
     o2.wrapper = {"/usr/bin/setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"};
-    TestDaemon d2(o2);
+    Daemon d2(o2);
     REQUIRE(d2.ready());
     auto c2 = d2.client();
     auto s = c2.get("/debug/stats");
@@ -462,7 +463,7 @@ TEST_CASE("traceroute: no route, an unknown host name, and no CAP_NET_RAW") {
 
 TEST_CASE("traceroute: reverse_dns=true names the hops from /etc/hosts") {
     rp::nettest::require_root_or_skip();
-    TestDaemon d(opts("traceroute.enabled = true\n"));
+    Daemon d(opts("traceroute.enabled = true\n"));
     REQUIRE(d.ready());
     auto c = d.client();
     for (const std::string proto : {"UDP", "TCP", "ICMP"}) {
