@@ -47,7 +47,7 @@ Session::Session(loop::Reactor& r, net::Resolver& resolver, Params p, uint16_t e
       done_(std::move(done)) {
     resolve_timer_.init(r, [this] {
         lookup_.reset();
-        fail(500, "lookup " + params_.host + ": no answer within " +
+        fail(500, "lookup " + params_.target + ": no answer within " +
                       std::to_string(kResolveTimeoutMs) + " ms");
     });
     pace_timer_.init(r, [this] { pace(); });
@@ -67,14 +67,14 @@ Session::~Session() { cancel(); }
 
 void Session::start() {
     start_ns_ = net::mono_ns();
-    if (auto ip = net::parse_ip(params_.host)) {
+    if (auto ip = net::parse_ip(params_.target)) {
         begin(*ip);
         return;
     }
     state_ = State::resolving;
     std::string err;
     lookup_ = resolver_.lookup(
-        params_.host, AF_INET,
+        params_.target, AF_INET,
         [this](net::Resolver::Answer&& a) {
             lookup_ = {};
             resolve_timer_.cancel();
@@ -86,7 +86,7 @@ void Session::start() {
         },
         &err);
     if (!lookup_.pending()) {
-        fail(500, "lookup " + params_.host + ": " + err);
+        fail(500, "lookup " + params_.target + ": " + err);
         return;
     }
     resolve_timer_.arm_after(kResolveTimeoutMs);

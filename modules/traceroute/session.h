@@ -54,7 +54,8 @@ constexpr uint64_t kReverseDnsTimeoutMs = 2000;
 constexpr size_t kMaxReverseLookups = 64;
 
 struct Params {
-    std::string host;
+    std::string host;    // as requested (the payload's destination.hostname)
+    std::string target;  // what to resolve: host without a ":port" suffix
     std::string client_id;
     Protocol protocol = Protocol::udp;
     uint16_t requested_port = 0;   // the query's port (0 when absent): the payload's destination

@@ -146,6 +146,17 @@ std::string parse_params(const http::Request& req, Params& p) {
                std::to_string(traceroute::kMaxE2eQueries);
     p.e2e_queries = static_cast<uint32_t>(e2e);
     if (p.host.size() > 253) return "invalid host: longer than 253 bytes";
+    // datadog-traceroute's parseTarget: a "host:port" (one colon, or "[v6]:port") names the port.
+    p.target = p.host;
+    const size_t colon = p.host.rfind(':');
+    const bool bracketed = p.host.starts_with('[') && colon != std::string::npos && colon > 0 &&
+                           p.host[colon - 1] == ']';
+    if (colon != std::string::npos && (bracketed || p.host.find(':') == colon)) {
+        auto v = net::go_parse_uint(std::string_view(p.host).substr(colon + 1), 16);
+        if (!v || *v == 0) return "invalid port: " + p.host.substr(colon + 1, 16);
+        p.port = static_cast<uint16_t>(*v);
+        p.target = p.host.substr(0, colon);
+    }
     return {};
 }
 

@@ -293,6 +293,13 @@ TEST_CASE("traceroute: an open and a closed TCP port both reach the destination"
     check_path(open, f.chain, 2, "TCP");
     CHECK(open.dest_port == 8080);
     for (const auto& r : open.runs) CHECK(r.dst_port == 8080);
+    // datadog-traceroute's "host:port" form names the port too.
+    Path hostport =
+        f.trace("protocol=TCP&traceroute_queries=1", nullptr, f.chain.server_addr + ":8080");
+    REQUIRE(hostport.runs.size() == 1);
+    CHECK(hostport.runs[0].dst_port == 8080);
+    CHECK(hostport.runs[0].hops.back().ip == f.chain.server_addr);
+    CHECK(hostport.dest_hostname == f.chain.server_addr + ":8080");
     Path closed = f.trace("protocol=TCP&port=8081&traceroute_queries=2");  // RST
     check_path(closed, f.chain, 2, "TCP");
     // Paris mode: one sequence number per run.
