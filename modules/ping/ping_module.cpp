@@ -39,7 +39,7 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "ping";
-constexpr std::string_view kNamespaces[] = {"ping"};
+constexpr std::string_view kNamespaces[] = {"ping", "ringprobe.ping"};
 
 // pkg/networkdevice/pinger/pinger.go: defaults of the raw-socket pinger system-probe runs.
 constexpr int64_t kDefaultCount = 2;

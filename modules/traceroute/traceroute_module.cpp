@@ -39,7 +39,7 @@ using traceroute::Protocol;
 using traceroute::Session;
 
 constexpr std::string_view kModuleName = "traceroute";
-constexpr std::string_view kNamespaces[] = {"traceroute"};
+constexpr std::string_view kNamespaces[] = {"traceroute", "ringprobe.traceroute"};
 constexpr uint64_t kSweepMs = 100;
 constexpr int64_t kDefaultMaxInFlight = 8;
 constexpr int64_t kMaxTimeoutNs = 600'000'000'000;  // 10 minutes per hop
