@@ -202,8 +202,8 @@ class PingModule final : public Module {
     // system-probe's json.Marshal + Write), reused from answer to answer.
     http::JsonWriter& writer() { return writer_; }
     net::Resolver& resolver() { return resolver_; }
-    void finished(const Ping& p) {
-        (void)p;
+    // A ping ended: destroy it on the next loop turn (not from inside its own callback).
+    void finished() {
         if (!reap_.armed()) reap_.arm_after(0);
     }
     void count_sent(bool ok, std::string_view error) {
@@ -490,7 +490,7 @@ void Ping::finish() {
     });
     module_.count_outcome(reachable);
     if (answered) module_.log_request(params_, net::mono_ns() - started_ns_);
-    module_.finished(*this);
+    module_.finished();
 }
 
 void Ping::fail(std::string message) {
@@ -504,7 +504,7 @@ void Ping::fail(std::string message) {
         r.set_status(500);
         r.text(body);
     });
-    module_.finished(*this);
+    module_.finished();
 }
 
 void Ping::abort() {
