@@ -199,6 +199,13 @@ std::span<const KeySpec> schema() {
                  "signals (TRAP and KILL only, no per-call hook).",
          .check = check_seccomp_mode},
 
+        {.path = "ringprobe.ping.max_in_flight", .type = kInt, .default_value = I{32},
+         .min = 1, .max = 4096,
+         .help = "Pings answered at once; more get 429 (each holds a raw socket while it runs)."},
+        {.path = "ringprobe.traceroute.max_in_flight", .type = kInt, .default_value = I{8},
+         .min = 1, .max = 1024,
+         .help = "Traceroutes run at once; more get 429."},
+
         // --- module keys added by module work go here ---
     };
     // clang-format on

@@ -144,6 +144,10 @@ class JsonWriter {
         }
         call([v](auto& w) { w.Double(v); });
     }
+    // A float64 — or float32 with `f32` — as Go's encoding/json writes it: the shortest decimal
+    // that reads back, in 'f' notation for 1e-6 <= |v| < 1e21 and 'e' notation otherwise with
+    // Go's exponent ("1e-7", "1e+21"); 50.0 is "50". NaN and infinities: null.
+    void go_float(double v, bool f32 = false);
     void boolean(bool v) {
         call([v](auto& w) { w.Bool(v); });
     }

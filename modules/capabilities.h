@@ -5,8 +5,9 @@
 // Kept (each only if the process had it): CAP_BPF, CAP_PERFMON (POST /module-restart loads and
 // attaches the probes again), CAP_SYS_RESOURCE (RLIMIT_MEMLOCK on kernels without memcg accounting
 // of BPF memory), CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (/proc/<pid>/io, maps and exe of other
-// users' processes), and CAP_SYS_ADMIN only when the ebpf module is enabled (it lists every BPF
-// object of the host with BPF_*_GET_NEXT_ID and switches BPF_ENABLE_STATS, both CAP_SYS_ADMIN).
+// users' processes), CAP_SYS_ADMIN only when the ebpf module is enabled (it lists every BPF
+// object of the host with BPF_*_GET_NEXT_ID and switches BPF_ENABLE_STATS, both CAP_SYS_ADMIN),
+// and CAP_NET_RAW only when ping or traceroute is enabled (each request opens raw sockets).
 // Every other capability leaves the bounding, permitted, effective, inheritable and ambient sets.
 #pragma once
 
@@ -30,10 +31,11 @@
 
 namespace rp::modules {
 
-inline uint64_t runtime_capabilities(bool ebpf_module_enabled) {
+inline uint64_t runtime_capabilities(bool ebpf_module_enabled, bool raw_sockets = false) {
     uint64_t keep = (1ull << CAP_BPF) | (1ull << CAP_PERFMON) | (1ull << CAP_SYS_RESOURCE) |
                     (1ull << CAP_DAC_READ_SEARCH) | (1ull << CAP_SYS_PTRACE);
     if (ebpf_module_enabled) keep |= 1ull << CAP_SYS_ADMIN;
+    if (raw_sockets) keep |= 1ull << CAP_NET_RAW;
     return keep;
 }
 

@@ -353,8 +353,9 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
     // Modules created, listeners bound: keep only what run time needs (docs/HARDENING.md).
     if (cfg.get_bool("ringprobe.drop_capabilities")) {
         uint64_t kept = 0;
+        const bool raw = cfg.get_bool("ping.enabled") || cfg.get_bool("traceroute.enabled");
         std::string e =
-            drop_capabilities(runtime_capabilities(cfg.get_bool("ebpf_check.enabled")), &kept);
+            drop_capabilities(runtime_capabilities(cfg.get_bool("ebpf_check.enabled"), raw), &kept);
         if (!e.empty()) {
             LOG_ERROR("drop_capabilities: %s", e.c_str());
             host.close_all();

@@ -16,7 +16,9 @@
     RP_BPF_MODULE(tcp_queue_length)          \
     RP_BPF_MODULE(oom_kill)                  \
     RP_MODULE(process)                       \
-    RP_MODULE(compliance)
+    RP_MODULE(compliance)                    \
+    RP_MODULE(ping)                          \
+    RP_MODULE(traceroute)
 
 #define RP_DECLARE(folder) extern const Factory folder##_factory;
 #define RP_ENTRY(folder) folder##_factory,

@@ -74,6 +74,17 @@ var (
 	modulesNoBPF = []string{"process", "compliance"}
 )
 
+// ping and traceroute open raw sockets (CAP_NET_RAW): in every build, when the suite runs as root.
+const configNet = `
+[ping]
+enabled = true
+
+[traceroute]
+enabled = true
+`
+
+var modulesNet = []string{"ping", "traceroute"}
+
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
 
 func runSuite(m *testing.M) int {
@@ -96,6 +107,10 @@ func runSuite(m *testing.M) int {
 	config, modules := configNoBPF, modulesNoBPF
 	if suite.bpf {
 		config, modules = configBPF, modulesBPF
+	}
+	if os.Geteuid() == 0 {
+		config += configNet
+		modules = append(append([]string(nil), modules...), modulesNet...)
 	}
 	suite.modules = modules
 	// An ASan daemon loading five BPF modules takes a few seconds on a busy 2-CPU machine.

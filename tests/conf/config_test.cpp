@@ -690,6 +690,9 @@ TEST_CASE("conf: the shipped conf/ringprobe.toml loads with zero warnings") {
     CHECK_FALSE(c->get_bool("system_probe_config.enable_tcp_queue_length"));
     CHECK_FALSE(c->get_bool("seccomp_tracer.enabled"));
     CHECK_FALSE(c->get_bool("system_probe_config.self_cost"));
+    // No cost until asked (no hook, no timer): on.
+    CHECK(c->get_bool("ping.enabled"));
+    CHECK(c->get_bool("traceroute.enabled"));
 }
 
 // --- dump() -----------------------------------------------------------------------------------

@@ -105,7 +105,8 @@ TestDaemon::TestDaemon(DaemonOptions opts) : opts_(std::move(opts)) {
 
     // Everything the child needs is prepared before fork(): only async-signal-safe calls after.
     const std::string binary = opts_.binary.empty() ? std::string(RINGPROBE_BIN) : opts_.binary;
-    std::vector<std::string> args = {binary, "--config", config_};
+    std::vector<std::string> args = opts_.wrapper;
+    args.insert(args.end(), {binary, "--config", config_});
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {

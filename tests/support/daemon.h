@@ -38,6 +38,10 @@ struct DaemonOptions {
     bool write_listen_keys = true;           // generate sysprobe_socket and debug_port
     std::map<std::string, std::string> env;  // extra environment
     std::vector<std::string> extra_args;
+    // A command the daemon is started through, e.g. {"/usr/sbin/ip", "netns", "exec", "<ns>"}
+    // (then the daemon runs in that network namespace) or {"/usr/bin/setpriv", ...}; its first
+    // element is an absolute path. The daemon's pid is the wrapper's, which must exec it.
+    std::vector<std::string> wrapper;
     // The daemon to run; empty: RINGPROBE_BIN. (faults_test runs RINGPROBE_FAULTS_BIN, the daemon
     // of tests/support/ringprobe_faults.cpp.)
     std::string binary;
