@@ -14,7 +14,8 @@
     RP_BPF_MODULE(ebpf)                      \
     RP_BPF_MODULE(tcp_queue_length)          \
     RP_BPF_MODULE(oom_kill)                  \
-    RP_MODULE(process)
+    RP_MODULE(process)                       \
+    RP_BPF_MODULE(gpu)
 
 #define RP_DECLARE(folder) extern const Factory folder##_factory;
 #define RP_ENTRY(folder) folder##_factory,

@@ -18,6 +18,7 @@ std::expected<void, std::string> BpfModule::register_routes(http::Router& router
         last_check_s_ = loop::Reactor::unix_now_s();
         check(res);
     });
+    register_extra_routes(router);
     return {};
 }
 

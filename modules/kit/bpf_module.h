@@ -3,7 +3,8 @@
 //   - runtime(deps, {features}): the eBPF runtime, or the error naming the first feature this
 //     kernel lacks ("kernel has no BTF (/sys/kernel/btf/vmlinux missing)").
 //   - /check registered for every method, as system-probe does, answered by the module's
-//     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never).
+//     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never). Other
+//     routes: register_extra_routes().
 //   - /debug/stats: {"last_check"; for a module with a loaded probe (track()) "hooks" (programs
 //     attached, as section names), "missing_hooks" ({"<hook>": "<why>"}: hooks this kernel
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.
@@ -53,6 +54,8 @@ class BpfModule : public Module {
 
     // Answers /check (any method). last_check is already set to now.
     virtual void check(http::Response& res) = 0;
+    // The module's routes besides /check (on the same sub-router).
+    virtual void register_extra_routes(http::Router& router) {}
     // The module's own stats fields, written inside the stats object after the common ones.
     virtual void write_extra_stats(http::JsonWriter& w) const {}
     // The module's own metric families, after the common ones.
