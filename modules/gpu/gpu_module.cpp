@@ -15,6 +15,7 @@
 // Needs: kernel BTF, tp_btf, tracepoints, uprobes, BPF ring buffer; NVML for /check.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <liburing.h>
 #include <simdjson.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,32 @@ constexpr uint32_t kDefaultCollectedEvents = 100;  // system-probe's default cou
 constexpr uint64_t kUnknownPidRescanNs = 1'000'000'000;
 constexpr size_t kMaxUnknownPids = 4096;
 constexpr size_t kMaxPendingVisible = 1024;
+constexpr uint64_t kPendingRetryMs = 100;
+
+// Closes a descriptor on the kernel's io-wq workers (IORING_OP_CLOSE with IOSQE_ASYNC), so that
+// the last close of a uprobe's perf event, which waits for RCU grace periods (uprobe.h), never
+// blocks the loop. The handler lives for the whole program (a close may complete after the module
+// that asked for it is gone); without a free SQE the close is done here.
+class AsyncCloser final : public loop::Handler {
+  public:
+    static void close(loop::Reactor& r, int fd) {
+        static AsyncCloser closer;
+        io_uring_sqe* sqe = nullptr;
+        if (!r.prepare(&closer, 0, &sqe)) {
+            ++closer.sync_closes_;
+            ::close(fd);
+            return;
+        }
+        io_uring_prep_close(sqe, fd);
+        sqe->flags |= IOSQE_ASYNC;
+    }
+    void on_completion(uint32_t, const loop::Completion& c) override {
+        if (c.res < 0) LOG_WARN("gpu: asynchronous close: %s", std::strerror(-c.res));
+    }
+
+  private:
+    uint64_t sync_closes_ = 0;
+};
 
 uint64_t monotonic_ns() {
     timespec ts{};
@@ -156,6 +183,7 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
     gpu::TracedProcess* traced(uint32_t pid, uint64_t ktime_ns);
     void refresh_devices();
     void update_flush_timer();
+    void now_traced(uint32_t pid, const char* why);
     void write_stats_json(http::JsonWriter& w, const gpu::GpuStats& s) const;
 
     // /debug routes
@@ -185,6 +213,7 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
     loop::Timer flush_timer_;
     loop::Timer device_timer_;
     loop::Timer scan_timer_;
+    loop::Timer pending_timer_;  // processes that opened a runtime but do not map it yet
     uint64_t flush_ms_ = 1000;
 
     // per traced process: its visible devices, for the current device list and its environment
@@ -310,9 +339,11 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     gpu::TracerLimits tl;
     tl.max_processes = max_processes;
     tl.max_files = size_t(kit::config_int(cfg, "ringprobe.gpu.max_files", 64));
+    loop::Reactor* reactor = &deps.reactor;
     m->tracer_ = std::make_unique<gpu::ProcessTracer>(
         tl, std::move(cuda), std::move(libc), bpf_map__fd(s->maps.traced_pids),
-        bpf_map__fd(s->maps.exe_verdicts), uint32_t(::getpid()));
+        bpf_map__fd(s->maps.exe_verdicts), uint32_t(::getpid()),
+        [reactor](int fd) { AsyncCloser::close(*reactor, fd); });
 
     gpu::StreamLimits sl;
     sl.max_active = size_t(kit::config_int(cfg, "gpu_monitoring.streams.max_active", 100));
@@ -353,6 +384,11 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
         self->update_flush_timer();
     });
     if (scan_s > 0) m->scan_timer_.arm_every(uint64_t(scan_s) * 1000);
+    m->pending_timer_.init(deps.reactor, [self] {
+        for (uint32_t pid : self->tracer_->retry_pending())
+            self->now_traced(pid, "maps a CUDA runtime");
+        if (!self->tracer_->has_pending()) self->pending_timer_.cancel();
+    });
     m->update_flush_timer();
 
     std::string details = std::to_string(m->devices_.size()) + " GPU(s), " +
@@ -369,6 +405,7 @@ void GpuModule::close() {
     flush_timer_.cancel();
     device_timer_.cancel();
     scan_timer_.cancel();
+    pending_timer_.cancel();
     track_ring(nullptr);
     ring_.reset();
     tracer_.reset();  // destroys the uprobe links
@@ -471,6 +508,17 @@ void GpuModule::process_gone(uint32_t pid, uint64_t ktime_ns) {
     update_flush_timer();
 }
 
+void GpuModule::now_traced(uint32_t pid, const char* why) {
+    unknown_pids_.erase(pid);
+    if (detailed_logs_) LOG_INFO("gpu: tracing pid %u (%s)", pid, why);
+    if (auto pv = pending_visible_.find(pid); pv != pending_visible_.end()) {
+        if (gpu::TracedProcess* p = tracer_->process(pid))
+            tracer_->set_visible_devices(*p, std::move(pv->second));
+        pending_visible_.erase(pv);
+    }
+    update_flush_timer();
+}
+
 gpu::TracedProcess* GpuModule::traced(uint32_t pid, uint64_t ktime_ns) {
     if (gpu::TracedProcess* p = tracer_->process(pid)) return p;
     // A process we have not seen (its library was mapped before we looked, or a record about it
@@ -480,16 +528,8 @@ gpu::TracedProcess* GpuModule::traced(uint32_t pid, uint64_t ktime_ns) {
     if (unknown_pids_.size() >= kMaxUnknownPids) unknown_pids_.clear();
     unknown_pids_[pid] = ktime_ns;
     if (tracer_->scan(pid) != gpu::ProcessTracer::Result::traced) return nullptr;
-    unknown_pids_.erase(pid);
-    update_flush_timer();
-    gpu::TracedProcess* p = tracer_->process(pid);
-    if (p != nullptr) {
-        if (auto pv = pending_visible_.find(pid); pv != pending_visible_.end()) {
-            tracer_->set_visible_devices(*p, std::move(pv->second));
-            pending_visible_.erase(pv);
-        }
-    }
-    return p;
+    now_traced(pid, "a CUDA call");
+    return tracer_->process(pid);
 }
 
 void GpuModule::on_record(std::span<const std::byte> rec) {
@@ -512,10 +552,8 @@ void GpuModule::on_record(std::span<const std::byte> rec) {
             if (tracer_->process(pid) != nullptr) process_gone(pid, h.ktime_ns);
             tracer_->unblock(pid);
             unknown_pids_.erase(pid);
-            if (tracer_->scan(pid) == gpu::ProcessTracer::Result::traced) {
-                if (detailed_logs_) LOG_INFO("gpu: tracing pid %u (exec)", pid);
-                update_flush_timer();
-            }
+            if (tracer_->scan(pid) == gpu::ProcessTracer::Result::traced)
+                now_traced(pid, "exec of a CUDA executable");
             return;
         }
         case GPU_EV_PROC_EXIT:
@@ -532,17 +570,10 @@ void GpuModule::on_record(std::span<const std::byte> rec) {
             std::memcpy(&e, rec.data(), sizeof e);
             std::string_view path(e.path, ::strnlen(e.path, sizeof e.path));
             bool was = tracer_->process(pid) != nullptr;
-            if (tracer_->scan(pid, path) == gpu::ProcessTracer::Result::traced && !was) {
-                unknown_pids_.erase(pid);
-                if (detailed_logs_)
-                    LOG_INFO("gpu: tracing pid %u (opened %.*s)", pid, int(path.size()),
-                             path.data());
-                if (auto pv = pending_visible_.find(pid); pv != pending_visible_.end()) {
-                    tracer_->set_visible_devices(*tracer_->process(pid), std::move(pv->second));
-                    pending_visible_.erase(pv);
-                }
-                update_flush_timer();
-            }
+            if (tracer_->opened(pid, path) == gpu::ProcessTracer::Result::traced && !was)
+                now_traced(pid, "opened a CUDA runtime");
+            if (tracer_->has_pending() && !pending_timer_.armed())
+                pending_timer_.arm_every(kPendingRetryMs);
             return;
         }
         default:
@@ -877,14 +908,13 @@ void GpuModule::attach_pid(const http::Request& req, http::Response& res, bool a
     uint32_t p = uint32_t(pid);
     if (attach) {
         std::string why;
-        auto r = tracer_->scan(p, {}, true, &why);
+        auto r = tracer_->scan(p, true, &why);
         if (r != gpu::ProcessTracer::Result::traced) {
             res.set_status(500);
             res.text("Error attaching PID: " + why);
             return;
         }
-        unknown_pids_.erase(p);
-        update_flush_timer();
+        now_traced(p, "POST /debug/attach-pid");
     } else {
         if (tracer_->process(p) == nullptr) {
             res.set_status(500);
@@ -932,6 +962,7 @@ void GpuModule::write_extra_stats(http::JsonWriter& w) const {
     const auto& tc = tracer_->counters();
     w.kv_uint("traced_processes", tracer_->processes().size());
     w.kv_uint("traced_files", tracer_->files().size());
+    w.kv_uint("pending_processes", tracer_->pending());
     size_t links = 0;
     for (const auto& [id, f] : tracer_->files()) links += f.links.size();
     w.kv_uint("uprobes", links);
@@ -989,6 +1020,8 @@ void GpuModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("files_attached", tc.files_attached);
     w.kv_uint("files_detached", tc.files_detached);
     w.kv_uint("attach_errors", tc.attach_errors);
+    w.kv_uint("opens_not_mapped", tc.opens_not_mapped);
+    w.kv_uint("pending_over_limit", tc.pending_over_limit);
     w.end_object();
     w.kv_uint("collect_events_waiting",
               size_t(std::ranges::count_if(collectors_, [](const auto& c) { return !c->done; })));

@@ -66,13 +66,14 @@ std::expected<std::unique_ptr<Nvml>, std::string> Nvml::open(const std::string& 
     n->api_ = std::make_unique<Api>();
     Api& a = *n->api_;
     const char* missing = nullptr;
-    if (!resolve(handle, "nvmlInit_v2", a.init)) missing = "nvmlInit_v2";
-    if (!resolve(handle, "nvmlShutdown", a.shutdown)) missing = "nvmlShutdown";
-    if (!resolve(handle, "nvmlDeviceGetCount_v2", a.device_count))
-        missing = "nvmlDeviceGetCount_v2";
-    if (!resolve(handle, "nvmlDeviceGetHandleByIndex_v2", a.handle_by_index))
-        missing = "nvmlDeviceGetHandleByIndex_v2";
-    if (!resolve(handle, "nvmlDeviceGetUUID", a.uuid)) missing = "nvmlDeviceGetUUID";
+    auto need = [&](const char* symbol, auto& fn) {
+        if (missing == nullptr && !resolve(handle, symbol, fn)) missing = symbol;
+    };
+    need("nvmlInit_v2", a.init);
+    need("nvmlShutdown", a.shutdown);
+    need("nvmlDeviceGetCount_v2", a.device_count);
+    need("nvmlDeviceGetHandleByIndex_v2", a.handle_by_index);
+    need("nvmlDeviceGetUUID", a.uuid);
     if (missing != nullptr) {
         // the destructor must not call nvmlShutdown on a library it never initialised
         n->api_.reset();

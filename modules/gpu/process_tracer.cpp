@@ -117,8 +117,9 @@ std::string_view file_kind_name(FileKind k) {
 
 ProcessTracer::ProcessTracer(const TracerLimits& limits, std::vector<ProbeSpec> cuda_probes,
                              std::vector<ProbeSpec> libc_probes, int traced_pids_fd,
-                             int exe_verdicts_fd, uint32_t self)
+                             int exe_verdicts_fd, uint32_t self, CloseFn close_fd)
     : limits_(limits),
+      close_fd_(close_fd ? std::move(close_fd) : CloseFn([](int fd) { ::close(fd); })),
       cuda_probes_(std::move(cuda_probes)),
       libc_probes_(std::move(libc_probes)),
       traced_pids_fd_(traced_pids_fd),
@@ -169,8 +170,7 @@ std::optional<bool> ProcessTracer::exe_is_cuda(uint32_t pid, const FileId& id) {
     return cuda;
 }
 
-ProcessTracer::Result ProcessTracer::scan(uint32_t pid, std::string_view opened, bool requested,
-                                          std::string* why) {
+ProcessTracer::Result ProcessTracer::scan(uint32_t pid, bool requested, std::string* why) {
     auto say = [why](std::string s) {
         if (why != nullptr) *why = std::move(s);
     };
@@ -209,18 +209,6 @@ ProcessTracer::Result ProcessTracer::scan(uint32_t pid, std::string_view opened,
             if (!seen(cudart)) cudart.push_back({id, path, range});
         } else if (is_libc(path)) {
             if (!seen(libc)) libc.push_back({id, path, range});
-        }
-    }
-    if (!opened.empty() && is_cudart(opened)) {
-        // not mapped yet: find the file as the process sees it
-        std::string p = opened.front() == '/' ? proc_path(pid, "/root") + std::string(opened)
-                                              : proc_path(pid, "/cwd/") + std::string(opened);
-        struct stat st {};
-        if (::stat(p.c_str(), &st) == 0) {
-            FileId id{uint64_t(st.st_dev), uint64_t(st.st_ino)};
-            bool known = false;
-            for (const Mapped& m : cudart) known = known || m.id == id;
-            if (!known) cudart.push_back({id, std::string(opened), {}});
         }
     }
     bool cuda_exe = false;
@@ -278,7 +266,69 @@ ProcessTracer::Result ProcessTracer::scan(uint32_t pid, std::string_view opened,
     for (const Mapped& m : cudart) use(m, FileKind::cuda_runtime);
     if (cuda_exe) use(*exe, FileKind::cuda_executable);
     for (const Mapped& m : libc) use(m, FileKind::libc);
+    drop_pending(pid);
     return Result::traced;
+}
+
+ProcessTracer::Result ProcessTracer::opened(uint32_t pid, std::string_view path) {
+    if (pid == self_ || blocked_.contains(pid) || !is_cudart(path)) return Result::not_cuda;
+    // the file as the process sees it
+    std::string where = path.front() == '/' ? proc_path(pid, "/root") + std::string(path)
+                                            : proc_path(pid, "/cwd/") + std::string(path);
+    struct stat st {};
+    if (::stat(where.c_str(), &st) != 0) return Result::gone;
+    FileId id{uint64_t(st.st_dev), uint64_t(st.st_ino)};
+    if (!pending_.contains(pid)) {
+        if (pending_.size() >= limits_.max_processes) {
+            ++counters_.pending_over_limit;
+            return scan(pid);
+        }
+        TracedFile* f = ensure_file(pid, Mapped{id, std::string(path), {}}, FileKind::cuda_runtime);
+        if (f != nullptr) {
+            f->pending.insert(pid);
+            pending_[pid] = Pending{id, 0};
+        }
+    }
+    return scan(pid);
+}
+
+std::vector<uint32_t> ProcessTracer::retry_pending() {
+    std::vector<uint32_t> now_traced;
+    std::vector<uint32_t> pids;
+    for (const auto& [pid, p] : pending_) pids.push_back(pid);
+    for (uint32_t pid : pids) {
+        Result r = scan(pid);  // drops the pending entry when traced
+        if (r == Result::traced) {
+            now_traced.push_back(pid);
+            continue;
+        }
+        auto it = pending_.find(pid);
+        if (it == pending_.end()) continue;
+        if (r == Result::gone || ++it->second.tries >= kPendingTries) {
+            if (r != Result::gone) ++counters_.opens_not_mapped;
+            drop_pending(pid);
+        }
+    }
+    return now_traced;
+}
+
+void ProcessTracer::drop_pending(uint32_t pid) {
+    auto it = pending_.find(pid);
+    if (it == pending_.end()) return;
+    FileId id = it->second.file;
+    pending_.erase(it);
+    if (auto f = files_.find(id); f != files_.end()) f->second.pending.erase(pid);
+    release_if_unused(id);
+}
+
+void ProcessTracer::release_if_unused(const FileId& id) {
+    auto f = files_.find(id);
+    if (f == files_.end() || !f->second.pids.empty() || !f->second.pending.empty()) return;
+    LOG_DEBUG("gpu: no traced process uses %s any more: detaching its uprobes",
+              f->second.path.c_str());
+    release(f->second);
+    files_.erase(f);
+    ++counters_.files_detached;
 }
 
 TracedFile* ProcessTracer::ensure_file(uint32_t pid, const Mapped& m, FileKind kind) {
@@ -326,28 +376,21 @@ void ProcessTracer::attach(TracedFile& f, const std::string& attach_path) {
     for (size_t i = 0; i < specs.size(); ++i) {
         const ProbeSpec& p = *specs[i];
         if (!(*offsets)[i]) {
-            // an executable's own libc functions are optional: only note CUDA ones
-            if (f.kind == FileKind::cuda_runtime ||
-                (f.kind == FileKind::cuda_executable && i < cuda_probes_.size()) ||
-                f.kind == FileKind::libc) {
+            // an executable's own libc functions are optional: only note CUDA ones there
+            if (f.kind != FileKind::cuda_executable || i < cuda_probes_.size()) {
                 std::string name(p.function);
                 if (std::find(f.missing.begin(), f.missing.end(), name) == f.missing.end())
                     f.missing.push_back(name);
             }
             continue;
         }
-        LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p.retprobe);
-        bpf_link* link = bpf_program__attach_uprobe_opts(p.program, -1, attach_path.c_str(),
-                                                         *(*offsets)[i], &opts);
-        if (link == nullptr) {
-            int err = errno;
+        auto link = attach_uprobe(p.program, attach_path, *(*offsets)[i], p.retprobe);
+        if (!link) {
             ++counters_.attach_errors;
-            if (f.error.empty())
-                f.error = "attach uprobe " + std::string(p.function) + " in " + f.path + ": " +
-                          std::strerror(err);
+            if (f.error.empty()) f.error = std::string(p.function) + ": " + link.error();
             continue;
         }
-        f.links.push_back(link);
+        f.links.push_back(*link);
         f.probes.push_back(std::string(p.function) + (p.retprobe ? " (return)" : ""));
     }
     if (!f.error.empty()) LOG_WARN("gpu: %s", f.error.c_str());
@@ -356,26 +399,23 @@ void ProcessTracer::attach(TracedFile& f, const std::string& attach_path) {
 }
 
 void ProcessTracer::release(TracedFile& f) {
-    for (bpf_link* l : f.links) bpf_link__destroy(l);
+    for (const UprobeFds& l : f.links) {
+        if (l.link_fd >= 0) close_fd_(l.link_fd);
+        close_fd_(l.perf_fd);
+    }
     f.links.clear();
 }
 
 void ProcessTracer::forget(uint32_t pid) {
+    drop_pending(pid);
     auto it = processes_.find(pid);
     if (it == processes_.end()) return;
-    for (const FileId& id : it->second.files) {
-        auto f = files_.find(id);
-        if (f == files_.end()) continue;
-        f->second.pids.erase(pid);
-        if (f->second.pids.empty()) {
-            LOG_DEBUG("gpu: no traced process uses %s any more: detaching its uprobes",
-                      f->second.path.c_str());
-            release(f->second);
-            files_.erase(f);
-            ++counters_.files_detached;
-        }
-    }
+    std::vector<FileId> files = std::move(it->second.files);
     processes_.erase(it);
+    for (const FileId& id : files) {
+        if (auto f = files_.find(id); f != files_.end()) f->second.pids.erase(pid);
+        release_if_unused(id);
+    }
     ++counters_.processes_forgotten;
     if (traced_pids_fd_ >= 0) bpf_map_delete_elem(traced_pids_fd_, &pid);
 }

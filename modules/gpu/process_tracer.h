@@ -1,20 +1,27 @@
 // process_tracer.h — ProcessTracer: which processes use the CUDA runtime, and the uprobes on the
 // files they run it from.
 //
-// A process is traced when its /proc/<pid>/maps holds a file named libcudart.so* (or it just
-// opened one: the dynamic loader maps it right after), or when its executable defines
-// cudaLaunchKernel (the runtime linked statically). Its files then carry the uprobes:
+// A process is traced when its /proc/<pid>/maps holds a file named libcudart.so*, or when its
+// executable defines cudaLaunchKernel (the runtime linked statically). Its files then carry the
+// uprobes:
 //   - each libcudart file, and a CUDA executable: every CUDA probe (ProbeSpec list) whose
 //     function the file defines;
 //   - the process's libc (basename libc.so* or libc-*.so), and a static executable that defines
 //     setenv: the setenv probe.
-// Uprobes are attached once per file (by device and inode), for every process (pid -1): the
+// Uprobes (modules/gpu/uprobe.h: attached through libbpf, detached without blocking the loop) are
+// attached once per file (by device and inode), for every process (pid -1): the
 // kernel installs them in every mapping of that inode, including processes that map it later, so
 // a second process on the same library costs no attach. A file keeps its probes while a traced
 // process uses it; when the last one goes (exit, exec, detach), its links are destroyed. This is
 // system-probe's uprobe attacher with its file registry (pkg/ebpf/uprobes, pkg/network/usm/utils),
 // except that system-probe learns of processes from event_monitor and of libraries from its
 // shared-libraries probe; here the gpu probe's own tracepoints say so (bpf/gpu.bpf.c).
+//
+// A process that has just opened a libcudart file (openat, before the dynamic loader maps it:
+// its first CUDA calls may follow within microseconds) gets the file's uprobes at once, and is
+// "pending" until its maps show the file (it is then traced) or it gives up: any program that
+// merely reads the file (cp, a checksum) must not count as a CUDA process. retry_pending() looks
+// again; a file only pending processes wanted loses its probes with the last of them.
 //
 // Functions resolve to file offsets with our own ELF reader (modules/gpu/elf_symbols.h), one pass
 // per file. Executables are read once per (device, inode): the verdict (CUDA or not) is cached,
@@ -41,8 +48,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "modules/gpu/uprobe.h"
+
 struct bpf_program;
-struct bpf_link;
 
 namespace rp::modules::gpu {
 
@@ -66,11 +74,12 @@ struct TracedFile {
     FileId id;
     FileKind kind = FileKind::cuda_runtime;
     std::string path;  // as the first process that used it names it
-    std::vector<bpf_link*> links;
+    std::vector<UprobeFds> links;
     std::vector<std::string> probes;   // "cudaMalloc", "cudaMalloc (return)", ...
     std::vector<std::string> missing;  // functions of the probe set the file does not define
     std::string error;                 // the first attach error, if any
     std::set<uint32_t> pids;
+    std::set<uint32_t> pending;  // opened it, not mapped (yet)
 };
 
 struct TracedProcess {
@@ -103,29 +112,40 @@ struct TracerCounters {
     uint64_t files_detached = 0;
     uint64_t attach_errors = 0;
     uint64_t gone_during_scan = 0;  // the process exited while it was read
+    uint64_t opens_not_mapped = 0;  // opened a libcudart file and never mapped it
+    uint64_t pending_over_limit = 0;
 };
 
 class ProcessTracer {
   public:
     static constexpr size_t kMaxExeVerdicts = 4096;
 
+    // Closes a uprobe's descriptor; the module's closes asynchronously (uprobe.h says why).
+    using CloseFn = std::function<void(int fd)>;
+
     // cuda_probes go on libcudart files and CUDA executables, libc_probes on libc (and on a
     // static CUDA executable that defines those functions). traced_pids_fd / exe_verdicts_fd:
-    // the BPF maps kept in step (-1: none). `self` is never traced.
+    // the BPF maps kept in step (-1: none). `self` is never traced. `close_fd` empty: close(2).
     ProcessTracer(const TracerLimits& limits, std::vector<ProbeSpec> cuda_probes,
                   std::vector<ProbeSpec> libc_probes, int traced_pids_fd, int exe_verdicts_fd,
-                  uint32_t self);
+                  uint32_t self, CloseFn close_fd = {});
     ~ProcessTracer();
     ProcessTracer(const ProcessTracer&) = delete;
     ProcessTracer& operator=(const ProcessTracer&) = delete;
 
     enum class Result : uint8_t { traced, not_cuda, gone, over_limit, blocked };
-    // Reads one process and traces it when it uses CUDA. `opened`: a libcudart path it has just
-    // opened (relative to its cwd or absolute), not mapped yet. `requested` (POST
-    // /debug/attach-pid) lifts an earlier detach request. *why gets a sentence for any result but
+    // Reads one process and traces it when it uses CUDA. `requested` (POST /debug/attach-pid)
+    // lifts an earlier detach request. *why gets a sentence for any result but traced.
+    Result scan(uint32_t pid, bool requested = false, std::string* why = nullptr);
+    // The process has just opened `path` (absolute, or relative to its cwd), a libcudart file:
+    // attaches the file and traces the process if it maps it already, else keeps it pending.
+    Result opened(uint32_t pid, std::string_view path);
+    // Scans the pending processes again (at most kPendingTries times each); returns those now
     // traced.
-    Result scan(uint32_t pid, std::string_view opened = {}, bool requested = false,
-                std::string* why = nullptr);
+    std::vector<uint32_t> retry_pending();
+    bool has_pending() const { return !pending_.empty(); }
+    size_t pending() const { return pending_.size(); }
+    static constexpr int kPendingTries = 20;
     // Reads every process in /proc; traced processes no longer there are passed to `gone`.
     void scan_all(const std::function<void(uint32_t pid)>& gone);
     // Untraces a process (exit, exec of a new image): its files lose it, and files nobody uses
@@ -160,6 +180,7 @@ class ProcessTracer {
     void release(TracedFile& f);
 
     TracerLimits limits_;
+    CloseFn close_fd_;
     std::vector<ProbeSpec> cuda_probes_;
     std::vector<ProbeSpec> libc_probes_;
     int traced_pids_fd_;
@@ -169,6 +190,13 @@ class ProcessTracer {
     std::map<FileId, TracedFile> files_;
     std::map<FileId, bool> exe_verdicts_;
     std::set<uint32_t> blocked_;
+    struct Pending {
+        FileId file;
+        int tries = 0;
+    };
+    std::map<uint32_t, Pending> pending_;
+    void drop_pending(uint32_t pid);
+    void release_if_unused(const FileId& id);
     TracerCounters counters_;
 };
 
