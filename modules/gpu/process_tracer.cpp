@@ -347,7 +347,9 @@ TracedFile* ProcessTracer::ensure_file(uint32_t pid, const Mapped& m, FileKind k
     std::string attach_path;
     if (kind == FileKind::cuda_executable) {
         attach_path = proc_path(pid, "/exe");
-    } else if (!m.map_range.empty()) {
+    } else if (!m.map_range.empty() &&
+               ::access((proc_path(pid, "/map_files/") + m.map_range).c_str(), R_OK) == 0) {
+        // (map_files needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: without, the path below)
         attach_path = proc_path(pid, "/map_files/") + m.map_range;
     } else {
         attach_path = m.path.front() == '/' ? proc_path(pid, "/root") + m.path
