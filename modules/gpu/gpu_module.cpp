@@ -569,6 +569,7 @@ void GpuModule::on_record(std::span<const std::byte> rec) {
             gpu_lib_open e;
             std::memcpy(&e, rec.data(), sizeof e);
             std::string_view path(e.path, ::strnlen(e.path, sizeof e.path));
+            LOG_DEBUG("gpu: pid %u opened %.*s", pid, int(path.size()), path.data());
             bool was = tracer_->process(pid) != nullptr;
             if (tracer_->opened(pid, path) == gpu::ProcessTracer::Result::traced && !was)
                 now_traced(pid, "opened a CUDA runtime");
@@ -1012,6 +1013,7 @@ void GpuModule::write_extra_stats(http::JsonWriter& w) const {
     w.key("tracer");
     w.start_object();
     w.kv_uint("scans", tc.scans);
+    w.kv_number("last_scan_ms", tc.last_scan_ms);
     w.kv_uint("process_scans", tc.process_scans);
     w.kv_uint("executables_read", tc.exe_reads);
     w.kv_uint("executables_cached", tracer_->exe_verdicts());
@@ -1021,6 +1023,7 @@ void GpuModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("files_detached", tc.files_detached);
     w.kv_uint("attach_errors", tc.attach_errors);
     w.kv_uint("opens_not_mapped", tc.opens_not_mapped);
+    w.kv_uint("opens_through_proc", tc.opens_through_proc);
     w.kv_uint("pending_over_limit", tc.pending_over_limit);
     w.end_object();
     w.kv_uint("collect_events_waiting",

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -272,6 +273,12 @@ ProcessTracer::Result ProcessTracer::scan(uint32_t pid, bool requested, std::str
 
 ProcessTracer::Result ProcessTracer::opened(uint32_t pid, std::string_view path) {
     if (pid == self_ || blocked_.contains(pid) || !is_cudart(path)) return Result::not_cuda;
+    // A path through another process's /proc entry (/proc/<pid>/root/..., map_files, cwd) is an
+    // inspector reading the file (another ringprobe, a profiler), not a dynamic loader.
+    if (path.starts_with("/proc/")) {
+        ++counters_.opens_through_proc;
+        return Result::not_cuda;
+    }
     // the file as the process sees it
     std::string where = path.front() == '/' ? proc_path(pid, "/root") + std::string(path)
                                             : proc_path(pid, "/cwd/") + std::string(path);
@@ -432,6 +439,7 @@ bool ProcessTracer::detach_on_request(uint32_t pid) {
 
 void ProcessTracer::scan_all(const std::function<void(uint32_t pid)>& gone) {
     ++counters_.scans;
+    auto t0 = std::chrono::steady_clock::now();
     DIR* d = ::opendir("/proc");
     if (d == nullptr) {
         LOG_WARN("gpu: opendir /proc: %s", std::strerror(errno));
@@ -452,6 +460,8 @@ void ProcessTracer::scan_all(const std::function<void(uint32_t pid)>& gone) {
         if (!alive.contains(pid)) dead.push_back(pid);
     for (uint32_t pid : dead) gone(pid);
     std::erase_if(blocked_, [&](uint32_t pid) { return !alive.contains(pid); });
+    counters_.last_scan_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace rp::modules::gpu

@@ -100,6 +100,7 @@ struct TracerLimits {
 
 struct TracerCounters {
     uint64_t scans = 0;          // full /proc scans
+    double last_scan_ms = 0;     // how long the latest one took (on the loop)
     uint64_t process_scans = 0;  // one process's maps read
     uint64_t exe_reads = 0;      // executables whose symbols were read
     uint64_t exe_verdict_flushes = 0;
@@ -111,8 +112,9 @@ struct TracerCounters {
     uint64_t files_attached = 0;
     uint64_t files_detached = 0;
     uint64_t attach_errors = 0;
-    uint64_t gone_during_scan = 0;  // the process exited while it was read
-    uint64_t opens_not_mapped = 0;  // opened a libcudart file and never mapped it
+    uint64_t gone_during_scan = 0;    // the process exited while it was read
+    uint64_t opens_not_mapped = 0;    // opened a libcudart file and never mapped it
+    uint64_t opens_through_proc = 0;  // opened one through /proc/<pid>/...: not a loader
     uint64_t pending_over_limit = 0;
 };
 

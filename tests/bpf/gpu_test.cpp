@@ -13,6 +13,9 @@
 //
 // The periodic /proc scan is off in these daemons (process_scan_interval_seconds = 0) unless a
 // test says otherwise: processes started after the daemon must be found by the tracepoints.
+// A daemon traces every CUDA process of the host, so the counters checked here assume no other
+// CUDA program runs meanwhile: CTest runs this test and the Agent suite (which runs a sample too)
+// one after the other (RESOURCE_LOCK cuda_processes).
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
