@@ -41,6 +41,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/lib/cpu_slots.bpf.h"
+#include "bpf/lib/ringbuf.bpf.h"
 #include "bpf/seccomp_tracer.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -81,6 +82,21 @@ struct {
 	__type(key, struct seccomp_denial_key);
 	__type(value, struct seccomp_denial_value);
 } denials SEC(".maps");
+
+/* Every denial by (syscall, action, errno), for /metrics; never deleted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct seccomp_total_key);
+	__type(value, __u64);
+} totals SEC(".maps");
+
+/* Denials as they happen, for GET /seccomp_tracer/events; filled only while events_enabled. */
+RP_RINGBUF(events, 256 * 1024);
+RP_LOST_COUNTER(lost_events);
+
+/* Set by user space while a client reads GET /seccomp_tracer/events. */
+__u32 events_enabled = 0;
 
 /* User stacks of denials (only with stack_traces_enabled; else sized to 1 entry). */
 struct {
@@ -539,14 +555,68 @@ static __always_inline void current_cgroup_name(char *buf, __u32 size)
 		bpf_probe_read_kernel_str(buf, size, BPF_CORE_READ(kn, name));
 }
 
+/* The /metrics counter of (nr, action, errno). */
+static __always_inline void count_total(__u32 nr, __u32 action, __u32 data, __u32 flags)
+{
+	struct seccomp_total_key tk = {
+		.syscall_nr = nr,
+		.action = action,
+		.data = action == SECCOMP_TRACER_RET_ERRNO ? data : 0,
+		.compat = (flags & SECCOMP_DENIAL_F_COMPAT) ? 1 : 0,
+	};
+	__u64 one = 1, *n;
+	long err;
+
+	n = bpf_map_lookup_elem(&totals, &tk);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	err = bpf_map_update_elem(&totals, &tk, &one, BPF_NOEXIST);
+	if (err == -SC_EEXIST) {
+		n = bpf_map_lookup_elem(&totals, &tk);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	} else if (err) {
+		count(SECCOMP_CNT_TOTALS_FULL);
+	}
+}
+
+/* One event line for the live stream (only while a client listens). */
+static __always_inline void send_event(__u64 pid_tgid, __u32 nr, __u32 action, __u32 data,
+				       __u32 flags)
+{
+	struct seccomp_denial_event *e;
+
+	e = rp_ringbuf_reserve(&events, &lost_events, sizeof(*e));
+	if (!e)
+		return;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->syscall_nr = nr;
+	e->action = action;
+	e->data = data;
+	e->flags = flags;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->cgroup_name[0] = 0;
+	current_cgroup_name(e->cgroup_name, sizeof(e->cgroup_name));
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Counts one denial of the current thread: `action` (& ACTION_FULL), `data` (& DATA). */
 static __noinline int record_denial(void *ctx, __u32 nr, __u32 action, __u32 data, __u32 flags)
 {
 	struct seccomp_denial_key key = {};
 	struct seccomp_denial_value *v;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	long err;
 
-	key.pid = bpf_get_current_pid_tgid() >> 32;
+	count_total(nr, action, data, flags);
+	if (events_enabled)
+		send_event(pid_tgid, nr, action, data, flags);
+
+	key.pid = pid_tgid >> 32;
 	key.syscall_nr = nr;
 	key.action = action;
 	if (flags & SECCOMP_DENIAL_F_INFERRED)

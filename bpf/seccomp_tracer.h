@@ -59,6 +59,29 @@ struct seccomp_denial_value {
 	char cgroup_name[SECCOMP_TRACER_CGROUP_NAME_LEN]; /* memory cgroup leaf name, NUL-terminated */
 };
 
+/* Key of `totals`: every denial since the probe loaded, by system call and action, never deleted
+ * (the counters /metrics reads; /check's `denials` map is emptied by each check). */
+struct seccomp_total_key {
+	__u32 syscall_nr;
+	__u32 action; /* filter return & SECCOMP_RET_ACTION_FULL */
+	__u32 data;   /* SECCOMP_RET_DATA for ERRNO (the errno), else 0 */
+	__u32 compat; /* 1: a 32-bit (ia32) system call number */
+};
+
+/* One denial as it happened, sent through the `events` ring buffer while user space has a client
+ * on GET /seccomp_tracer/events (the .bss flag events_enabled). */
+struct seccomp_denial_event {
+	__u64 timestamp_ns; /* bpf_ktime_get_ns() */
+	__u32 pid;          /* tgid */
+	__u32 tid;
+	__u32 syscall_nr;
+	__u32 action;       /* & SECCOMP_RET_ACTION_FULL */
+	__u32 data;         /* & SECCOMP_RET_DATA */
+	__u32 flags;        /* enum seccomp_denial_flags of this denial */
+	char comm[SECCOMP_TRACER_COMM_LEN];
+	char cgroup_name[SECCOMP_TRACER_CGROUP_NAME_LEN];
+};
+
 /* Key of `stack_counts`: how often one user stack led to one (pid, syscall, action) denial.
  * stack_id -1: no stack could be taken. */
 struct seccomp_stack_key {
@@ -84,7 +107,8 @@ enum seccomp_counter {
 	SECCOMP_CNT_PTRACE_SKIPS = 10,   /* call skipped by a ptrace tracer, not by seccomp */
 	SECCOMP_CNT_STATE_ERRORS = 11,   /* per-thread state could not be created */
 	SECCOMP_CNT_KILL_THREAD_EXITS = 12, /* KILL_THREAD seen at thread exit (no SIGSYS sent) */
-	SECCOMP_CNT_COUNT = 13,
+	SECCOMP_CNT_TOTALS_FULL = 13,    /* denial not in `totals`: it held its max (syscall, action)s */
+	SECCOMP_CNT_COUNT = 14,
 };
 
 struct seccomp_counters {

@@ -49,8 +49,8 @@ std::string_view check_type_encoding(const Value& v) {
 
 std::string_view check_seccomp_mode(const Value& v) {
     const auto& s = std::get<std::string>(v);
-    if (s == "auto" || s == "entry_marks") return {};
-    return "is not a seccomp_tracer mode (auto, entry_marks)";
+    if (s == "auto" || s == "entry_marks" || s == "signals") return {};
+    return "is not a seccomp_tracer mode (auto, entry_marks, signals)";
 }
 
 std::string_view check_duration(const Value& v) {
@@ -68,6 +68,12 @@ std::string_view check_gpu_json_keys(const Value& v) {
     const auto& s = std::get<std::string>(v);
     if (s == "snake_case" || s == "go_field_names") return {};
     return "must be \"snake_case\" or \"go_field_names\"";
+}
+
+std::string_view check_gpu_library_opens(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "tracepoints" || s == "scan") return {};
+    return "must be \"tracepoints\" or \"scan\"";
 }
 
 std::string_view check_no_nul(const Value& v) {
@@ -114,6 +120,9 @@ std::span<const KeySpec> schema() {
          .min = 1, .max = INT64_MAX,
          .help = "Connections per message sent to the Agent; above 1000 it is clamped to 1000.",
          .soft_max = 1000},
+        {.path = "system_probe_config.self_cost", .type = kBool, .default_value = false,
+         .help = "Measure what each module costs the host: kernel BPF statistics on, and the "
+                 "daemon's own CPU time attributed per module (/metrics, /debug/stats)."},
         {.path = "system_probe_config.enable_oom_kill", .type = kBool, .default_value = false,
          .help = "Enables the oom_kill_probe module (OOM kills, from the kernel)."},
         {.path = "system_probe_config.enable_tcp_queue_length", .type = kBool,
@@ -197,6 +206,12 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.shutdown_timeout_ms", .type = kInt, .default_value = I{5000},
          .min = 1, .max = 3600000,
          .help = "On SIGTERM/SIGINT, time open connections get to finish before they are closed."},
+        {.path = "ringprobe.events.max_streams", .type = kInt, .default_value = I{8},
+         .min = 1, .max = 1024,
+         .help = "Clients of one module's GET /<module>/events at once; more get 429."},
+        {.path = "ringprobe.events.queue_bytes", .type = kInt, .default_value = I{262144},
+         .min = 4096, .max = 67108864,
+         .help = "Unread event lines one stream may hold; a slower reader loses the rest, counted."},
         {.path = "ringprobe.http.max_header_bytes", .type = kInt, .default_value = I{8192},
          .min = 1024, .max = 1048576,
          .help = "Largest request head (request line and headers); larger gets 431."},
@@ -232,7 +247,8 @@ std::span<const KeySpec> schema() {
          .help = "(pid, syscall, action) entries kept by seccomp_tracer between two /check calls."},
         {.path = "ringprobe.seccomp_tracer.mode", .type = kStr, .default_value = S("auto"),
          .help = "How seccomp_tracer finds denials: auto (replay the filters where the kernel "
-                 "keeps them, else entry_marks) or entry_marks (infer them at every call).",
+                 "keeps them, else entry_marks), entry_marks (infer them at every call) or "
+                 "signals (TRAP and KILL only, no per-call hook).",
          .check = check_seccomp_mode},
 
         {.path = "ringprobe.gpu.max_processes", .type = kInt, .default_value = I{1024},
@@ -245,6 +261,11 @@ std::span<const KeySpec> schema() {
          .help = "/gpu/check keys: snake_case (json tags, the default) or go_field_names "
                  "(an untagged model.GPUStats).",
          .check = check_gpu_json_keys},
+        {.path = "ringprobe.gpu.library_opens", .type = kStr, .default_value = S("tracepoints"),
+         .help = "How the gpu module sees a runtime being loaded: tracepoints (openat: at once, "
+                 "but every system call of the host takes the slow path) or scan (no syscall "
+                 "hook: found by the periodic /proc scan or its first CUDA call).",
+         .check = check_gpu_library_opens},
         {.path = "ringprobe.gpu.max_collect_events", .type = kInt, .default_value = I{100000},
          .min = 1, .max = 1000000,
          .help = "Largest count a /gpu/debug/collect-events request may ask for (larger is cut)."},

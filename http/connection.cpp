@@ -585,6 +585,7 @@ void Connection::handle_request() {
         load_ = *m.load;
         count_on_ = &load;
         deferred_pretty_ = pretty;
+        loop::CpuScope cost(load.cpu);
         (*m.handler)(req, res);
     }
     finish_handler(res);
@@ -790,7 +791,11 @@ void Connection::pump_stream() {
     size_t at = out_.size();
     if (stream_chunked_) out_.resize(at + kChunkHead);
     size_t body_at = out_.size();
-    bool done = stream_->produce(out_, kStreamPieceBytes);
+    bool done;
+    {
+        loop::CpuScope cost(load_ ? load_->cpu : nullptr);
+        done = stream_->produce(out_, kStreamPieceBytes);
+    }
     if (stream_ == nullptr) return;  // the producer destroyed itself (and closed us)
     size_t n = out_.size() - body_at;
     if (stream_chunked_) {

@@ -36,6 +36,7 @@ void Router::handle(std::string_view method, std::string_view pattern, HandlerFn
             r.load = std::make_shared<RouteLoad>();
             r.load->label = prefix_ + r.pattern;
             r.load->limit = options.max_in_flight;
+            r.load->cpu = cpu_;
             return;
         }
     }
@@ -50,6 +51,7 @@ void Router::handle(std::string_view method, std::string_view pattern, HandlerFn
     r.load = std::make_shared<RouteLoad>();
     r.load->label = prefix_ + r.pattern;
     r.load->limit = options.max_in_flight;
+    r.load->cpu = cpu_;
     routes_.push_back(std::move(r));
 }
 

@@ -23,6 +23,7 @@
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "loop/cpu_account.h"
 
 namespace rp::http {
 
@@ -45,6 +46,9 @@ struct RouteLoad {
     std::array<std::pair<uint16_t, uint64_t>, kCodes> codes{};
     uint64_t other_codes = 0;
     Histogram duration{kLatencyBounds};
+    // Where the loop's CPU time in this route's handler and stream pieces is counted (the
+    // module's account, loop/cpu_account.h), or nullptr.
+    loop::CpuAccount* cpu = nullptr;
     void answered(int status, double seconds) {
         duration.observe(seconds);
         for (auto& [code, n] : codes) {
@@ -73,6 +77,9 @@ class Router {
         for (const auto& m : mounts_) m.router->for_each_route(fn);
     }
     void unmount(std::string_view module);
+    // Routes registered on this router from now on count their handlers' and stream pieces' CPU
+    // time into `account` (which must outlive them); nullptr: nowhere.
+    void set_cpu_account(loop::CpuAccount* account) { cpu_ = account; }
     bool mounted(std::string_view module) const;
 
     enum class Outcome { found, not_found, method_not_allowed };
@@ -101,6 +108,7 @@ class Router {
     };
     Match match_here(std::string_view method, std::string_view path, PathParams& params) const;
     std::string prefix_;  // "/<module>" for a module's sub-router
+    loop::CpuAccount* cpu_ = nullptr;
     std::vector<Route> routes_;
     std::vector<Mount> mounts_;
 };

@@ -72,6 +72,10 @@ class Server {
 
     const ServerStats& stats() const { return stats_; }
     const ServerLimits& limits() const { return limits_; }
+    // New limits (a configuration reload). Connections read them live: size limits apply to the
+    // next request of every connection, max_connections to the next accept, timeouts from the
+    // next time a connection's timer is armed (its next request, read or send).
+    void set_limits(const ServerLimits& limits) { limits_ = limits; }
 
     // --- for Connection
     loop::Reactor& reactor() { return reactor_; }

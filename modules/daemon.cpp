@@ -22,11 +22,20 @@
 #include "loop/signal_watch.h"
 #include "modules/capabilities.h"
 #include "modules/host.h"
+#include "modules/systemd_notify.h"
+
+#if RINGPROBE_WITH_BPF
+#include <bpf/libbpf.h>
+#endif
 
 namespace rp::modules {
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/ringprobe/ringprobe.toml";
+#ifndef RINGPROBE_DEFAULT_CONFIG
+#define RINGPROBE_DEFAULT_CONFIG "/etc/ringprobe/ringprobe.toml"
+#endif
+// Where the package installs the configuration (cmake/packaging.cmake: RINGPROBE_CONFIG_DIR).
+constexpr const char* kDefaultConfig = RINGPROBE_DEFAULT_CONFIG;
 
 void usage(FILE* out) {
     std::fprintf(
@@ -37,12 +46,43 @@ void usage(FILE* out) {
         "                   missing, built-in defaults and DD_* environment are used)\n"
         "  --check-config   validate the configuration, print the effective values and\n"
         "                   the eBPF features of this kernel, exit 0 (valid) or 1\n"
-        "  --version        print the version\n"
+        "  --version        print the version, git commit and compiled-in features\n"
         "\n"
         "Serves system-probe's HTTP API on system_probe_config.sysprobe_socket and, unless\n"
         "debug_port = 0, on <debug_host>:<debug_port> (127.0.0.1:3333 by default).\n"
-        "SIGTERM/SIGINT stop gracefully; SIGHUP re-reads log_level from the config.\n",
+        "SIGTERM/SIGINT stop gracefully; SIGHUP reloads the configuration (modules started,\n"
+        "stopped or restarted as it changed, log level and HTTP limits applied; an invalid\n"
+        "configuration is refused and the running one kept). Under systemd (Type=notify) it\n"
+        "reports READY/RELOADING/STOPPING and answers WatchdogSec= from its loop.\n",
         kDefaultConfig);
+}
+
+#ifndef RINGPROBE_GIT_COMMIT
+#define RINGPROBE_GIT_COMMIT "unknown"
+#endif
+
+void print_version() {
+    std::printf("ringprobe %s\n", RINGPROBE_VERSION);
+    std::printf("commit: %s\n", RINGPROBE_GIT_COMMIT);
+    std::string features;
+#if RINGPROBE_WITH_BPF
+    features += "ebpf (libbpf " + std::to_string(libbpf_major_version()) + "." +
+                std::to_string(libbpf_minor_version()) + ")";
+#else
+    features += "no-ebpf";
+#endif
+    features += ", io_uring";
+    features +=
+        ", prometheus-metrics (text 0.0.4, openmetrics 1.0), event-streams, "
+        "systemd-notify (sd_notify protocol, watchdog), reload";
+#if defined(__SANITIZE_ADDRESS__)
+    features += ", asan+ubsan";
+#endif
+    std::printf("features: %s\n", features.c_str());
+    std::string modules;
+    for (const Factory& f : registry())
+        modules += (modules.empty() ? "" : ", ") + std::string(f.name);
+    std::printf("modules: %s\n", modules.c_str());
 }
 
 struct Args {
@@ -59,7 +99,7 @@ int parse_args(int argc, char** argv, Args& a) {
             usage(stdout);
             return 0;
         } else if (arg == "--version") {
-            std::printf("ringprobe %s\n", RINGPROBE_VERSION);
+            print_version();
             return 0;
         } else if (arg == "--check-config") {
             a.check = true;
@@ -148,7 +188,35 @@ void write_runtime_stats(http::JsonWriter& w, const http::Server& server, const 
     w.end_object();
     w.key("bpf_features");
     host.write_bpf_features(w);
+    w.key("self_cost");
+    host.write_self_cost(w);
     w.end_object();
+}
+
+// Keys read once at start (listeners, privileges): a reload that changes them says so.
+constexpr std::string_view kRestartKeys[] = {
+    "system_probe_config.sysprobe_socket",
+    "system_probe_config.sysprobe_socket_owner",
+    "system_probe_config.sysprobe_socket_group",
+    "system_probe_config.debug_port",
+    "system_probe_config.debug_host",
+    "ringprobe.drop_capabilities",
+};
+
+std::string restart_keys_changed(const conf::Config& a, const conf::Config& b) {
+    std::string out;
+    for (std::string_view k : kRestartKeys) {
+        bool same = k == "system_probe_config.debug_port" ? a.get_int(k) == b.get_int(k)
+                    : k == "ringprobe.drop_capabilities"  ? a.get_bool(k) == b.get_bool(k)
+                                                          : a.get_string(k) == b.get_string(k);
+        if (!same) out += (out.empty() ? "" : ", ") + std::string(k);
+    }
+    return out;
+}
+
+// One line for systemd's STATUS=: what runs and where.
+std::string status_line(const Host& host, const std::string& listeners) {
+    return std::to_string(host.running_count()) + " module(s) running, serving " + listeners;
 }
 
 // Refuses early (before any module loads) a socket path that is not a socket.
@@ -174,7 +242,7 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
         std::fprintf(stderr, "ringprobe: invalid configuration: %s\n", cfg_or.error().c_str());
         return 1;
     }
-    const conf::Config& cfg = *cfg_or;
+    conf::Config cfg = std::move(*cfg_or);  // the configuration in effect (SIGHUP replaces it)
     if (auto lvl = log::parse_level(cfg.get_string("log_level"))) log::set_level(*lvl);
     for (const auto& w : warnings) LOG_WARN("config: %s", w.c_str());
     std::signal(SIGPIPE, SIG_IGN);
@@ -182,8 +250,6 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
     const std::string socket_path = cfg.get_string("system_probe_config.sysprobe_socket");
     const int debug_port = static_cast<int>(cfg.get_int("system_probe_config.debug_port"));
     const std::string debug_host = cfg.get_string("system_probe_config.debug_host");
-    const auto shutdown_timeout_ms =
-        static_cast<uint64_t>(cfg.get_int("ringprobe.shutdown_timeout_ms"));
 
     // Each connection holds up to two reactor ops (recv, send): size the op slots so that
     // max_connections is what limits connections (the default 8192 slots would refuse
@@ -240,6 +306,8 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
         return 1;
     }
 
+    // The connection capacity the reactor was sized for (above): a reload may not go past it.
+    const uint64_t max_conns_capacity = (ro.max_ops - 64) / 2;
     http::Server server(reactor, router, http_limits(cfg));
     host.set_extra_stats(
         [&](http::JsonWriter& w) { write_runtime_stats(w, server, reactor, host); });
@@ -262,6 +330,7 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
         return 1;
     }
     LOG_INFO("listening on unix:%s", socket_path.c_str());
+    std::string listeners = "unix:" + socket_path;
     if (debug_port != 0) {
         auto tfd = http::listen_tcp(debug_host, debug_port);
         if (!tfd) {
@@ -278,6 +347,7 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
             return 1;
         }
         LOG_INFO("listening on tcp:%s:%d", debug_host.c_str(), debug_port);
+        listeners += ", tcp:" + debug_host + ":" + std::to_string(debug_port);
     }
 
     // Modules created, listeners bound: keep only what run time needs (docs/HARDENING.md).
@@ -297,31 +367,67 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
                  static_cast<unsigned long long>(kept));
     }
 
+    // SIGHUP: validate first; apply only a valid configuration (docs/CONFIG.md, "Reload").
+    SystemdNotifier notifier;
+    if (std::string e = notifier.open_from_environment(); !e.empty())
+        LOG_WARN("systemd: %s; not notifying", e.c_str());
+    auto reload = [&] {
+        notifier.reloading("reloading the configuration");
+        std::vector<std::string> w;
+        auto fresh = conf::Config::load(lo, conf::environment_from_process(), &w);
+        if (!fresh) {
+            LOG_ERROR("SIGHUP: configuration not reloaded, still running on the previous one: %s",
+                      fresh.error().c_str());
+            notifier.notify("READY=1\nSTATUS=reload refused (invalid configuration); " +
+                            status_line(host, listeners));
+            return;
+        }
+        for (const auto& x : w) LOG_WARN("config: %s", x.c_str());
+        if (auto lvl = log::parse_level(fresh->get_string("log_level"))) log::set_level(*lvl);
+        http::ServerLimits limits = http_limits(*fresh);
+        if (limits.max_connections > max_conns_capacity) {
+            LOG_WARN(
+                "SIGHUP: ringprobe.http.max_connections %zu is more than the %llu connections the "
+                "loop was sized for at start; using %llu until a restart",
+                limits.max_connections, static_cast<unsigned long long>(max_conns_capacity),
+                static_cast<unsigned long long>(max_conns_capacity));
+            limits.max_connections = static_cast<size_t>(max_conns_capacity);
+        }
+        server.set_limits(limits);
+        if (std::string keys = restart_keys_changed(cfg, *fresh); !keys.empty())
+            LOG_WARN("SIGHUP: %s changed: takes effect at the next restart", keys.c_str());
+        Host::ReloadResult r = host.reload(*fresh);
+        cfg = std::move(*fresh);
+        LOG_INFO("SIGHUP: configuration reloaded: log_level %s, HTTP limits applied, %s",
+                 cfg.get_string("log_level").c_str(), r.summary().c_str());
+        notifier.notify("READY=1\nSTATUS=" + status_line(host, listeners) +
+                        (r.failed.empty() ? "" : "; reload: some modules failed (/debug/stats)"));
+    };
+
     bool stopping = false;
     loop::SignalWatch signals;
     std::string serr = signals.start(reactor, {SIGTERM, SIGINT, SIGHUP}, [&](int signo) {
         if (signo == SIGHUP) {
-            std::vector<std::string> w;
-            auto fresh = conf::Config::load(lo, conf::environment_from_process(), &w);
-            if (!fresh) {
-                LOG_ERROR("SIGHUP: configuration not reloaded: %s", fresh.error().c_str());
-                return;
-            }
-            if (auto lvl = log::parse_level(fresh->get_string("log_level"))) log::set_level(*lvl);
-            LOG_INFO("SIGHUP: log_level is now %s (other changes need a restart)",
-                     fresh->get_string("log_level").c_str());
+            if (!stopping) reload();
             return;
         }
         if (stopping) return;
         stopping = true;
         LOG_INFO("received %s, shutting down", strsignal(signo));
-        server.shutdown(shutdown_timeout_ms, [&reactor] { reactor.stop(); });
+        notifier.notify("STOPPING=1\nSTATUS=shutting down");
+        // Live event streams end properly now, so that they do not hold the shutdown up.
+        host.end_streams();
+        server.shutdown(static_cast<uint64_t>(cfg.get_int("ringprobe.shutdown_timeout_ms")),
+                        [&reactor] { reactor.stop(); });
     });
     if (!serr.empty()) {
         LOG_ERROR("%s", serr.c_str());
         unlink(socket_path.c_str());
         return 1;
     }
+
+    notifier.notify("READY=1\nSTATUS=" + status_line(host, listeners));
+    notifier.start_watchdog(reactor);
 
     int rc = reactor.run();
     host.close_all();

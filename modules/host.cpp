@@ -12,6 +12,7 @@
 #include "loop/log.h"
 
 #if RINGPROBE_WITH_BPF
+#include "bpf/runtime/bpf_stats.h"
 #include "bpf/runtime/runtime.h"
 #endif
 
@@ -20,6 +21,7 @@ namespace rp::modules {
 struct Host::BpfState {
 #if RINGPROBE_WITH_BPF
     std::unique_ptr<bpf::Runtime> runtime;
+    bpf::BpfStats stats;  // kernel BPF statistics, on for self cost
 #endif
     bool attempted = false;
     std::string error;
@@ -110,6 +112,7 @@ Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router
            std::span<const Factory> factories)
     : reactor_(reactor), cfg_(cfg), router_(router), bpf_(std::make_unique<BpfState>()) {
     started_ = last_stats_ = std::chrono::steady_clock::now();
+    entries_.reserve(factories.size());
     for (const Factory& f : factories) {
         Entry e;
         e.factory = &f;
@@ -118,7 +121,28 @@ Host::Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router
     }
 }
 
-Host::~Host() { close_all(); }
+Host::~Host() {
+    close_all();
+    loop::CpuAccount::set_enabled(false);
+}
+
+void Host::apply_self_cost() {
+    self_cost_ = cfg_.get_bool("system_probe_config.self_cost");
+    loop::CpuAccount::set_enabled(self_cost_);
+#if RINGPROBE_WITH_BPF
+    // The kernel's BPF statistics: for self cost, and for the ebpf module's kernel_bpf_stats
+    // (which holds its own; the Host's makes ringprobe_module_bpf_cpu_seconds_total real then).
+    bool want = self_cost_ || (cfg_.get_bool("ebpf_check.enabled") &&
+                               cfg_.get_bool("ebpf_check.kernel_bpf_stats"));
+    if (want && !bpf_->stats.on()) {
+        if (!bpf_->stats.enable())
+            LOG_WARN("self cost: kernel BPF statistics unavailable, BPF CPU time stays 0: %s",
+                     bpf_->stats.mode().c_str());
+    } else if (!want && bpf_->stats.on()) {
+        bpf_->stats.release();
+    }
+#endif
+}
 
 Host::Entry* Host::find(std::string_view name) {
     for (auto& e : entries_)
@@ -174,7 +198,7 @@ void Host::prepare_bpf() {
 
 std::expected<void, std::string> Host::create(Entry& e) {
     const Factory& f = *e.factory;
-    Dependencies deps{reactor_, nullptr};
+    Dependencies deps{reactor_, nullptr, &e.cpu};
     if (f.needs_ebpf) {
         if (auto r = ensure_bpf_runtime(); !r) return r;
 #if RINGPROBE_WITH_BPF
@@ -185,6 +209,7 @@ std::expected<void, std::string> Host::create(Entry& e) {
     auto m = f.create(cfg_, deps);
     if (!m) return std::unexpected(m.error());
     http::Router& sub = router_.mount(f.name);
+    sub.set_cpu_account(&e.cpu);
     if (auto r = (*m)->register_routes(sub); !r) {
         router_.unmount(f.name);
         (*m)->close();
@@ -201,6 +226,7 @@ std::expected<void, std::string> Host::create(Entry& e) {
 }
 
 std::expected<void, std::string> Host::start() {
+    apply_self_cost();
     size_t enabled = 0;
     for (auto& e : entries_) {
         if (!e.enabled) continue;
@@ -255,6 +281,111 @@ std::expected<void, std::string> Host::restart(std::string_view name) {
                   e->error.c_str());
     }
     return r;
+}
+
+bool Host::changed_for(const Entry& e, const conf::Config& fresh) const {
+    auto in_namespace = [&](std::string_view path) {
+        for (std::string_view ns : e.factory->config_namespaces)
+            if (path == ns ||
+                (path.starts_with(ns) && path.size() > ns.size() && path[ns.size()] == '.'))
+                return true;
+        return false;
+    };
+    auto is_enable_key = [&](std::string_view path) {
+        for (const auto& other : entries_)
+            if (other.factory->enable_key == path) return true;
+        return false;
+    };
+    for (const conf::KeySpec& k : conf::schema()) {
+        if (!in_namespace(k.path) || is_enable_key(k.path)) continue;
+        bool same = true;
+        switch (k.type) {
+            case conf::Type::boolean:
+                same = cfg_.get_bool(k.path) == fresh.get_bool(k.path);
+                break;
+            case conf::Type::integer:
+                same = cfg_.get_int(k.path) == fresh.get_int(k.path);
+                break;
+            case conf::Type::string:
+                same = cfg_.get_string(k.path) == fresh.get_string(k.path);
+                break;
+            case conf::Type::number:
+                same = cfg_.get_number(k.path) == fresh.get_number(k.path);
+                break;
+        }
+        if (!same) return true;
+    }
+    return false;
+}
+
+std::string Host::ReloadResult::summary() const {
+    std::string out;
+    auto part = [&](std::string_view what, const std::vector<std::string>& names) {
+        if (names.empty()) return;
+        if (!out.empty()) out += "; ";
+        out += what;
+        for (size_t i = 0; i < names.size(); ++i) out += (i == 0 ? " " : ", ") + names[i];
+    };
+    part("started", started);
+    part("stopped", stopped);
+    part("restarted", restarted);
+    part("failed", failed);
+    return out.empty() ? "modules unchanged" : out;
+}
+
+Host::ReloadResult Host::reload(const conf::Config& fresh) {
+    enum class Action { keep, start, stop, restart };
+    std::vector<Action> plan(entries_.size(), Action::keep);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry& e = entries_[i];
+        bool now = fresh.get_bool(e.factory->enable_key);
+        if (e.enabled && !now)
+            plan[i] = Action::stop;
+        else if (!e.enabled && now)
+            plan[i] = Action::start;
+        else if (now && (e.state == ModuleState::failed || changed_for(e, fresh)))
+            plan[i] = Action::restart;  // a failed module gets another chance
+    }
+    cfg_ = fresh;
+    apply_self_cost();
+
+    ReloadResult result;
+    // Stops first, in reverse order (as close_all()), then starts and restarts in registry order.
+    for (size_t j = entries_.size(); j-- > 0;) {
+        Entry& e = entries_[j];
+        if (plan[j] != Action::stop) continue;
+        if (e.state == ModuleState::running) close(e);
+        e.enabled = false;
+        e.state = ModuleState::disabled;
+        e.error.clear();
+        result.stopped.emplace_back(e.factory->name);
+        LOG_INFO("module %.*s stopped (disabled by the new configuration)",
+                 static_cast<int>(e.factory->name.size()), e.factory->name.data());
+    }
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry& e = entries_[i];
+        if (plan[i] != Action::start && plan[i] != Action::restart) continue;
+        if (e.state == ModuleState::running) close(e);
+        e.enabled = true;
+        if (auto r = create(e); r) {
+            e.state = ModuleState::running;
+            e.error.clear();
+            (plan[i] == Action::start ? result.started : result.restarted)
+                .emplace_back(e.factory->name);
+        } else {
+            e.state = ModuleState::failed;
+            e.error = r.error();
+            result.failed.emplace_back(e.factory->name);
+            LOG_ERROR("error creating module %.*s: %s", static_cast<int>(e.factory->name.size()),
+                      e.factory->name.data(), e.error.c_str());
+        }
+    }
+    return result;
+}
+
+void Host::end_streams() {
+    for (auto& e : entries_)
+        if (e.state == ModuleState::running) e.module->end_streams();
 }
 
 void Host::write_bpf_features(http::JsonWriter& w) const {
@@ -366,6 +497,24 @@ constexpr http::MetricFamily kRequests{"ringprobe_http_requests", http::MetricKi
 constexpr http::MetricFamily kDuration{
     "ringprobe_http_request_duration_seconds", http::MetricKind::histogram,
     "Time from a request's handler call to the end of its answer, by route.", "seconds"};
+constexpr http::MetricFamily kProcessCpu{
+    "ringprobe_cpu_seconds", http::MetricKind::counter,
+    "CPU time the daemon used (getrusage), by mode (user, system).", "seconds"};
+constexpr http::MetricFamily kModuleCpu{
+    "ringprobe_module_cpu_seconds", http::MetricKind::counter,
+    "Daemon CPU time (user + system) spent for the module: its HTTP handlers and stream pieces, "
+    "its ring-buffer drains (system_probe_config.self_cost).",
+    "seconds"};
+constexpr http::MetricFamily kModuleBpfCpu{
+    "ringprobe_module_bpf_cpu_seconds", http::MetricKind::counter,
+    "CPU time the module's BPF programs took in the kernel (run_time_ns; needs "
+    "kernel.bpf_stats_enabled: system_probe_config.self_cost).",
+    "seconds"};
+constexpr http::MetricFamily kModuleBpfRuns{
+    "ringprobe_module_bpf_runs", http::MetricKind::counter,
+    "Runs of the module's BPF programs (run_cnt; needs kernel.bpf_stats_enabled)."};
+constexpr http::MetricFamily kScrapes{"ringprobe_metrics_scrapes", http::MetricKind::counter,
+                                      "/metrics answers, by format (text, openmetrics)."};
 constexpr http::MetricFamily kInFlight{
     "ringprobe_http_requests_in_flight", http::MetricKind::gauge,
     "Deferred or streamed answers in progress, by route (limited routes only)."};
@@ -387,16 +536,69 @@ void write_route_metrics(http::MetricsWriter& w, const http::RouteLoad& load,
     if (load.limit != 0) w.gauge(kInFlight, {{"route", route}}, int64_t{load.in_flight});
 }
 
+bool Host::bpf_stats_on() const {
+#if RINGPROBE_WITH_BPF
+    return bpf_->stats.on();
+#else
+    return false;
+#endif
+}
+
+void Host::write_self_cost(http::JsonWriter& w) const {
+    w.start_object();
+    w.kv_bool("enabled", self_cost_);
+#if RINGPROBE_WITH_BPF
+    w.kv("bpf_stats", bpf_->stats.mode());
+#else
+    w.kv("bpf_stats", "off (no eBPF in this build)");
+#endif
+    loop::ProcessCpu p = loop::process_cpu();
+    w.key("process");
+    w.start_object();
+    w.kv_number("user_seconds", static_cast<double>(p.user_us) / 1e6);
+    w.kv_number("system_seconds", static_cast<double>(p.system_us) / 1e6);
+    w.end_object();
+    w.key("modules");
+    w.start_object();
+    for (const auto& e : entries_) {
+        if (e.state != ModuleState::running) continue;
+        w.key(e.factory->name);
+        w.start_object();
+        w.kv_number("loop_cpu_seconds", static_cast<double>(e.cpu.cpu_ns) / 1e9);
+        w.kv_uint("loop_scopes", e.cpu.scopes);
+        if (auto runs = e.module->bpf_program_runs(); runs && bpf_stats_on()) {
+            w.kv_number("bpf_cpu_seconds", static_cast<double>(runs->run_time_ns) / 1e9);
+            w.kv_uint("bpf_runs", runs->run_count);
+        }
+        w.end_object();
+    }
+    w.end_object();
+    w.end_object();
+}
+
 void Host::write_metrics(http::MetricsWriter& w) const {
     auto now = std::chrono::steady_clock::now();
     w.gauge(kUptime, {}, std::chrono::duration<double>(now - started_).count());
+    loop::ProcessCpu p = loop::process_cpu();
+    w.counter(kProcessCpu, {{"mode", "user"}}, static_cast<double>(p.user_us) / 1e6);
+    w.counter(kProcessCpu, {{"mode", "system"}}, static_cast<double>(p.system_us) / 1e6);
+    w.counter(kScrapes, {{"format", "text"}}, scrapes_[0]);
+    w.counter(kScrapes, {{"format", "openmetrics"}}, scrapes_[1]);
+    const bool bpf_stats = bpf_stats_on();
     for (const auto& e : entries_) {
         if (!e.enabled) continue;
-        w.gauge(kModuleUp, {{"module", e.factory->name}}, int64_t{e.state == ModuleState::running});
-        if (e.state == ModuleState::running) {
-            w.gauge(kModuleLoad, {{"module", e.factory->name}}, e.load_seconds);
-            e.module->write_metrics(w);
+        const http::MetricLabel module{"module", e.factory->name};
+        w.gauge(kModuleUp, {module}, int64_t{e.state == ModuleState::running});
+        if (e.state != ModuleState::running) continue;
+        w.gauge(kModuleLoad, {module}, e.load_seconds);
+        if (self_cost_) w.counter(kModuleCpu, {module}, static_cast<double>(e.cpu.cpu_ns) / 1e9);
+        if (bpf_stats) {
+            if (auto runs = e.module->bpf_program_runs()) {
+                w.counter(kModuleBpfCpu, {module}, static_cast<double>(runs->run_time_ns) / 1e9);
+                w.counter(kModuleBpfRuns, {module}, runs->run_count);
+            }
         }
+        e.module->write_metrics(w);
     }
     router_.for_each_route([&](std::string_view, const http::RouteLoad& load) {
         write_route_metrics(w, load, load.label);
@@ -407,6 +609,7 @@ void Host::write_metrics(http::MetricsWriter& w) const {
 void Host::register_global_routes() {
     router_.handle("GET", "/metrics", [this](const http::Request& req, http::Response& res) {
         http::MetricsFormat format = http::negotiate_metrics(req);
+        ++scrapes_[format == http::MetricsFormat::openmetrics ? 1 : 0];
         metrics_.reset();
         write_metrics(metrics_);
         metrics_.finish(

@@ -4,6 +4,13 @@
 // Lifecycle (REFERENCE.md "Registry and lifecycle"): keep the enabled factories; if any needs eBPF,
 // set up the BPF runtime once; create each; a create or register error is logged as
 // "error creating module <name>: <error>" and served in /debug/stats, and the others go on.
+// reload() applies a new configuration to the modules: newly enabled ones are started, disabled
+// ones stopped, those whose config namespaces' keys changed (and failed ones) created again.
+//
+// Self cost (system_probe_config.self_cost): each module has a loop::CpuAccount that its routes'
+// handlers and stream pieces (the Router) and its ring-buffer drains (kit::BpfModule::watch_ring)
+// count into; with the kernel's BPF statistics on, its programs' run time is read from the
+// kernel. Both go to /metrics and to /debug/stats (write_self_cost).
 #pragma once
 
 #include <chrono>
@@ -64,6 +71,21 @@ class Host {
     void set_extra_metrics(std::function<void(http::MetricsWriter&)> fn) {
         extra_metrics_ = std::move(fn);
     }
+    // {"enabled", "bpf_stats", "process": {user_seconds, system_seconds}, "modules": {<name>:
+    // {loop_cpu_seconds, loop_scopes, bpf_cpu_seconds, bpf_runs}}}.
+    void write_self_cost(http::JsonWriter& w) const;
+
+    // What reload() did, by module name.
+    struct ReloadResult {
+        std::vector<std::string> started, stopped, restarted, failed;
+        std::string summary() const;  // "started a, b; stopped c; restarted d; failed e"
+    };
+    // Applies `fresh` (already validated) to the modules, and the self-cost switch. The daemon
+    // applies the rest (log level, HTTP limits).
+    ReloadResult reload(const conf::Config& fresh);
+    // Ends every running module's live streams properly (daemon shutdown).
+    void end_streams();
+    const conf::Config& config() const { return cfg_; }
 
   private:
     struct Entry {
@@ -73,14 +95,20 @@ class Host {
         std::unique_ptr<Module> module;
         std::string error;
         double load_seconds = 0;  // the latest create
+        // The loop's CPU time spent for the module (routes, ring buffers). Its address is given
+        // to the module and its routes: entries_ never grows after the constructor.
+        loop::CpuAccount cpu;
     };
     Entry* find(std::string_view name);
     std::expected<void, std::string> create(Entry& e);
     void close(Entry& e);
     std::expected<void, std::string> ensure_bpf_runtime();
+    void apply_self_cost();
+    bool bpf_stats_on() const;
+    bool changed_for(const Entry& e, const conf::Config& fresh) const;
 
     loop::Reactor& reactor_;
-    const conf::Config& cfg_;
+    conf::Config cfg_;  // the configuration in effect (replaced by reload())
     http::Router& router_;
     std::vector<Entry> entries_;
     struct BpfState;
@@ -88,6 +116,8 @@ class Host {
     ExtraStatsFn extra_stats_;
     std::function<void(http::MetricsWriter&)> extra_metrics_;
     http::MetricsWriter metrics_;  // reused by every scrape
+    uint64_t scrapes_[2] = {};     // /metrics answers, by http::MetricsFormat
+    bool self_cost_ = false;
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point last_stats_;
 };

@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "http/json_writer.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "loop/cpu_account.h"
 #include "loop/reactor.h"
 
 namespace rp::bpf {
@@ -28,6 +30,16 @@ namespace rp::modules {
 struct Dependencies {
     loop::Reactor& reactor;
     bpf::Runtime* bpf = nullptr;
+    // Where the loop's CPU time spent for this module is counted (loop/cpu_account.h): the module
+    // gives it to the ring buffers it watches (kit::BpfModule::watch_ring does). Its HTTP routes
+    // are counted by the Host.
+    loop::CpuAccount* cpu = nullptr;
+};
+
+// Run time and run count of a module's BPF programs (kernel.bpf_stats_enabled must be on).
+struct BpfProgramRuns {
+    uint64_t run_time_ns = 0;
+    uint64_t run_count = 0;
 };
 
 class Module {
@@ -41,6 +53,11 @@ class Module {
     // the Agent's checks where they exist, base units, counters ending in _total). Reading them
     // never flushes what /check returns. The Host adds ringprobe_module_up and load time itself.
     virtual void write_metrics(http::MetricsWriter& w) const {}
+    // The module's BPF programs' run time and count so far, or nothing for a module without any.
+    virtual std::optional<BpfProgramRuns> bpf_program_runs() const { return std::nullopt; }
+    // Ends the module's live streams properly (the daemon is shutting down): each sends what it
+    // holds, then its chunked terminator.
+    virtual void end_streams() {}
     virtual void close() = 0;
 };
 
@@ -49,6 +66,8 @@ using CreateFn = CreateResult (*)(const conf::Config& cfg, Dependencies& deps);
 
 struct Factory {
     std::string_view name;
+    // The config sections whose keys create() reads ("seccomp_tracer", "ringprobe.seccomp_tracer"):
+    // a reload (SIGHUP) restarts the module when a key under one of them changed.
     std::span<const std::string_view> config_namespaces;
     std::string_view enable_key;  // boolean config key that enables the module
     CreateFn create;

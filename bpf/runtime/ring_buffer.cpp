@@ -59,6 +59,7 @@ int RingBuffer::on_sample(void* ctx, void* data, size_t size) {
 }
 
 void RingBuffer::on_ready(int res) {
+    loop::CpuScope cost(cpu_);
     if (res < 0) {
         // FdWatch does not re-arm after an error; a timer does it (not from inside this callback,
         // which the watch is still running).

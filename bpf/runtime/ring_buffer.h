@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bpf/runtime/cpu_slots.h"
+#include "loop/cpu_account.h"
 #include "loop/reactor.h"
 #include "loop/timer.h"
 
@@ -56,6 +57,9 @@ class RingBuffer {
     uint64_t lost() const;
     int epoll_fd() const;
     bool watching() const { return watch_.active(); }
+    // Counts the loop's CPU time in this buffer's readiness drains (record callbacks included)
+    // into `account` (loop/cpu_account.h; it must outlive the buffer), or nowhere (nullptr).
+    void set_cpu_account(loop::CpuAccount* account) { cpu_ = account; }
 
     static constexpr uint64_t kRearmDelayMs = 1000;
 
@@ -72,6 +76,7 @@ class RingBuffer {
     loop::Reactor* reactor_ = nullptr;
     loop::FdWatch watch_;
     loop::Timer rearm_;
+    loop::CpuAccount* cpu_ = nullptr;
     uint64_t consumed_ = 0;
     uint64_t wakeups_ = 0;
     uint64_t errors_ = 0;

@@ -10,14 +10,13 @@
 //
 // Needs: CAP_SYS_ADMIN (walking other processes' BPF objects by id).
 #include <bpf/bpf.h>
-#include <fcntl.h>
 #include <linux/bpf.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <string>
 
+#include "bpf/runtime/bpf_stats.h"
 #include "loop/log.h"
 #include "modules/ebpf/bpf_inventory.h"
 #include "modules/kit/bpf_module.h"
@@ -27,77 +26,16 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "ebpf";
-constexpr std::string_view kNamespaces[] = {"ebpf_check"};
-constexpr const char* kStatsSysctl = "/proc/sys/kernel/bpf_stats_enabled";
-
-// Keeps kernel BPF run-time statistics on while alive.
-class BpfStatsGuard {
-  public:
-    BpfStatsGuard() = default;
-    ~BpfStatsGuard() { release(); }
-    BpfStatsGuard(const BpfStatsGuard&) = delete;
-    BpfStatsGuard& operator=(const BpfStatsGuard&) = delete;
-
-    void enable() {
-        fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
-        if (fd_ >= 0) {
-            mode_ = "BPF_ENABLE_STATS";
-            return;
-        }
-        std::string why = bpf::errno_message("BPF_ENABLE_STATS", errno);
-        char old = read_sysctl();
-        if (old == '1') {
-            mode_ = "sysctl (already on)";
-            return;
-        }
-        if (old == '0' && write_sysctl('1')) {
-            restore_ = true;
-            mode_ = "sysctl";
-            return;
-        }
-        mode_ = "failed: " + why + "; " +
-                bpf::errno_message(std::string("write ") + kStatsSysctl, errno);
-        LOG_WARN("ebpf: kernel BPF stats unavailable, RunCount and Runtime stay 0: %s",
-                 mode_.c_str());
-    }
-
-    void release() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-        if (restore_) write_sysctl('0');
-        restore_ = false;
-    }
-
-    const std::string& mode() const { return mode_; }
-
-  private:
-    static char read_sysctl() {
-        int fd = ::open(kStatsSysctl, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return 0;
-        char c = 0;
-        if (::read(fd, &c, 1) != 1) c = 0;
-        ::close(fd);
-        return c;
-    }
-    static bool write_sysctl(char v) {
-        int fd = ::open(kStatsSysctl, O_WRONLY | O_CLOEXEC);
-        if (fd < 0) return false;
-        bool ok = ::write(fd, &v, 1) == 1;
-        ::close(fd);
-        return ok;
-    }
-
-    int fd_ = -1;
-    bool restore_ = false;
-    std::string mode_ = "off";
-};
+constexpr std::string_view kNamespaces[] = {"ebpf_check", "ringprobe.ebpf"};
 
 class EbpfModule final : public kit::BpfModule {
   public:
     static CreateResult create(const conf::Config& cfg, Dependencies& deps);
     EbpfModule(bpf::Runtime* rt, bool kernel_stats, bool numeric_types)
         : BpfModule(kModuleName), rt_(rt), numeric_types_(numeric_types) {
-        if (kernel_stats) stats_.enable();
+        if (kernel_stats && !stats_.enable())
+            LOG_WARN("ebpf: kernel BPF stats unavailable, RunCount and Runtime stay 0: %s",
+                     stats_.mode().c_str());
     }
     ~EbpfModule() override { close(); }
 
@@ -127,7 +65,7 @@ class EbpfModule final : public kit::BpfModule {
 
     bpf::Runtime* rt_;
     bool numeric_types_ = false;
-    BpfStatsGuard stats_;
+    bpf::BpfStats stats_;
     // Refilled by every check, keeping its storage: checks allocate nothing once it has room for
     // the host's objects (DESIGN.md, memory discipline). Its records view the runtime's ownership
     // registry, so they are read only within the check that collected them.

@@ -59,7 +59,7 @@ namespace {
 using gpu::GpuDevice;
 
 constexpr std::string_view kModuleName = "gpu";
-constexpr std::string_view kNamespaces[] = {"gpu_monitoring"};
+constexpr std::string_view kNamespaces[] = {"gpu_monitoring", "ringprobe.gpu"};
 constexpr std::string_view kBtfNames[] = {"btf_trace_sched_process_exec"};
 constexpr uint32_t kDefaultCollectedEvents = 100;  // system-probe's default count
 constexpr uint64_t kUnknownPidRescanNs = 1'000'000'000;
@@ -195,6 +195,7 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
     void finish_collector(Collector& c);
 
     loop::Reactor* reactor_ = nullptr;
+    loop::CpuAccount* cpu_ = nullptr;  // the module's share of the loop's CPU (self cost)
     bool probes_enabled_ = true;
     bpf::Skeleton<gpu_bpf> skel_;
     std::unique_ptr<bpf::RingBuffer> ring_;
@@ -227,6 +228,7 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
     std::unordered_map<uint32_t, std::string> pending_visible_;
     RecordCounters records_;
     bool detailed_logs_ = false;
+    bool scan_only_ = false;  // ringprobe.gpu.library_opens = "scan"
 
     // /debug/collect-events
     struct Collector {
@@ -247,6 +249,7 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
 CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     std::unique_ptr<GpuModule> m(new GpuModule());
     m->reactor_ = &deps.reactor;
+    m->cpu_ = deps.cpu;
     m->probes_enabled_ = kit::config_bool(cfg, "gpu_monitoring.enable_ebpf_probes", true);
     m->keys_ = kit::config_string(cfg, "ringprobe.gpu.json_keys", "snake_case") == "go_field_names"
                    ? &kGoKeys
@@ -262,7 +265,10 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     m->refresh_devices();
     GpuModule* self = m.get();
     uint64_t refresh_ms = duration_ms(cfg, "gpu_monitoring.device_cache_refresh_interval", 5000);
-    m->device_timer_.init(deps.reactor, [self] { self->refresh_devices(); });
+    m->device_timer_.init(deps.reactor, [self] {
+        loop::CpuScope scope(self->cpu_);
+        self->refresh_devices();
+    });
     if (refresh_ms > 0) m->device_timer_.arm_every(refresh_ms);
 
     if (!m->probes_enabled_) {
@@ -276,9 +282,16 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     bpf::Runtime& rt = **rt_or;
 
     std::string why;
-    bool opens = rt.has_tracepoint("syscalls", "sys_enter_openat", &why) &&
-                 rt.has_tracepoint("syscalls", "sys_exit_openat", &why);
-    if (!opens) m->add_missing_hook("syscalls/sys_enter_openat", why);
+    // Library opens: the openat syscall tracepoints, unless ringprobe.gpu.library_opens = "scan"
+    // (any syscall tracepoint puts every system call of the host on the slow path:
+    // docs/modules/gpu.md, "Overhead").
+    m->scan_only_ = kit::config_string(cfg, "ringprobe.gpu.library_opens", "tracepoints") == "scan";
+    bool opens = false;
+    if (!m->scan_only_) {
+        opens = rt.has_tracepoint("syscalls", "sys_enter_openat", &why) &&
+                rt.has_tracepoint("syscalls", "sys_exit_openat", &why);
+        if (!opens) m->add_missing_hook("syscalls/sys_enter_openat", why);
+    }
 
     uint32_t max_processes = uint32_t(kit::config_int(cfg, "ringprobe.gpu.max_processes", 1024));
     uint64_t pages =
@@ -359,13 +372,11 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
         size_t(kit::config_int(cfg, "gpu_monitoring.streams.max_pending_memory_spans", 1000));
     m->streams_ = std::make_unique<gpu::StreamTable>(*m, sl, monotonic_ns());
 
-    auto ring =
-        bpf::RingBuffer::create(deps.reactor, "gpu/cuda_events", bpf_map__fd(s->maps.cuda_events),
-                                bpf_map__fd(s->maps.lost_events),
-                                [self](std::span<const std::byte> rec) { self->on_record(rec); });
+    // (drains counted in the module's CPU account, tracked for /metrics)
+    auto ring = m->watch_ring(deps, "gpu/cuda_events", s->maps.cuda_events, s->maps.lost_events,
+                              [self](std::span<const std::byte> rec) { self->on_record(rec); });
     if (!ring) return std::unexpected(ring.error());
     m->ring_ = std::move(*ring);
-    m->track_ring(m->ring_.get());
 
     m->flush_ms_ = duration_ms(cfg, "gpu_monitoring.ringbuffer_flush_interval", 1000);
     m->flush_timer_.init(deps.reactor, [self] {
@@ -377,6 +388,7 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
         m->tracer_->scan_all(gone);
     int64_t scan_s = kit::config_int(cfg, "gpu_monitoring.process_scan_interval_seconds", 5);
     m->scan_timer_.init(deps.reactor, [self, gone] {
+        loop::CpuScope scope(self->cpu_);
         self->tracer_->scan_all(gone);
         std::erase_if(self->pending_visible_, [](const auto& kv) {
             return ::access(("/proc/" + std::to_string(kv.first)).c_str(), F_OK) != 0;
@@ -385,6 +397,7 @@ CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     });
     if (scan_s > 0) m->scan_timer_.arm_every(uint64_t(scan_s) * 1000);
     m->pending_timer_.init(deps.reactor, [self] {
+        loop::CpuScope scope(self->cpu_);
         for (uint32_t pid : self->tracer_->retry_pending())
             self->now_traced(pid, "maps a CUDA runtime");
         if (!self->tracer_->has_pending()) self->pending_timer_.cancel();
@@ -762,7 +775,10 @@ void GpuModule::collect_events(const http::Request& req, http::Response& res) {
     c->answer = res.defer();
     Collector* raw = c.get();
     // (finished collectors are removed later, never from inside their own timer's callback)
-    c->timeout.init(*reactor_, [this, raw] { finish_collector(*raw); });
+    c->timeout.init(*reactor_, [this, raw] {
+        loop::CpuScope scope(cpu_);
+        finish_collector(*raw);
+    });
     c->timeout.arm_after(collect_timeout_ms_);
     collectors_.push_back(std::move(c));
 }
@@ -934,6 +950,7 @@ void GpuModule::attach_pid(const http::Request& req, http::Response& res, bool a
 
 void GpuModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_bool("ebpf_probes_enabled", probes_enabled_);
+    w.kv("library_opens", scan_only_ ? "scan" : "tracepoints");
     w.key("nvml");
     w.start_object();
     w.kv("library",

@@ -22,6 +22,24 @@ std::expected<void, std::string> BpfModule::register_routes(http::Router& router
     return {};
 }
 
+std::optional<BpfProgramRuns> BpfModule::bpf_program_runs() const {
+    if (probe_ == nullptr) return std::nullopt;
+    auto r = probe_->program_runs();
+    return BpfProgramRuns{r.run_time_ns, r.run_count};
+}
+
+std::expected<std::unique_ptr<bpf::RingBuffer>, std::string> BpfModule::watch_ring(
+    Dependencies& deps, std::string_view name, bpf_map* ring, bpf_map* lost,
+    bpf::RingBuffer::Callback on_record) {
+    auto rb =
+        bpf::RingBuffer::create(deps.reactor, name, bpf_map__fd(ring),
+                                lost != nullptr ? bpf_map__fd(lost) : -1, std::move(on_record));
+    if (!rb) return std::unexpected(rb.error());
+    (*rb)->set_cpu_account(deps.cpu);
+    track_ring(rb->get());
+    return rb;
+}
+
 void BpfModule::write_stats(http::JsonWriter& w) const {
     w.start_object();
     w.kv_int("last_check", last_check_s_);

@@ -10,8 +10,14 @@
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.
 //   - /metrics: ringprobe_module_bpf_map_bytes{module} (the probe's maps, the kernel's figure),
 //     ringprobe_module_ring_events_total / ringprobe_module_ring_lost_events_total{module} (the
-//     ring buffers given to track_ring()), then the module's own families
-//     (write_extra_metrics()).
+//     ring buffers given to track_ring() / watch_ring()), then the module's own families
+//     (write_extra_metrics(): declare each family once as a constexpr http::MetricFamily and
+//     write its samples there; keep their label sets bounded).
+//   - self cost: bpf_program_runs() of the tracked probe (the Host reports it as
+//     ringprobe_module_bpf_cpu_seconds_total), ring-buffer drains counted in the module's CPU
+//     account (watch_ring()).
+//   - live events: a kit::EventStreams member (modules/kit/event_stream.h) registered in
+//     register_extra_routes(), published to from the module's event callback.
 //
 // A module derives from it, creates its skeleton (bpf/runtime/skeleton.h), calls track() on it,
 // and gives the kernel BTF names it asks the runtime about in its Factory's btf_names
@@ -25,6 +31,8 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +48,7 @@ class BpfModule : public Module {
     std::expected<void, std::string> register_routes(http::Router& router) final;
     void write_stats(http::JsonWriter& w) const final;
     void write_metrics(http::MetricsWriter& w) const final;
+    std::optional<BpfProgramRuns> bpf_program_runs() const final;
 
     std::string_view name() const { return name_; }
     int64_t last_check_s() const { return last_check_s_; }
@@ -54,7 +63,7 @@ class BpfModule : public Module {
 
     // Answers /check (any method). last_check is already set to now.
     virtual void check(http::Response& res) = 0;
-    // The module's routes besides /check (on the same sub-router).
+    // The module's routes besides /check (e.g. its EventStreams' /events).
     virtual void register_extra_routes(http::Router& router) {}
     // The module's own stats fields, written inside the stats object after the common ones.
     virtual void write_extra_stats(http::JsonWriter& w) const {}
@@ -68,6 +77,12 @@ class BpfModule : public Module {
     // Counts this ring buffer's events and losses in /metrics (it must outlive the module's
     // metrics, or be untracked with track_ring(nullptr) first).
     void track_ring(const bpf::RingBuffer* ring) { ring_ = ring; }
+    // Creates the ring buffer of `ring` (with `lost`, its RP_LOST_COUNTER map), watched on the
+    // reactor, its drains counted in the module's CPU account, and tracks it for /metrics. The
+    // module keeps the result and calls track_ring(nullptr) before destroying it.
+    std::expected<std::unique_ptr<bpf::RingBuffer>, std::string> watch_ring(
+        Dependencies& deps, std::string_view name, bpf_map* ring, bpf_map* lost,
+        bpf::RingBuffer::Callback on_record);
 
     // Hooks this kernel lacks, with the reason (shown in "missing_hooks", logged by
     // log_attached()).

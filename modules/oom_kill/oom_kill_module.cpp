@@ -5,7 +5,10 @@
 // tell a memcg OOM from a global one); kprobe/oom_kill_process only when tp_btf is unusable and
 // the runtime found kprobes. Records arrive through a ring buffer watched by the reactor and are
 // turned into payload entries at once (modules/oom_kill/oom_report.h), kept in a bounded list
-// (ringprobe.oom_kill.max_events; overflow counted as "dropped") and flushed by /check.
+// (ringprobe.oom_kill.max_events; overflow counted as "dropped") and flushed by /check. Each kill
+// is also counted for /metrics (ringprobe_oom_kill_oom_process_total{trigger_type, cgroup}, the
+// Agent's oom_kill.oom_process.count, kept apart from /check) and sent to the clients of
+// GET /oom_kill_probe/events (modules/kit/event_stream.h), as it happens.
 // Field provenance and differences from system-probe: docs/modules/oom_kill_probe.md.
 //
 // Needs: kernel BTF, BPF ring buffer, and tp_btf (or kprobes).
@@ -23,6 +26,8 @@
 #include "loop/log.h"
 #include "modules/kit/bpf_module.h"
 #include "modules/kit/config.h"
+#include "modules/kit/event_stream.h"
+#include "modules/kit/series_counters.h"
 #include "modules/oom_kill/oom_report.h"
 #include "oom_kill.skel.h"
 
@@ -33,8 +38,16 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "oom_kill_probe";
-constexpr std::string_view kNamespaces[] = {"system_probe_config"};
+constexpr std::string_view kNamespaces[] = {"ringprobe.oom_kill", "ringprobe.events"};
 constexpr int64_t kDefaultMaxEvents = 10240;  // system-probe's oom_stats map size
+// (cgroup, trigger type) series of the kill counter.
+constexpr size_t kMaxKillSeries = 1024;
+
+constexpr http::MetricFamily kKills{
+    "ringprobe_oom_kill_oom_process", http::MetricKind::counter,
+    "Processes the kernel's OOM killer killed, by trigger type (cgroup: a memory cgroup's limit; "
+    "system: the host ran out) and the victim's memory cgroup (the Agent's "
+    "oom_kill.oom_process.count)."};
 
 // Whether tp_btf/mark_victim passes the victim's task_struct (Linux >= 6.8). The tracepoint's
 // format in tracefs lists the fields that came with that signature; without tracefs we assume
@@ -58,12 +71,19 @@ class OomKillModule final : public kit::BpfModule {
         skel_.destroy();
         reports_.clear();
     }
+    void end_streams() override { events_.end_all(); }
 
   private:
-    OomKillModule() : BpfModule(kModuleName) {}
+    explicit OomKillModule(kit::EventStreamLimits limits)
+        : BpfModule(kModuleName), events_(kModuleName, limits) {}
     void on_record(std::span<const std::byte> rec);
     void check(http::Response& res) override;
+    void register_extra_routes(http::Router& router) override { events_.register_route(router); }
     void write_extra_stats(http::JsonWriter& w) const override;
+    void write_extra_metrics(http::MetricsWriter& w) const override {
+        kills_.write(w, kKills, {"trigger_type", "cgroup"});
+        events_.write_metrics(w);
+    }
 
     bpf::Skeleton<oom_kill_bpf> skel_;
     std::unique_ptr<bpf::RingBuffer> ring_;
@@ -72,6 +92,8 @@ class OomKillModule final : public kit::BpfModule {
     uint64_t received_ = 0;
     uint64_t dropped_ = 0;
     uint64_t by_[4] = {};  // per oom::Report::Evidence
+    kit::SeriesCounters<2> kills_{kMaxKillSeries};
+    kit::EventStreams events_;
 };
 
 CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) {
@@ -91,7 +113,7 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
             "; " + bpf::Runtime::missing_message(rt.feature(F::kprobe)));
     }
 
-    std::unique_ptr<OomKillModule> m(new OomKillModule());
+    std::unique_ptr<OomKillModule> m(new OomKillModule(kit::event_stream_limits(cfg)));
     int64_t max_events = kit::config_int(cfg, "ringprobe.oom_kill.max_events", kDefaultMaxEvents);
     m->max_events_ = static_cast<size_t>(max_events > 0 ? max_events : kDefaultMaxEvents);
 
@@ -109,12 +131,10 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
 
     OomKillModule* self = m.get();
     auto ring =
-        bpf::RingBuffer::create(deps.reactor, "oom_kill/events", bpf_map__fd(m->skel_->maps.events),
-                                bpf_map__fd(m->skel_->maps.lost_events),
-                                [self](std::span<const std::byte> rec) { self->on_record(rec); });
+        m->watch_ring(deps, "oom_kill/events", m->skel_->maps.events, m->skel_->maps.lost_events,
+                      [self](std::span<const std::byte> rec) { self->on_record(rec); });
     if (!ring) return std::unexpected(ring.error());
     m->ring_ = std::move(*ring);
-    m->track_ring(m->ring_.get());
     m->log_attached();
     return m;
 }
@@ -133,6 +153,10 @@ void OomKillModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("trigger_reclaim", by_[1]);
     w.kv_uint("memcg_margin", by_[2]);
     w.end_object();
+    w.kv_uint("metric_series", kills_.size());
+    w.kv_uint("metric_series_overflowed", kills_.overflowed());
+    w.key("event_streams");
+    events_.write_stats(w);
 }
 
 void OomKillModule::on_record(std::span<const std::byte> rec) {
@@ -143,14 +167,22 @@ void OomKillModule::on_record(std::span<const std::byte> rec) {
     }
     oom_kill_event e;
     std::memcpy(&e, rec.data(), sizeof e);
+    oom::Report r = oom::make_report(e, oom::read_host_memory());
+    ++by_[static_cast<size_t>(r.evidence)];
+    kills_.add({r.memcg_oom != 0 ? "cgroup" : "system", r.cgroup_name});
+    events_.publish([&](http::JsonWriter& w) {
+        w.start_object();
+        kit::write_event_time(w, e.timestamp_ns);
+        oom::write_report_fields(w, r);
+        w.end_object();
+    });
+    LOG_DEBUG("oom_kill_probe: pid %u (%s) killed, triggered by pid %u, flags 0x%x", e.victim_pid,
+              r.victim_comm.c_str(), e.trigger_pid, e.flags);
     if (reports_.size() >= max_events_) {
         ++dropped_;
         return;
     }
-    reports_.push_back(oom::make_report(e, oom::read_host_memory()));
-    ++by_[static_cast<size_t>(reports_.back().evidence)];
-    LOG_DEBUG("oom_kill_probe: pid %u (%s) killed, triggered by pid %u, flags 0x%x", e.victim_pid,
-              reports_.back().victim_comm.c_str(), e.trigger_pid, e.flags);
+    reports_.push_back(std::move(r));
 }
 
 void OomKillModule::check(http::Response& res) {

@@ -104,6 +104,11 @@ Report make_report(const oom_kill_event& e, const HostMemory& host) {
 
 void write_report(http::JsonWriter& w, const Report& r) {
     w.start_object();
+    write_report_fields(w, r);
+    w.end_object();
+}
+
+void write_report_fields(http::JsonWriter& w, const Report& r) {
     w.kv("cgroupName", r.cgroup_name);
     w.kv_uint("victimPid", r.victim_pid);
     w.kv_uint("triggerPid", r.trigger_pid);
@@ -113,7 +118,6 @@ void write_report(http::JsonWriter& w, const Report& r) {
     w.kv_int("scoreAdj", r.score_adj);
     w.kv_uint("pages", r.pages);
     w.kv_uint("memcgoom", r.memcg_oom);
-    w.end_object();
 }
 
 }  // namespace rp::modules::oom

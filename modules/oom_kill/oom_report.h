@@ -54,5 +54,7 @@ int64_t badness(const oom_kill_event& e, uint64_t totalpages, const HostMemory& 
 Report make_report(const oom_kill_event& e, const HostMemory& host);
 // The report as one object of the /check array (system-probe's field names and order).
 void write_report(http::JsonWriter& w, const Report& r);
+// The same fields without the enclosing object (an event line adds its own).
+void write_report_fields(http::JsonWriter& w, const Report& r);
 
 }  // namespace rp::modules::oom

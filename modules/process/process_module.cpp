@@ -396,7 +396,7 @@ CreateResult create(const conf::Config&, Dependencies&) {
     return std::make_unique<ProcessModule>(read_pid_max());
 }
 
-constexpr std::string_view kNamespaces[] = {"system_probe_config"};
+constexpr std::string_view kNamespaces[] = {"system_probe_config.process_config"};
 
 }  // namespace
 

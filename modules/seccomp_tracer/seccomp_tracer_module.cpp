@@ -13,6 +13,11 @@
 // ("kprobe" mode). /check reads and deletes every entry (GetAndFlush). With
 // seccomp_tracer.stack_traces_enabled, user stacks are counted per entry too and symbolized
 // best-effort (modules/seccomp_tracer/symbolizer.h).
+// Every denial is also counted in a `totals` map that nothing deletes (/metrics:
+// ringprobe_seccomp_denials_total{syscall, action}) and, while a client reads
+// GET /seccomp_tracer/events, sent through a ring buffer as one NDJSON line each.
+// ringprobe.seccomp_tracer.mode = "signals" loads no per-system-call hook at all (TRAP and KILL
+// only: no cost on system calls, ERRNO not seen).
 // Design, limits and measured overhead: docs/modules/seccomp_tracer.md.
 //
 // Needs: kernel BTF, tp_btf, task storage (Linux >= 5.11), bpf_loop (Linux >= 5.17).
@@ -34,7 +39,9 @@
 #include "loop/log.h"
 #include "modules/kit/bpf_module.h"
 #include "modules/kit/config.h"
+#include "modules/kit/event_stream.h"
 #include "modules/seccomp_tracer/symbolizer.h"
+#include "modules/seccomp_tracer/syscall_names.h"
 #include "seccomp_tracer.skel.h"
 
 static_assert(sizeof(seccomp_denial_key) == 16, "bpf/seccomp_tracer.h changed: update both sides");
@@ -44,12 +51,22 @@ static_assert(offsetof(seccomp_denial_value, comm) == 16);
 static_assert(sizeof(seccomp_stack_key) == 16);
 static_assert(sizeof(seccomp_counters) == 128);
 static_assert(SECCOMP_CNT_COUNT <= 16);
+static_assert(sizeof(seccomp_total_key) == 16);
+static_assert(sizeof(seccomp_denial_event) ==
+              32 + SECCOMP_TRACER_COMM_LEN + SECCOMP_TRACER_CGROUP_NAME_LEN);
 
 namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "seccomp_tracer";
-constexpr std::string_view kNamespaces[] = {"seccomp_tracer"};
+constexpr std::string_view kNamespaces[] = {"seccomp_tracer", "ringprobe.seccomp_tracer",
+                                            "ringprobe.events"};
+constexpr uint32_t kMaxTotals = 1024;  // the totals map's size (bpf/seccomp_tracer.bpf.c)
+
+constexpr http::MetricFamily kDenials{
+    "ringprobe_seccomp_denials", http::MetricKind::counter,
+    "seccomp denials since the module started, by system call and action (kill_process, "
+    "kill_thread, trap, errno_<NAME>)."};
 constexpr int64_t kDefaultMaxEntries = 10240;
 // Stacks reported per (pid, syscall, action), the most frequent first (system-probe's
 // seccomp_tracer.max_stacks_per_tuple default); the others are counted in droppedStacks.
@@ -60,15 +77,17 @@ constexpr uint32_t kMaxStackIds = 2048;  // size of the `stacks` map when stack 
 constexpr std::string_view kCounterNames[SECCOMP_CNT_COUNT] = {
     "denials",      "map_full",     "stack_map_full",    "stack_errors",  "replays",
     "inferred",     "not_denied",   "replay_mismatch",   "replay_errors", "unknown_skips",
-    "ptrace_skips", "state_errors", "kill_thread_exits",
+    "ptrace_skips", "state_errors", "kill_thread_exits", "totals_full",
 };
 
 // How denials are found (docs/modules/seccomp_tracer.md).
-enum class Mode { replay, entry_marks, kprobe };
+enum class Mode { replay, entry_marks, signals, kprobe };
 std::string_view mode_name(Mode m) {
     switch (m) {
         case Mode::replay:
             return "replay";
+        case Mode::signals:
+            return "signals";
         case Mode::entry_marks:
             return "entry_marks";
         case Mode::kprobe:
@@ -110,6 +129,8 @@ class SeccompTracerModule final : public kit::BpfModule {
     ~SeccompTracerModule() override { close(); }
 
     void close() override {
+        track_ring(nullptr);
+        ring_.reset();
         skel_.destroy();
         keys_ = {};
         values_ = {};
@@ -119,10 +140,16 @@ class SeccompTracerModule final : public kit::BpfModule {
         symbolizer_.reset();
     }
 
+    void end_streams() override { events_.end_all(); }
+
   private:
-    SeccompTracerModule() : BpfModule(kModuleName) {}
+    explicit SeccompTracerModule(kit::EventStreamLimits limits)
+        : BpfModule(kModuleName), events_(kModuleName, limits) {}
     void check(http::Response& res) override;
+    void register_extra_routes(http::Router& router) override { events_.register_route(router); }
     void write_extra_stats(http::JsonWriter& w) const override;
+    void write_extra_metrics(http::MetricsWriter& w) const override;
+    void on_event(std::span<const std::byte> rec);
 
     // One stack's share of an entry, for the JSON.
     struct StackCount {
@@ -153,6 +180,9 @@ class SeccompTracerModule final : public kit::BpfModule {
     uint64_t orphan_stacks_ = 0;     // stack counts whose entry had already been flushed
     uint64_t flush_errors_ = 0;
     std::string last_flush_error_;
+    std::unique_ptr<bpf::RingBuffer> ring_;  // denial events, filled only while events_ listens
+    kit::EventStreams events_;
+    uint64_t events_received_ = 0;
 };
 
 CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& deps) {
@@ -161,12 +191,14 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
     if (!rt_or) return std::unexpected(rt_or.error());
     bpf::Runtime& rt = **rt_or;
 
-    std::unique_ptr<SeccompTracerModule> m(new SeccompTracerModule());
+    std::unique_ptr<SeccompTracerModule> m(new SeccompTracerModule(kit::event_stream_limits(cfg)));
     m->max_entries_ = static_cast<uint32_t>(std::clamp<int64_t>(
         kit::config_int(cfg, "ringprobe.seccomp_tracer.max_entries", kDefaultMaxEntries), 1,
         1 << 20));
     m->stack_traces_ = kit::config_bool(cfg, "seccomp_tracer.stack_traces_enabled", false);
-    const bool entry_marks_asked = kit::config_string(cfg, kModeKey, "auto") == "entry_marks";
+    const std::string mode_asked = kit::config_string(cfg, kModeKey, "auto");
+    const bool entry_marks_asked = mode_asked == "entry_marks";
+    const bool signals_asked = mode_asked == "signals";
 
     // Tracepoints first (each needs btf_trace_<name> in the kernel's BTF); kprobe only as the
     // fallback the runtime detected. Replay needs the kernel to keep each filter's original
@@ -180,7 +212,13 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
                 m->add_missing_hook(h.tracepoint, "not in kernel BTF (no " + type + ")");
         }
         can_replay = rt.btf_has(BTF_KIND_FUNC, "seccomp_get_filter");
-        if (!can_replay) {
+        if (signals_asked) {
+            // No system call hook: TRAP and KILL from their SIGSYS (replayed, where the kernel
+            // allows it, to tell KILL_PROCESS from KILL_THREAD); ERRNO is not seen.
+            m->mode_ = Mode::signals;
+            m->mode_reason_ = std::string(kModeKey) +
+                              " is \"signals\": TRAP and KILL only, ERRNO denials are not seen";
+        } else if (!can_replay) {
             m->mode_ = Mode::entry_marks;
             m->mode_reason_ =
                 "kernel keeps no copy of seccomp filters (no seccomp_get_filter: "
@@ -194,7 +232,8 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         // sched_process_exit only adds KILL_THREAD of a thread with siblings.
         for (const auto& h : kHooks) {
             bool needed = h.tracepoint != "sched_process_exit" &&
-                          (!h.entry_marks_only || m->mode_ == Mode::entry_marks);
+                          (!h.entry_marks_only || m->mode_ == Mode::entry_marks) &&
+                          (m->mode_ != Mode::signals || h.tracepoint == "signal_generate");
             if (needed && m->hook_missing(h.tracepoint)) tracepoints = false;
         }
     }
@@ -218,8 +257,10 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         rt, kModuleName, "seccomp_tracer",
         [&](seccomp_tracer_bpf* s) -> std::expected<void, std::string> {
             for (const auto& h : kHooks) {
+                bool per_call = h.tracepoint == "sys_enter" || h.tracepoint == "sys_exit";
                 bool load = mode != Mode::kprobe && !self.hook_missing(h.tracepoint) &&
-                            (!h.entry_marks_only || mode == Mode::entry_marks);
+                            (!h.entry_marks_only || mode == Mode::entry_marks) &&
+                            !(per_call && mode == Mode::signals);
                 bpf_program__set_autoload(h.program(s), load);
             }
             bpf_program__set_autoload(s->progs.seccomp_run_filters_ret, mode == Mode::kprobe);
@@ -239,11 +280,23 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
                 if (int err = bpf_map__set_max_entries(z.map, z.entries); err != 0)
                     return std::unexpected(bpf::errno_message(std::string("size ") + z.name, -err));
             }
+            if (auto r = bpf::size_cpu_slots(s->maps.lost_events); !r) return r;
             return bpf::size_cpu_slots(s->maps.counters);
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);
     m->track(m->skel_.core());
+    SeccompTracerModule* me = m.get();
+    auto ring = m->watch_ring(deps, "seccomp_tracer/events", m->skel_->maps.events,
+                              m->skel_->maps.lost_events,
+                              [me](std::span<const std::byte> rec) { me->on_event(rec); });
+    if (!ring) return std::unexpected(ring.error());
+    m->ring_ = std::move(*ring);
+    // The BPF side sends events only while someone reads them.
+    m->events_.on_listening([me](bool on) {
+        if (me->skel_ && me->skel_->bss != nullptr)
+            __atomic_store_n(&me->skel_->bss->events_enabled, on ? 1u : 0u, __ATOMIC_RELEASE);
+    });
     auto counters =
         bpf::CpuSlots::map(bpf_map__fd(m->skel_->maps.counters), "seccomp_tracer counters");
     if (!counters) return std::unexpected(counters.error());
@@ -411,6 +464,56 @@ void SeccompTracerModule::check(http::Response& res) {
     }
 }
 
+void SeccompTracerModule::on_event(std::span<const std::byte> rec) {
+    ++events_received_;
+    if (rec.size() < sizeof(seccomp_denial_event)) {
+        LOG_WARN("seccomp_tracer: short event record (%zu bytes)", rec.size());
+        return;
+    }
+    seccomp_denial_event e;
+    std::memcpy(&e, rec.data(), sizeof e);
+    const bool compat = (e.flags & SECCOMP_DENIAL_F_COMPAT) != 0;
+    char action[kActionLabelBytes];
+    events_.publish([&](http::JsonWriter& w) {
+        w.start_object();
+        kit::write_event_time(w, e.timestamp_ns);
+        w.kv("cgroupName", c_string(e.cgroup_name, sizeof e.cgroup_name));
+        w.kv_uint("syscallNr", e.syscall_nr);
+        std::string_view name = syscall_name(e.syscall_nr, compat);
+        if (!name.empty()) w.kv("syscall", name);
+        w.kv_uint("seccompAction", e.action);
+        w.kv("action", action_label(e.action, e.data, action));
+        if ((e.flags & SECCOMP_DENIAL_F_DATA_UNKNOWN) == 0) w.kv_uint("actionData", e.data);
+        w.kv_uint("pid", e.pid);
+        w.kv_uint("tid", e.tid);
+        w.kv("comm", c_string(e.comm, sizeof e.comm));
+        if (compat) w.kv_bool("compat", true);
+        if ((e.flags & SECCOMP_DENIAL_F_INFERRED) != 0) w.kv_bool("inferred", true);
+        w.end_object();
+    });
+}
+
+void SeccompTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
+    events_.write_metrics(w);
+    if (!skel_) return;
+    // The totals map is small (at most kMaxTotals keys) and never deleted from: walk it.
+    int fd = bpf_map__fd(skel_->maps.totals);
+    seccomp_total_key key{}, next{};
+    const seccomp_total_key* prev = nullptr;
+    char syscall_buf[kSyscallLabelBytes];
+    char action_buf[kActionLabelBytes];
+    for (uint32_t i = 0; i < kMaxTotals && bpf_map_get_next_key(fd, prev, &next) == 0; ++i) {
+        key = next;
+        prev = &key;
+        uint64_t n = 0;
+        if (bpf_map_lookup_elem(fd, &key, &n) != 0) continue;
+        w.counter(kDenials,
+                  {{"syscall", syscall_label(key.syscall_nr, key.compat != 0, syscall_buf)},
+                   {"action", action_label(key.action, key.data, action_buf)}},
+                  n);
+    }
+}
+
 void SeccompTracerModule::write_extra_stats(http::JsonWriter& w) const {
     const auto c = counters_.sum_as<seccomp_counters>();
     w.kv("mode", mode_name(mode_));
@@ -431,9 +534,13 @@ void SeccompTracerModule::write_extra_stats(http::JsonWriter& w) const {
     if (skel_) {
         memlock =
             bpf::maps_memlock({skel_->maps.denials, skel_->maps.stacks, skel_->maps.stack_counts,
-                               skel_->maps.counters, skel_->maps.task_state});
+                               skel_->maps.counters, skel_->maps.task_state, skel_->maps.totals,
+                               skel_->maps.events, skel_->maps.lost_events});
     }
     w.kv_uint("map_memlock_bytes", memlock);
+    w.kv_uint("events_received", events_received_);
+    w.key("event_streams");
+    events_.write_stats(w);
 }
 
 }  // namespace

@@ -7,6 +7,10 @@
 // name; /check reads and deletes every entry (GetAndFlush) and writes the JSON straight from the
 // read buffer. Hooks: tp_btf tcp_sendmsg_locked, tcp_rcv_space_adjust, tcp_probe and
 // inet_sock_set_state, each loaded only when the kernel has that trace event.
+// /metrics (ringprobe_tcp_queue_{read,write}_buffer_max_usage_ratio{cgroup}, the Agent's
+// tcp_queue.*_buffer_max_usage_pct) also drains the map: what it takes is kept for the next
+// /check, and each cgroup's peak is kept per 30-second window, so neither reader empties what the
+// other reports.
 // How each number is obtained and where it differs from system-probe:
 // docs/modules/tcp_queue_length_tracer.md.
 //
@@ -14,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <map>
@@ -41,8 +46,20 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "tcp_queue_length_tracer";
-constexpr std::string_view kNamespaces[] = {"system_probe_config"};
+constexpr std::string_view kNamespaces[] = {"ringprobe.tcp_queue_length"};
 constexpr int64_t kDefaultMaxCgroups = 10240;
+// /metrics reports each cgroup's peak over the current and the previous window of this length: a
+// peak stays visible for 30 to 60 s, whatever the scrape interval.
+constexpr uint64_t kPeakWindowMs = 30000;
+
+constexpr http::MetricFamily kReadMax{
+    "ringprobe_tcp_queue_read_buffer_max_usage_ratio", http::MetricKind::gauge,
+    "Highest TCP receive-queue fill of a socket in the cgroup (rcv_nxt - copied_seq over "
+    "sk_rcvbuf) in the last 30 to 60 s (the Agent's tcp_queue.read_buffer_max_usage_pct)."};
+constexpr http::MetricFamily kWriteMax{
+    "ringprobe_tcp_queue_write_buffer_max_usage_ratio", http::MetricKind::gauge,
+    "Highest TCP send-queue fill of a socket in the cgroup (write_seq - snd_una over sk_sndbuf) in "
+    "the last 30 to 60 s (the Agent's tcp_queue.write_buffer_max_usage_pct)."};
 
 // The module's hooks, in the order of enum tcpq_hook (TCPQ_HOOK_SET_STATE takes no samples).
 struct Hook {
@@ -97,23 +114,52 @@ class TcpQueueLengthModule final : public kit::BpfModule {
     TcpQueueLengthModule() : BpfModule(kModuleName) {}
     void check(http::Response& res) override;
     void write_extra_stats(http::JsonWriter& w) const override;
+    void write_extra_metrics(http::MetricsWriter& w) const override;
     // The highest usage over the CPUs' values of one key.
     tcpq_value max_over_cpus(const tcpq_value* per_cpu) const;
+    // Drains the kernel map into keys_/values_ and folds every entry into the peak windows;
+    // false (error logged, counted) when the drain stopped early. Bumps the BPF flush period.
+    bool drain() const;
+    void note_flush_error(const std::string& e) const;
+    void rotate_windows() const;
+
+    struct Peak {
+        tcpq_value current{};   // this window
+        tcpq_value previous{};  // the window before
+    };
 
     bpf::Skeleton<tcp_queue_length_bpf> skel_;
     uint32_t max_cgroups_ = kDefaultMaxCgroups;
     int ncpus_ = 1;
-    bpf::MapDrain queue_stats_;       // GetAndFlush of the queue_stats map
-    std::vector<tcpq_key> keys_;      // what the last drain read, storage kept between checks
-    std::vector<tcpq_value> values_;  // ncpus_ per key
+    // Reading /metrics drains the kernel map too (a const call that changes what the module
+    // holds, never what it reports): these are mutable.
+    mutable bpf::MapDrain queue_stats_;       // GetAndFlush of the queue_stats map
+    mutable std::vector<tcpq_key> keys_;      // what the last drain read, storage kept
+    mutable std::vector<tcpq_value> values_;  // ncpus_ per key
+    // Drained by /metrics, waiting for the next /check (at most max_cgroups_).
+    mutable std::map<std::string, tcpq_value, std::less<>> for_check_;
+    mutable std::map<std::string, Peak, std::less<>> peaks_;  // at most max_cgroups_
+    mutable uint64_t window_start_ms_ = 0;
+    mutable uint64_t metric_overflow_ = 0;  // cgroups left out of for_check_ / peaks_ (full)
     bpf::CpuSlots counters_;    // the counters map, read from memory (no syscall per stats call)
     uint64_t map_memlock_ = 0;  // fixed once the maps exist: read once, not per /debug/stats
 
     uint64_t checks_ = 0;
     uint64_t last_check_cgroups_ = 0;
-    uint64_t flush_errors_ = 0;
-    std::string last_flush_error_;
+    mutable uint64_t flush_errors_ = 0;
+    mutable std::string last_flush_error_;
 };
+
+uint64_t steady_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+}
+
+void raise_to(tcpq_value& into, const tcpq_value& v) {
+    into.read_buffer_max_usage = std::max(into.read_buffer_max_usage, v.read_buffer_max_usage);
+    into.write_buffer_max_usage = std::max(into.write_buffer_max_usage, v.write_buffer_max_usage);
+}
 
 CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies& deps) {
     using F = bpf::FeatureId;
@@ -198,52 +244,113 @@ void write_entry(http::JsonWriter& w, std::string_view name, const tcpq_value& v
     w.end_object();
 }
 
-void TcpQueueLengthModule::check(http::Response& res) {
-    if (!skel_) {
-        res.error(503, "tcp_queue_length_tracer is closed");
-        return;
+void TcpQueueLengthModule::note_flush_error(const std::string& e) const {
+    // What was read (and deleted) is still served; the rest waits for the next read.
+    ++flush_errors_;
+    if (e != last_flush_error_) LOG_WARN("tcp_queue_length_tracer: %s", e.c_str());
+    last_flush_error_ = e;
+}
+
+void TcpQueueLengthModule::rotate_windows() const {
+    uint64_t now = steady_ms();
+    if (window_start_ms_ == 0) window_start_ms_ = now;
+    if (now - window_start_ms_ < kPeakWindowMs) return;
+    bool skipped = now - window_start_ms_ >= 2 * kPeakWindowMs;  // nothing seen in a whole window
+    for (auto it = peaks_.begin(); it != peaks_.end();) {
+        it->second.previous = skipped ? tcpq_value{} : it->second.current;
+        it->second.current = {};
+        const tcpq_value& p = it->second.previous;
+        if (p.read_buffer_max_usage == 0 && p.write_buffer_max_usage == 0)
+            it = peaks_.erase(it);
+        else
+            ++it;
     }
-    ++checks_;
+    window_start_ms_ = skipped ? now : window_start_ms_ + kPeakWindowMs;
+}
+
+bool TcpQueueLengthModule::drain() const {
     keys_.clear();
     values_.clear();
     auto n = queue_stats_.drain(keys_, values_);
     // After the flush, not before: sockets whose record predates it must sample into the map
     // again (see record() in bpf/tcp_queue_length.bpf.c).
     if (skel_->bss != nullptr) __atomic_add_fetch(&skel_->bss->flush_period, 1, __ATOMIC_RELEASE);
+    rotate_windows();
+    for (size_t i = 0; i < keys_.size(); ++i) {
+        tcpq_value v = max_over_cpus(&values_[i * size_t(ncpus_)]);
+        std::string_view name = key_name(keys_[i]);
+        auto it = peaks_.find(name);
+        if (it == peaks_.end()) {
+            if (peaks_.size() >= max_cgroups_) {
+                ++metric_overflow_;
+                continue;
+            }
+            it = peaks_.emplace(std::string(name), Peak{}).first;
+        }
+        raise_to(it->second.current, v);
+    }
+    if (!n) note_flush_error(n.error());
+    return static_cast<bool>(n);
+}
+
+void TcpQueueLengthModule::check(http::Response& res) {
+    if (!skel_) {
+        res.error(503, "tcp_queue_length_tracer is closed");
+        return;
+    }
+    ++checks_;
+    bool complete = drain();
 
     http::JsonWriter& w = res.json();
     w.start_object();
     size_t written = 0;
-    if (queue_stats_.batch()) {
-        // One batch walk reads each key once: straight from the buffers.
+    if (queue_stats_.batch() && for_check_.empty()) {
+        // One batch walk reads each key once, and /metrics took nothing meanwhile: straight from
+        // the buffers.
         for (size_t i = 0; i < keys_.size(); ++i)
             write_entry(w, key_name(keys_[i]), max_over_cpus(&values_[i * size_t(ncpus_)]));
         written = keys_.size();
     } else {
-        // Key by key, a name deleted here may have been inserted again by the kernel before the
-        // walk ended: merge by name so that the JSON object never repeats a key.
-        std::map<std::string_view, tcpq_value, std::less<>> merged;
+        // What /metrics drained since the previous check, and (key by key) a name deleted here
+        // may have been inserted again by the kernel before the walk ended: merge by name so that
+        // the JSON object never repeats a key.
         for (size_t i = 0; i < keys_.size(); ++i) {
             tcpq_value v = max_over_cpus(&values_[i * size_t(ncpus_)]);
-            auto [it, fresh] = merged.try_emplace(key_name(keys_[i]), v);
-            if (fresh) continue;
-            it->second.read_buffer_max_usage =
-                std::max(it->second.read_buffer_max_usage, v.read_buffer_max_usage);
-            it->second.write_buffer_max_usage =
-                std::max(it->second.write_buffer_max_usage, v.write_buffer_max_usage);
+            auto [it, fresh] = for_check_.try_emplace(std::string(key_name(keys_[i])), v);
+            if (!fresh) raise_to(it->second, v);
         }
-        for (const auto& [name, v] : merged) write_entry(w, name, v);
-        written = merged.size();
+        for (const auto& [name, v] : for_check_) write_entry(w, name, v);
+        written = for_check_.size();
+        for_check_.clear();
     }
     w.end_object();
-    if (n) {
-        last_check_cgroups_ = written;
-    } else {
-        // What was read (and deleted) is still served; the rest waits for the next check.
-        ++flush_errors_;
-        if (n.error() != last_flush_error_)
-            LOG_WARN("tcp_queue_length_tracer: %s", n.error().c_str());
-        last_flush_error_ = n.error();
+    if (complete) last_check_cgroups_ = written;
+}
+
+void TcpQueueLengthModule::write_extra_metrics(http::MetricsWriter& w) const {
+    if (!skel_) return;
+    drain();
+    for (size_t i = 0; i < keys_.size(); ++i) {
+        tcpq_value v = max_over_cpus(&values_[i * size_t(ncpus_)]);
+        std::string_view name = key_name(keys_[i]);
+        auto it = for_check_.find(name);
+        if (it != for_check_.end()) {
+            raise_to(it->second, v);
+        } else if (for_check_.size() < max_cgroups_) {
+            for_check_.emplace(std::string(name), v);
+        } else {
+            ++metric_overflow_;
+        }
+    }
+    for (const auto& [name, p] : peaks_) {
+        tcpq_value v = p.current;
+        raise_to(v, p.previous);
+        w.gauge(kReadMax, {{"cgroup", name}}, v.read_buffer_max_usage / 1000.0);
+    }
+    for (const auto& [name, p] : peaks_) {
+        tcpq_value v = p.current;
+        raise_to(v, p.previous);
+        w.gauge(kWriteMax, {{"cgroup", name}}, v.write_buffer_max_usage / 1000.0);
     }
 }
 
@@ -269,6 +376,8 @@ void TcpQueueLengthModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("last_check_cgroups", last_check_cgroups_);
     w.kv_uint("flush_errors", flush_errors_);
     w.kv_uint("map_memlock_bytes", map_memlock_);
+    w.kv_uint("metric_cgroups", peaks_.size());
+    w.kv_uint("metric_overflow", metric_overflow_);
 }
 
 }  // namespace

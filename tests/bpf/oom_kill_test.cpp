@@ -38,92 +38,20 @@
 #include "modules/oom_kill/oom_report.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
+#include "support/event_stream_client.h"
+#include "support/oom_victim.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kVictimComm = "rp-oom-victim";
-constexpr int kScoreAdj = 500;
-constexpr uint64_t kLimitBytes = 64ull << 20;
-constexpr uint64_t kAllocBytes = 300ull << 20;
-constexpr const char* kMemcgRoot = "/sys/fs/cgroup/memory";
-
-// A v1 memory cgroup directly under the hierarchy's root, removed when the test is done.
-class MemoryCgroup {
-  public:
-    MemoryCgroup() {
-        static int seq = 0;
-        name_ = "rp-oom-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
-        dir_ = std::string(kMemcgRoot) + "/" + name_;
-        if (!fs::exists(std::string(kMemcgRoot) + "/memory.limit_in_bytes")) {
-            error_ = std::string("no cgroup v1 memory controller at ") + kMemcgRoot;
-            return;
-        }
-        std::error_code ec;
-        fs::create_directory(dir_, ec);
-        if (ec) {
-            error_ = "mkdir " + dir_ + ": " + ec.message();
-            return;
-        }
-        std::ofstream(dir_ + "/memory.limit_in_bytes") << kLimitBytes << std::flush;
-    }
-    ~MemoryCgroup() {
-        if (!error_.empty()) return;
-        for (int i = 0; i < 100 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    const std::string& error() const { return error_; }
-    const std::string& name() const { return name_; }
-    const std::string& dir() const { return dir_; }
-
-  private:
-    std::string name_, dir_, error_;
-};
-
-struct Victim {
-    pid_t pid = -1;
-    int signal = 0;  // the signal that ended it, 0 if it exited
-};
-
-// Forks a child into `cg` that allocates kAllocBytes; returns once the child is dead and reaped.
-Victim run_victim(const MemoryCgroup& cg) {
-    int go[2];
-    REQUIRE(::pipe2(go, O_CLOEXEC) == 0);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::close(go[1]);
-        char c;
-        if (::read(go[0], &c, 1) != 1) ::_exit(2);  // wait until moved into the cgroup
-        ::prctl(PR_SET_NAME, kVictimComm);
-        int fd = ::open("/proc/self/oom_score_adj", O_WRONLY);
-        if (fd >= 0) {
-            const char* adj = "500";
-            (void)!::write(fd, adj, std::strlen(adj));
-            ::close(fd);
-        }
-        void* p = ::mmap(nullptr, kAllocBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
-        if (p == MAP_FAILED) ::_exit(3);
-        for (uint64_t off = 0; off < kAllocBytes; off += 4096) static_cast<char*>(p)[off] = 1;
-        ::_exit(0);  // not killed: the test fails on the exit status
-    }
-    ::close(go[0]);
-    {
-        std::ofstream procs(cg.dir() + "/cgroup.procs");
-        procs << pid << std::flush;
-        CHECK(static_cast<bool>(procs));
-    }
-    CHECK(::write(go[1], "g", 1) == 1);
-    ::close(go[1]);
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    Victim v;
-    v.pid = pid;
-    v.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    return v;
-}
+using rp::test::kAllocBytes;
+using rp::test::kLimitBytes;
+using rp::test::kScoreAdj;
+using rp::test::kVictimComm;
+using rp::test::MemoryCgroup;
+using rp::test::run_victim;
+using rp::test::Victim;
 
 uint64_t swap_pages() {
     struct sysinfo si {};
@@ -415,4 +343,65 @@ TEST_CASE("oom_kill_probe: the daemon reports a real OOM kill, flushes, restarts
     auto stats = c.get("/debug/stats");
     REQUIRE(stats);
     MESSAGE(stats->body);
+}
+
+TEST_CASE(
+    "oom_kill_probe: a kill is streamed on /events as it happens and counted in /metrics by "
+    "trigger type and cgroup; neither empties /check") {
+    rp::test::require_bpf_or_skip();
+    MemoryCgroup cg;
+    require_memcg(cg);
+    rp::test::DaemonOptions opts;
+    opts.toml = "[system_probe_config]\nenable_oom_kill = true\n";
+    rp::test::TestDaemon d(opts);
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto c = d.client();
+    REQUIRE(c.get("/oom_kill_probe/check"));  // earlier kills of the host: flushed
+
+    rp::test::EventStreamClient events(d.socket_path(), "oom_kill_probe");
+    REQUIRE(events.ok());
+    REQUIRE(events.read_until([&] { return events.status() != 0; }));
+    CHECK(events.status() == 200);
+    CHECK(events.head().find("Content-Type: application/x-ndjson") != std::string::npos);
+
+    Victim v = run_victim(cg);
+    REQUIRE_MESSAGE(v.signal == SIGKILL, "the child was not OOM-killed");
+    const std::string pid_field = "\"victimPid\":" + std::to_string(v.pid) + ",";
+    REQUIRE_MESSAGE(events.read_until([&] { return events.count(pid_field) == 1; }),
+                    "no event line for pid " << v.pid);
+    std::string line;
+    for (const auto& l : events.lines())
+        if (l.find(pid_field) != std::string::npos) line = l;
+    MESSAGE(line);
+    simdjson::dom::parser parser;
+    simdjson::dom::object o = parser.parse(line).get_object();
+    CHECK(std::string_view(o["time"]).size() == 27);  // 2026-11-26T10:00:00.123456Z
+    CHECK(std::string_view(o["victimComm"]) == kVictimComm);
+    CHECK(std::string_view(o["cgroupName"]) == cg.name());
+    CHECK(int64_t(o["scoreAdj"]) == kScoreAdj);
+    CHECK(uint64_t(o["memcgoom"]) == 1);
+
+    // /metrics: the kill by trigger type and cgroup (the Agent's oom_kill.oom_process.count).
+    auto m = c.get("/metrics");
+    REQUIRE(m);
+    const std::string series =
+        "ringprobe_oom_kill_oom_process_total{trigger_type=\"cgroup\","
+        "cgroup=\"" +
+        cg.name() + "\"} 1\n";
+    CHECK_MESSAGE(m->body.find(series) != std::string::npos, m->body);
+    CHECK(m->body.find("ringprobe_module_event_streams{module=\"oom_kill_probe\"} 1\n") !=
+          std::string::npos);
+    CHECK(m->body.find("ringprobe_module_event_lines_total{module=\"oom_kill_probe\"}") !=
+          std::string::npos);
+
+    // Neither the stream nor /metrics took it from /check.
+    auto r = c.get("/oom_kill_probe/check");
+    REQUIRE(r);
+    auto entries = parse_check(r->body);
+    REQUIRE(entries);
+    check_entry(*entries, v, cg);
+    // And /check took nothing from /metrics: the counter stays.
+    auto m2 = c.get("/metrics");
+    REQUIRE(m2);
+    CHECK(m2->body.find(series) != std::string::npos);
 }

@@ -19,17 +19,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
+#include "support/event_stream_client.h"
 
 namespace {
 
@@ -633,4 +637,195 @@ TEST_CASE("seccomp_tracer: module restart leaves the daemon's fd count unchanged
     auto mine = entries_of(check(client), child.pid);
     REQUIRE(mine.size() == 1);
     CHECK(mine[0].count == 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /metrics and /events.
+
+namespace {
+
+// ENOANO: an errno no other test (or system service) denies with, so that this host-wide counter
+// is the test's own.
+constexpr int kRareErrno = ENOANO;
+
+// The value of one sample line `<series> <value>` in a text exposition, or -1.
+double sample(const std::string& text, const std::string& series) {
+    size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+std::string metrics(rp::http::Client& c) { return get_ok(c, "/metrics"); }
+
+template <typename Pred>
+bool eventually_true(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "seccomp_tracer: denials are counted by syscall and action in /metrics and streamed on "
+    "/events, one line each; neither empties /check") {
+    rp::test::require_bpf_or_skip();
+    auto d = start_daemon(kConfig);
+    auto client = d->client();
+    check(client);
+    const std::string series =
+        "ringprobe_seccomp_denials_total{syscall=\"getppid\",action=\"errno_ENOANO\"}";
+    const double before = std::max(0.0, sample(metrics(client), series));
+
+    rp::test::EventStreamClient events(d->socket_path(), kModule);
+    REQUIRE(events.ok());
+    REQUIRE(events.read_until([&] { return events.status() != 0; }));
+    CHECK(events.status() == 200);
+
+    auto child =
+        run_child([] { return errno_child(SECCOMP_RET_ERRNO | kRareErrno, kCalls, kRareErrno); });
+    REQUIRE_MESSAGE(exit_code(child) == 0, "child status " << child.status);
+    const std::string pid_field = "\"pid\":" + std::to_string(child.pid) + ",";
+    REQUIRE_MESSAGE(events.read_until([&] { return events.count(pid_field) == kCalls; }),
+                    events.count(pid_field) << " lines for the child");
+    std::string line;
+    for (const auto& l : events.lines())
+        if (l.find(pid_field) != std::string::npos) line = l;
+    MESSAGE(line);
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(line);
+    simdjson::dom::object o = parser.parse(padded).get_object();
+    CHECK(std::string_view(o["syscall"]) == "getppid");
+    CHECK(uint64_t(o["syscallNr"]) == static_cast<uint64_t>(kDeniedNr));
+    CHECK(uint64_t(o["seccompAction"]) == SECCOMP_RET_ERRNO);
+    CHECK(std::string_view(o["action"]) == "errno_ENOANO");
+    CHECK(uint64_t(o["actionData"]) == static_cast<uint64_t>(kRareErrno));
+    CHECK(uint64_t(o["tid"]) == static_cast<uint64_t>(child.pid));
+    CHECK(!std::string_view(o["comm"]).empty());
+    CHECK(!std::string_view(o["cgroupName"]).empty());
+
+    std::string text = metrics(client);
+    CHECK_MESSAGE(sample(text, series) == before + kCalls, text);
+    auto mine = entries_of(check(client), child.pid);
+    REQUIRE(mine.size() == 1);
+    CHECK(mine[0].count == static_cast<uint64_t>(kCalls));
+    CHECK(sample(metrics(client), series) == before + kCalls);  // /check took nothing from it
+
+    // Nobody listening: the BPF side stops sending events (their count stays).
+    events.close();
+    REQUIRE(eventually_true([&] {
+        return sample(metrics(client),
+                      "ringprobe_module_event_streams{module=\"seccomp_tracer\"}") == 0;
+    }));
+    std::string stats = get_ok(client, "/debug/stats");
+    auto received = [](const std::string& s) {
+        size_t at = s.find("\"events_received\":");
+        return at == std::string::npos ? -1 : std::atol(s.c_str() + at + 18);
+    };
+    long received_before = received(stats);
+    auto quiet =
+        run_child([] { return errno_child(SECCOMP_RET_ERRNO | kRareErrno, kCalls, kRareErrno); });
+    REQUIRE(exit_code(quiet) == 0);
+    CHECK(entries_of(check(client), quiet.pid).size() == 1);  // still counted for /check
+    CHECK(received(get_ok(client, "/debug/stats")) == received_before);
+}
+
+TEST_CASE(
+    "seccomp_tracer: a slow /events reader loses lines, counted in a {\"lost\":N} line; the "
+    "daemon and a reader that keeps up are not held up") {
+    rp::test::require_bpf_or_skip();
+    auto d =
+        start_daemon("[seccomp_tracer]\nenabled = true\n[ringprobe.events]\nqueue_bytes = 65536\n");
+    auto client = d->client();
+    rp::test::EventStreamClient slow(d->socket_path(), kModule);
+    rp::test::EventStreamClient fast(d->socket_path(), kModule);
+    REQUIRE(slow.read_until([&] { return slow.status() != 0; }));
+    REQUIRE(fast.read_until([&] { return fast.status() != 0; }));
+    const std::string ring_lost_series =
+        "ringprobe_module_ring_lost_events_total{module=\"seccomp_tracer\"}";
+    const double ring_lost_before = sample(metrics(client), ring_lost_series);
+
+    // 4000 denials (about 1 MB of lines), in bursts of 20 every 2 ms: every burst fits a
+    // stream's 64 KiB queue, the whole does not fit the slow reader's queue and socket buffer.
+    constexpr int kDenials = 4000;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        if (!install_filter(kDeniedNr, SECCOMP_RET_ERRNO | kRareErrno)) ::_exit(10);
+        for (int i = 0; i < kDenials; ++i) {
+            if (::syscall(kDeniedNr) != -1 || errno != kRareErrno) ::_exit(11);
+            if (i % 20 == 19) ::usleep(2000);
+        }
+        ::_exit(0);
+    }
+    REQUIRE(pid > 0);
+    const std::string pid_field = "\"pid\":" + std::to_string(pid) + ",";
+    int status = 0;
+    double worst_ms = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+        fast.read_some(std::chrono::milliseconds(5));  // the slow one does not read at all
+        auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(client.get("/debug/stats"));
+        worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count());
+    }
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    MESSAGE("slowest /debug/stats during the flood: " << worst_ms << " ms");
+    CHECK(worst_ms < 500);
+    const double ring_lost = sample(metrics(client), ring_lost_series) - ring_lost_before;
+    CHECK(ring_lost == 0);
+    const size_t delivered = kDenials - static_cast<size_t>(ring_lost);
+    // The reader that kept up got every event, in order, and lost none.
+    REQUIRE_MESSAGE(fast.read_until([&] { return fast.count(pid_field) == delivered; }),
+                    fast.count(pid_field) << " of " << delivered);
+    CHECK(fast.count("{\"lost\":") == 0);
+
+    // Now the slow reader reads: a prefix of the events, then one loss line with the rest.
+    REQUIRE(slow.read_until([&] { return slow.count("{\"lost\":") == 1; }));
+    size_t got = slow.count(pid_field);
+    uint64_t lost = 0;
+    for (const auto& l : slow.lines())
+        if (l.starts_with("{\"lost\":")) lost = std::stoull(l.substr(8));
+    MESSAGE("slow reader: " << got << " lines, then {\"lost\":" << lost << "}");
+    CHECK(lost > 0);
+    CHECK(got + lost == delivered);
+    CHECK(sample(metrics(client), "ringprobe_module_event_lost_total{module=\"seccomp_tracer\"}") ==
+          static_cast<double>(lost));
+}
+
+TEST_CASE("seccomp_tracer: mode \"signals\" hooks no system call; TRAP is seen, ERRNO is not") {
+    rp::test::require_bpf_or_skip();
+    auto d = start_daemon(
+        "[seccomp_tracer]\nenabled = true\n"
+        "[ringprobe.seccomp_tracer]\nmode = \"signals\"\n");
+    auto client = d->client();
+    std::set<std::string> hooks;
+    std::string mode;
+    module_stats(client, &hooks, &mode);
+    CHECK(mode == "signals");
+    CHECK(hooks.count("tp_btf/sys_exit") == 0);
+    CHECK(hooks.count("tp_btf/sys_enter") == 0);
+    CHECK(hooks.count("tp_btf/signal_generate") == 1);
+    check(client);
+
+    auto errno_kid =
+        run_child([] { return errno_child(SECCOMP_RET_ERRNO | EPERM, kCalls, EPERM); });
+    REQUIRE(exit_code(errno_kid) == 0);
+    // TRAP: SIGSYS, handled by the default action (the child dies of it).
+    auto trap_kid = run_child([] {
+        if (!install_filter(kDeniedNr, SECCOMP_RET_TRAP | 7)) return 10;
+        ::syscall(kDeniedNr);
+        return 11;
+    });
+    CHECK(term_signal(trap_kid) == SIGSYS);
+    auto all = check(client);
+    CHECK(entries_of(all, errno_kid.pid).empty());
+    auto trap = entries_of(all, trap_kid.pid);
+    REQUIRE(trap.size() == 1);
+    CHECK(trap[0].action == SECCOMP_RET_TRAP);
+    CHECK(trap[0].count == 1);
 }

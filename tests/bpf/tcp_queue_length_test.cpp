@@ -462,3 +462,60 @@ TEST_CASE("tcp_queue_length: module restart leaves the daemon's fd count unchang
     CHECK(fds_after == fds_before);
     MESSAGE("daemon fds: " << fds_before << " before, " << fds_after << " after 3 restarts");
 }
+
+TEST_CASE(
+    "tcp_queue_length: /metrics shows a cgroup's peak as a ratio and empties nothing /check "
+    "returns") {
+    rp::test::require_bpf_or_skip();
+    TestCgroup cg;
+    rp::test::skip_unless(cg.error());
+    TestDaemon d(daemon_options());
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    check(client);
+
+    Child receiver(receiver_main);
+    Child sender(sender_main);
+    REQUIRE(receiver.pid() > 0);
+    REQUIRE(sender.pid() > 0);
+    REQUIRE(cg.add(receiver.pid()));
+    REQUIRE(cg.add(sender.pid()));
+    char go = 'g';
+    REQUIRE(receiver.send(go));
+    uint16_t port = 0;
+    REQUIRE(receiver.receive(port));
+    REQUIRE(sender.send(port));
+    int64_t sent = 0;
+    REQUIRE(sender.receive(sent));
+    REQUIRE(sent > 0);
+
+    // The scrape first: it drains the kernel map, and must keep what it took for /check.
+    auto gauge = [&](const std::string& text, const char* family) {
+        std::string series = std::string(family) + "{cgroup=\"" + cg.name() + "\"} ";
+        size_t at = text.find(series);
+        return at == std::string::npos ? -1.0
+                                       : std::strtod(text.c_str() + at + series.size(), nullptr);
+    };
+    std::string m1 = get_ok(client, "/metrics");
+    double write_ratio = gauge(m1, "ringprobe_tcp_queue_write_buffer_max_usage_ratio");
+    MESSAGE("write_buffer_max_usage_ratio " << write_ratio);
+    CHECK(write_ratio > 0.3);
+    CHECK(write_ratio <= 1.1);
+    CHECK(gauge(m1, "ringprobe_tcp_queue_read_buffer_max_usage_ratio") >= 0);
+
+    auto first = check(client);
+    REQUIRE_MESSAGE(first.count(cg.name()) == 1, "cgroup " << cg.name() << " missing from /check");
+    CHECK(first[cg.name()].write / 1000.0 == doctest::Approx(write_ratio).epsilon(0.2));
+    // /check emptied its own view; the peak stays in /metrics for the rest of its window.
+    CHECK(check(client).count(cg.name()) == 0);
+    std::string m2 = get_ok(client, "/metrics");
+    CHECK(gauge(m2, "ringprobe_tcp_queue_write_buffer_max_usage_ratio") >= write_ratio);
+
+    REQUIRE(receiver.send(sent));
+    int64_t got = 0;
+    REQUIRE(receiver.receive(got));
+    REQUIRE(receiver.send(go));
+    REQUIRE(sender.send(go));
+    CHECK(receiver.wait() == 0);
+    CHECK(sender.wait() == 0);
+}

@@ -447,7 +447,8 @@ TEST_CASE(
         f << "log_level = \"debug\"\n" << original;
     }
     d.signal(SIGHUP);
-    CHECK(eventually([&] { return contains(d.log(), "SIGHUP: log_level is now debug"); }));
+    CHECK(eventually(
+        [&] { return contains(d.log(), "SIGHUP: configuration reloaded: log_level debug"); }));
     CHECK(serves_on(d.socket_path(), 1000ms));
     // An invalid file: refused with the reason, the daemon keeps running on what it had.
     {

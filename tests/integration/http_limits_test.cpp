@@ -634,21 +634,26 @@ TEST_CASE("http: a pipelining client that never reads is cut off; the daemon sta
 TEST_CASE("http: a client that stops reading a large answer is closed after write_timeout_ms") {
     Daemon d(http_daemon({{"write_timeout_ms", "300"}, {"max_output_bytes", "4194304"}}));
     REQUIRE(d.ready());
-    // 1500 pipelined requests make ~800 KiB of answers: more than the socket buffer holds, less
+    // 1500 pipelined requests make ~1.4 MiB of answers: more than the socket buffer holds, less
     // than max_output_bytes. The client reads none of them, so the daemon's send stalls.
     RawConn c = RawConn::unix_socket(d.socket_path());
     REQUIRE(c.ok());
     std::string reqs;
     for (int i = 0; i < 1500; ++i) reqs += get("/debug/stats");
     REQUIRE(c.send(reqs));
-    std::this_thread::sleep_for(1000ms);
-    // By now the daemon gave up on us: reading drains what the kernel held, then EOF.
+    // Wait (not reading) until the daemon gave up on us — it counts the close — rather than for a
+    // fixed time: a slow (sanitizer) build may still be answering the 1500 requests after a
+    // second, and reading then would be progress.
+    rp::http::Client other(d.unix_endpoint(), 3000ms);
+    CHECK(eventually(
+        [&] {
+            auto r = other.get("/debug/stats");
+            return r.has_value() && !contains(r->body, "\"closed_backpressure\":0");
+        },
+        10000ms));
+    // Reading now drains what the kernel held, then EOF.
     CHECK(c.wait_closed(3000ms));
     CHECK(c.buffered().size() < 700 * 1024);
-    rp::http::Client other(d.unix_endpoint(), 3000ms);
-    auto r = other.get("/debug/stats");
-    REQUIRE(r.has_value());
-    CHECK_FALSE(contains(r->body, "\"closed_backpressure\":0"));
 }
 
 TEST_CASE("http: 1000 slow clients holding half a request do not delay a normal request") {
