@@ -65,6 +65,7 @@ modules=(
     "seccomp_tracer|[seccomp_tracer]\nenabled = true|seccomp_tracer (replay mode, the default)"
     "seccomp_signals|[seccomp_tracer]\nenabled = true\n[ringprobe.seccomp_tracer]\nmode = \"signals\"|seccomp_tracer, mode = \"signals\""
     "gpu|[gpu_monitoring]\nenabled = true|gpu (no CUDA process running: its exec, exit and openat tracepoints, its /proc scans; per CUDA call: tools/bench/gpu_overhead.sh)"
+    "gpu_scan|[gpu_monitoring]\nenabled = true\n[ringprobe.gpu]\nlibrary_opens = \"scan\"|gpu, library_opens = \"scan\" (no syscall tracepoint)"
 )
 # MODULES=null,gpu (names of the list above) measures only those.
 if [ -n "${MODULES:-}" ]; then
@@ -74,7 +75,9 @@ if [ -n "${MODULES:-}" ]; then
     done
     modules=("${kept[@]}")
 fi
-module_of() { [ "$1" = seccomp_signals ] && echo seccomp_tracer || echo "$1"; }
+module_of() {
+    case "$1" in seccomp_signals) echo seccomp_tracer ;; gpu_scan) echo gpu ;; *) echo "$1" ;; esac
+}
 
 # The config file the daemon reads: process always (so that the daemon runs with the module off),
 # plus the module's own lines when `on`.
