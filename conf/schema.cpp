@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "conf/config.h"
+#include "conf/duration.h"
 #include "loop/log.h"
 
 namespace rp::conf {
@@ -50,6 +51,29 @@ std::string_view check_seccomp_mode(const Value& v) {
     const auto& s = std::get<std::string>(v);
     if (s == "auto" || s == "entry_marks" || s == "signals") return {};
     return "is not a seccomp_tracer mode (auto, entry_marks, signals)";
+}
+
+std::string_view check_duration(const Value& v) {
+    if (parse_go_duration_ns(std::get<std::string>(v))) return {};
+    return "is not a duration (a Go duration: \"1s\", \"500ms\", \"1m30s\")";
+}
+
+std::string_view check_positive_duration(const Value& v) {
+    auto ns = parse_go_duration_ns(std::get<std::string>(v));
+    if (ns && *ns >= 1'000'000) return {};
+    return "is not a duration of at least 1ms (a Go duration: \"1s\", \"500ms\")";
+}
+
+std::string_view check_gpu_json_keys(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "snake_case" || s == "go_field_names") return {};
+    return "must be \"snake_case\" or \"go_field_names\"";
+}
+
+std::string_view check_gpu_library_opens(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "tracepoints" || s == "scan") return {};
+    return "must be \"tracepoints\" or \"scan\"";
 }
 
 std::string_view check_no_nul(const Value& v) {
@@ -144,6 +168,52 @@ std::span<const KeySpec> schema() {
          .help = "Enables the traceroute module."},
         {.path = "gpu_monitoring.enabled", .type = kBool, .default_value = false,
          .help = "Enables the gpu module."},
+        {.path = "gpu_monitoring.nvml_lib_path", .type = kStr, .default_value = S(""),
+         .help = "NVML library the gpu module dlopens; empty: libnvidia-ml.so.1 from the "
+                 "dynamic loader's search path.",
+         .check = check_no_nul},
+        {.path = "gpu_monitoring.enable_ebpf_probes", .type = kBool, .default_value = true,
+         .help = "Loads the gpu module's uprobes and tracepoints; false: /gpu/check answers 503."},
+        {.path = "gpu_monitoring.initial_process_sync", .type = kBool, .default_value = true,
+         .help = "At start, trace the CUDA processes already running (a scan of /proc)."},
+        {.path = "gpu_monitoring.process_scan_interval_seconds", .type = kInt,
+         .default_value = I{5}, .min = 0, .max = 86400,
+         .help = "Every N s, rescan /proc for CUDA processes the tracepoints missed (0: never)."},
+        {.path = "gpu_monitoring.ring_buffer_pages_per_device", .type = kInt,
+         .default_value = I{32}, .min = 1, .max = 65536,
+         .help = "Ring buffer pages per GPU (rounded up to a power of two, at least 64 in all)."},
+        {.path = "gpu_monitoring.ringbuffer_wakeup_size", .type = kInt, .default_value = I{3000},
+         .min = 0, .max = 1073741824,
+         .help = "Bytes of CUDA records that wait in the ring buffer before the daemon is woken."},
+        {.path = "gpu_monitoring.ringbuffer_flush_interval", .type = kStr,
+         .default_value = S("1s"),
+         .help = "How often CUDA records waiting in the ring buffer are read (Go duration).",
+         .check = check_positive_duration},
+        {.path = "gpu_monitoring.device_cache_refresh_interval", .type = kStr,
+         .default_value = S("5s"),
+         .help = "How often NVML is asked for the devices again, and loaded again while it is "
+                 "missing (Go duration; 0 never).",
+         .check = check_duration},
+        {.path = "gpu_monitoring.attacher_detailed_logs", .type = kBool, .default_value = false,
+         .help = "Logs every uprobe attach and detach of the gpu module at info level."},
+        {.path = "gpu_monitoring.streams.max_active", .type = kInt, .default_value = I{100},
+         .min = 1, .max = 1000000,
+         .help = "CUDA streams tracked at once (all processes); more are refused and counted."},
+        {.path = "gpu_monitoring.streams.timeout_seconds", .type = kInt, .default_value = I{30},
+         .min = 1, .max = 86400,
+         .help = "A stream with no CUDA call for this long drops its unsynchronised launches."},
+        {.path = "gpu_monitoring.streams.max_kernel_launches", .type = kInt,
+         .default_value = I{1000}, .min = 1, .max = 1000000,
+         .help = "Launches waiting for a sync in one stream before one is forced."},
+        {.path = "gpu_monitoring.streams.max_mem_alloc_events", .type = kInt,
+         .default_value = I{1000}, .min = 1, .max = 1000000,
+         .help = "Open allocations tracked per stream; beyond, the oldest is evicted."},
+        {.path = "gpu_monitoring.streams.max_pending_kernel_spans", .type = kInt,
+         .default_value = I{1000}, .min = 1, .max = 1000000,
+         .help = "Finished kernel spans kept per stream between two /gpu/check calls."},
+        {.path = "gpu_monitoring.streams.max_pending_memory_spans", .type = kInt,
+         .default_value = I{1000}, .min = 1, .max = 1000000,
+         .help = "Finished allocations kept per stream between two /gpu/check calls."},
 
         // --- ringprobe's own tunables ---
         {.path = "ringprobe.drop_capabilities", .type = kBool, .default_value = false,
@@ -205,6 +275,27 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.traceroute.max_in_flight", .type = kInt, .default_value = I{8},
          .min = 1, .max = 1024,
          .help = "Traceroutes run at once; more get 429."},
+        {.path = "ringprobe.gpu.max_processes", .type = kInt, .default_value = I{1024},
+         .min = 1, .max = 65536,
+         .help = "CUDA processes the gpu module traces at once; more are counted and ignored."},
+        {.path = "ringprobe.gpu.max_files", .type = kInt, .default_value = I{64},
+         .min = 1, .max = 4096,
+         .help = "Files (CUDA runtimes, CUDA executables, libc) carrying the gpu uprobes."},
+        {.path = "ringprobe.gpu.json_keys", .type = kStr, .default_value = S("snake_case"),
+         .help = "/gpu/check keys: snake_case (json tags, the default) or go_field_names "
+                 "(an untagged model.GPUStats).",
+         .check = check_gpu_json_keys},
+        {.path = "ringprobe.gpu.library_opens", .type = kStr, .default_value = S("tracepoints"),
+         .help = "How the gpu module sees a runtime being loaded: tracepoints (openat: at once, "
+                 "but every system call of the host takes the slow path) or scan (no syscall "
+                 "hook: found by the periodic /proc scan or its first CUDA call).",
+         .check = check_gpu_library_opens},
+        {.path = "ringprobe.gpu.max_collect_events", .type = kInt, .default_value = I{100000},
+         .min = 1, .max = 1000000,
+         .help = "Largest count a /gpu/debug/collect-events request may ask for (larger is cut)."},
+        {.path = "ringprobe.gpu.collect_events_timeout_ms", .type = kInt,
+         .default_value = I{30000}, .min = 1, .max = 3600000,
+         .help = "/gpu/debug/collect-events answers with what it has after this long."},
 
         // --- module keys added by module work go here ---
     };

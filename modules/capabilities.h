@@ -6,7 +6,9 @@
 // attaches the probes again), CAP_SYS_RESOURCE (RLIMIT_MEMLOCK on kernels without memcg accounting
 // of BPF memory), CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (/proc/<pid>/io, maps and exe of other
 // users' processes), CAP_SYS_ADMIN only when the ebpf module is enabled (it lists every BPF
-// object of the host with BPF_*_GET_NEXT_ID and switches BPF_ENABLE_STATS, both CAP_SYS_ADMIN),
+// object of the host with BPF_*_GET_NEXT_ID and switches BPF_ENABLE_STATS, both CAP_SYS_ADMIN) or
+// the gpu module is (it opens uprobe perf events as CUDA processes come and go: the uprobe PMU
+// wants CAP_SYS_ADMIN on 6.18 even with CAP_PERFMON, and /proc/<pid>/map_files needs it too),
 // and CAP_NET_RAW only when ping or traceroute is enabled (each request opens raw sockets).
 // Every other capability leaves the bounding, permitted, effective, inheritable and ambient sets.
 #pragma once
@@ -31,10 +33,11 @@
 
 namespace rp::modules {
 
-inline uint64_t runtime_capabilities(bool ebpf_module_enabled, bool raw_sockets = false) {
+// `sys_admin`: the ebpf or the gpu module is enabled; `raw_sockets`: ping or traceroute is.
+inline uint64_t runtime_capabilities(bool sys_admin, bool raw_sockets = false) {
     uint64_t keep = (1ull << CAP_BPF) | (1ull << CAP_PERFMON) | (1ull << CAP_SYS_RESOURCE) |
                     (1ull << CAP_DAC_READ_SEARCH) | (1ull << CAP_SYS_PTRACE);
-    if (ebpf_module_enabled) keep |= 1ull << CAP_SYS_ADMIN;
+    if (sys_admin) keep |= 1ull << CAP_SYS_ADMIN;
     if (raw_sockets) keep |= 1ull << CAP_NET_RAW;
     return keep;
 }

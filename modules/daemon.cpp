@@ -354,8 +354,10 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
     if (cfg.get_bool("ringprobe.drop_capabilities")) {
         uint64_t kept = 0;
         const bool raw = cfg.get_bool("ping.enabled") || cfg.get_bool("traceroute.enabled");
-        std::string e =
-            drop_capabilities(runtime_capabilities(cfg.get_bool("ebpf_check.enabled"), raw), &kept);
+        std::string e = drop_capabilities(
+            runtime_capabilities(
+                cfg.get_bool("ebpf_check.enabled") || cfg.get_bool("gpu_monitoring.enabled"), raw),
+            &kept);
         if (!e.empty()) {
             LOG_ERROR("drop_capabilities: %s", e.c_str());
             host.close_all();

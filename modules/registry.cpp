@@ -18,7 +18,8 @@
     RP_MODULE(process)                       \
     RP_MODULE(compliance)                    \
     RP_MODULE(ping)                          \
-    RP_MODULE(traceroute)
+    RP_MODULE(traceroute)                    \
+    RP_BPF_MODULE(gpu)
 
 #define RP_DECLARE(folder) extern const Factory folder##_factory;
 #define RP_ENTRY(folder) folder##_factory,

@@ -5,7 +5,7 @@
 //   - /check registered for every method, as system-probe does, answered by the module's
 //     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never). A module
 //     whose system-probe route has a concurrency limit sets it with set_check_limit() (429
-//     above it).
+//     above it). Other routes: register_extra_routes().
 //   - /debug/stats: {"last_check"; for a module with a loaded probe (track()) "hooks" (programs
 //     attached, as section names), "missing_hooks" ({"<hook>": "<why>"}: hooks this kernel
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.

@@ -368,7 +368,7 @@ func checkEBPF(t *testing.T, ph phase, ev *events) {
 			len(stats.Programs))
 	}
 	ours := map[string]bool{"oom_kill_probe": true, "tcp_queue_length_tracer": true,
-		"seccomp_tracer": true, "noisy_neighbor": true}
+		"seccomp_tracer": true, "noisy_neighbor": true, "gpu": true}
 	tracing := map[string]int{}
 	for _, p := range stats.Programs {
 		if p.ID == 0 || p.XlatedProgLen == 0 || !hexTag.MatchString(p.Tag) || p.Runtime < 0 {

@@ -27,6 +27,10 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 		{"oom victimPid negative", `[{"victimPid":-1}]`, &[]OOMKillStats{}},
 		{"tcp usage as a float", `{"c":{"read_buffer_max_usage":1.5}}`, &TCPQueueLengthStats{}},
 		{"seccomp count as a string", `[{"count":"3"}]`, &SeccompStats{}},
+		{"gpu used_cores as a string", `{"process_metrics":[{"utilization_metrics":{"used_cores":"1.5"}}]}`, &GPUStats{}},
+		{"gpu pid negative", `{"process_metrics":[{"key":{"pid":-1}}]}`, &GPUStats{}},
+		{"gpu current_bytes as a float", `{"process_metrics":[{"utilization_metrics":{"memory":{"current_bytes":1.5}}}]}`, &GPUStats{}},
+		{"gpu device_metrics as an object", `{"device_metrics":{}}`, &GPUStats{}},
 	}
 	for _, b := range bad {
 		if err := json.Unmarshal([]byte(b.body), b.into); err == nil {
@@ -44,6 +48,22 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 	if err := json.Unmarshal([]byte(legacyGood), &l); err != nil || l.Maps[0].Type != 1 ||
 		l.Programs[0].Type != progTypeTracing || l.Programs[0].Runtime.Nanoseconds() != 1500 {
 		t.Errorf("%s: %+v, %v", legacyGood, l, err)
+	}
+
+	// The gpu payload in ringprobe's default keys decodes; Go's field names would decode to nothing
+	// (encoding/json matches keys case-insensitively, but process_metrics is not ProcessMetrics).
+	gpuGood := `{"process_metrics":[{"key":{"pid":7,"device_uuid":"GPU-1","container_id":""},` +
+		`"utilization_metrics":{"used_cores":72,"memory":{"current_bytes":1,"max_bytes":2},"active_time_pct":10}}],` +
+		`"device_metrics":[{"device_uuid":"GPU-1","metrics":{"active_time_pct":10}}]}`
+	var g GPUStats
+	if err := json.Unmarshal([]byte(gpuGood), &g); err != nil || len(g.ProcessMetrics) != 1 ||
+		g.ProcessMetrics[0].Key.PID != 7 || g.ProcessMetrics[0].UtilizationMetrics.Memory.MaxBytes != 2 ||
+		g.DeviceMetrics[0].Metrics.ActiveTimePct != 10 {
+		t.Errorf("%s: %+v, %v", gpuGood, g, err)
+	}
+	g = GPUStats{}
+	if err := json.Unmarshal([]byte(`{"ProcessMetrics":[{"Key":{"PID":7}}]}`), &g); err != nil || len(g.ProcessMetrics) != 0 {
+		t.Errorf("Go field names decoded into the tagged model: %+v, %v", g, err)
 	}
 
 	// gogo jsonpb, as the process-agent uses it, rejects a key the message lacks.

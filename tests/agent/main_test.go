@@ -6,6 +6,7 @@
 //	RINGPROBE_BIN             the daemon
 //	RINGPROBE_AGENT_TRIGGERS  the helper that causes kernel events (triggers/triggers.c)
 //	RINGPROBE_AGENT_BPF       1 when the daemon was built with its eBPF modules, 0 when not
+//	RINGPROBE_AGENT_GPU_DIR   eBPF builds: tests/gpu of the build (tests/bpf/gpu/programs.cmake)
 //	RINGPROBE_REQUIRE_BPF     1 (CI) turns a skip for missing prerequisites into a failure
 //
 // Skips exit with 77, which CTest reports as skipped (SKIP_RETURN_CODE).
@@ -14,6 +15,7 @@ package agent
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 // suiteEnv is what TestMain set up for the tests.
 type suiteEnv struct {
 	bin, triggers string
+	gpuDir        string // the gpu module's fake CUDA runtime, sample and mock NVML
 	bpf           bool
 	daemon        *Daemon
 	agent         *CheckClient   // the Agent's (core and system-probe checks)
@@ -53,6 +56,11 @@ enabled = true
 
 [compliance_config.database_benchmarks]
 enabled = true
+
+[gpu_monitoring]
+enabled = true
+nvml_lib_path = "{gpu_dir}/libnvidia-ml.so.1"
+process_scan_interval_seconds = 0
 `
 
 // Without eBPF only the process module exists.
@@ -70,7 +78,7 @@ enabled = true
 
 var (
 	modulesBPF = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer",
-		"noisy_neighbor", "compliance"}
+		"noisy_neighbor", "compliance", "gpu"}
 	modulesNoBPF = []string{"process", "compliance"}
 )
 
@@ -92,6 +100,14 @@ func runSuite(m *testing.M) int {
 	suite.bin = os.Getenv("RINGPROBE_BIN")
 	suite.triggers = os.Getenv("RINGPROBE_AGENT_TRIGGERS")
 	suite.bpf = os.Getenv("RINGPROBE_AGENT_BPF") != "0"
+	suite.gpuDir = os.Getenv("RINGPROBE_AGENT_GPU_DIR")
+	if suite.bpf {
+		if st, err := os.Stat(filepath.Join(suite.gpuDir, "libnvidia-ml.so.1")); err != nil || st.IsDir() {
+			fmt.Fprintf(os.Stderr, "FAIL: RINGPROBE_AGENT_GPU_DIR must name the build's tests/gpu "+
+				"(got %q); run the suite through ctest (tests/agent/README.md)\n", suite.gpuDir)
+			return 1
+		}
+	}
 	for name, path := range map[string]string{"RINGPROBE_BIN": suite.bin,
 		"RINGPROBE_AGENT_TRIGGERS": suite.triggers} {
 		if st, err := os.Stat(path); path == "" || err != nil || st.IsDir() {
@@ -106,7 +122,7 @@ func runSuite(m *testing.M) int {
 
 	config, modules := configNoBPF, modulesNoBPF
 	if suite.bpf {
-		config, modules = configBPF, modulesBPF
+		config, modules = strings.ReplaceAll(configBPF, "{gpu_dir}", suite.gpuDir), modulesBPF
 	}
 	if os.Geteuid() == 0 {
 		config += configNet

@@ -136,4 +136,52 @@ type NoisyNeighborStats struct {
 	EventCount      uint64
 	PreemptionCount uint64
 	UniquePidCount  uint64
+// The gpu check's payload: pkg/collector/corechecks/gpu/model.GPUStats, built by system-probe's
+// pkg/gpu/stats.go (statsGenerator.getStats) and read by the Agent's gpu check
+// (pkg/collector/corechecks/gpu/nvidia/ebpf.go, SystemProbeCache: GetCheck[model.GPUStats]).
+// The field names and Go types are those of the newest upstream code found (stats.go, aggregator.go
+// and the check's tests); the json tags are the snake_case ones of the last model.go that could be
+// read (docs/modules/gpu.md says which versions, and why ringprobe.gpu.json_keys exists).
+
+// GPUProcessStatsKey mirrors model.ProcessStatsKey.
+type GPUProcessStatsKey struct {
+	PID         uint32 `json:"pid"`
+	DeviceUUID  string `json:"device_uuid"`
+	ContainerID string `json:"container_id"`
+}
+
+// GPUMemoryMetrics mirrors model.MemoryMetrics.
+type GPUMemoryMetrics struct {
+	CurrentBytes uint64 `json:"current_bytes"`
+	MaxBytes     uint64 `json:"max_bytes"`
+}
+
+// GPUUtilizationMetrics mirrors model.UtilizationMetrics.
+type GPUUtilizationMetrics struct {
+	UsedCores     float64          `json:"used_cores"`
+	Memory        GPUMemoryMetrics `json:"memory"`
+	ActiveTimePct float64          `json:"active_time_pct"`
+}
+
+// GPUProcessStatsTuple mirrors model.ProcessStatsTuple.
+type GPUProcessStatsTuple struct {
+	Key                GPUProcessStatsKey    `json:"key"`
+	UtilizationMetrics GPUUtilizationMetrics `json:"utilization_metrics"`
+}
+
+// GPUDeviceUtilizationMetrics mirrors model.DeviceUtilizationMetrics.
+type GPUDeviceUtilizationMetrics struct {
+	ActiveTimePct float64 `json:"active_time_pct"`
+}
+
+// GPUDeviceStatsTuple mirrors model.DeviceStatsTuple.
+type GPUDeviceStatsTuple struct {
+	DeviceUUID string                      `json:"device_uuid"`
+	Metrics    GPUDeviceUtilizationMetrics `json:"metrics"`
+}
+
+// GPUStats mirrors model.GPUStats.
+type GPUStats struct {
+	ProcessMetrics []GPUProcessStatsTuple `json:"process_metrics"`
+	DeviceMetrics  []GPUDeviceStatsTuple  `json:"device_metrics"`
 }

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "conf/duration.h"
+
 using namespace std::string_literals;
 
 using rp::conf::Config;
@@ -475,18 +477,45 @@ TEST_CASE("conf: every key can be set through its DD_ variable") {
                 value = "0.5";
                 break;
             case Type::string:
-                value = spec.path == "log_level"                             ? "error"
-                        : spec.path == "system_probe_config.sysprobe_socket" ? "/tmp/x.sock"
-                        : spec.path == "system_probe_config.debug_host"      ? "::"
-                        : spec.path == "ringprobe.ebpf.type_encoding"        ? "number"
-                        : spec.path == "ringprobe.seccomp_tracer.mode"       ? "entry_marks"
-                                                                             : "someone";
+                value = spec.path == "log_level"                               ? "error"
+                        : spec.path == "system_probe_config.sysprobe_socket"   ? "/tmp/x.sock"
+                        : spec.path == "system_probe_config.debug_host"        ? "::"
+                        : spec.path == "ringprobe.ebpf.type_encoding"          ? "number"
+                        : spec.path == "ringprobe.seccomp_tracer.mode"         ? "entry_marks"
+                        : spec.path == "ringprobe.gpu.json_keys"               ? "go_field_names"
+                        : spec.path == "ringprobe.gpu.library_opens"           ? "scan"
+                        : spec.path.find("interval") != std::string_view::npos ? "250ms"
+                                                                               : "someone";
                 break;
         }
         Config c = parse_ok("", {{name, value}});
         CHECK(c.source(spec.path) == Source::environment);
         CHECK(c.dump().find("# env " + name) != std::string::npos);
     }
+}
+
+TEST_CASE("conf: Go durations (gpu_monitoring.*_interval)") {
+    using rp::conf::parse_go_duration_ns;
+    CHECK(parse_go_duration_ns("1s") == 1'000'000'000ull);
+    CHECK(parse_go_duration_ns("500ms") == 500'000'000ull);
+    CHECK(parse_go_duration_ns("1m30s") == 90'000'000'000ull);
+    CHECK(parse_go_duration_ns("1.5h") == 5'400'000'000'000ull);
+    CHECK(parse_go_duration_ns("2us") == 2'000ull);
+    CHECK(parse_go_duration_ns("0") == 0ull);
+    CHECK(parse_go_duration_ns("1500") ==
+          1500ull);  // unitless: nanoseconds, as spf13/cast reads it
+    CHECK_FALSE(parse_go_duration_ns(""));
+    CHECK_FALSE(parse_go_duration_ns("-1s"));
+    CHECK_FALSE(parse_go_duration_ns("1x"));
+    CHECK_FALSE(parse_go_duration_ns("s"));
+    CHECK_FALSE(parse_go_duration_ns("1s2"));
+    CHECK_FALSE(parse_go_duration_ns("99999999999h"));
+    std::vector<std::string> warnings;
+    auto bad = Config::parse("[gpu_monitoring]\nringbuffer_flush_interval = \"soon\"\n", "t.toml",
+                             {}, &warnings);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().find("ringbuffer_flush_interval") != std::string::npos);
+    CHECK(bad.error().find("is not a duration") != std::string::npos);
 }
 
 TEST_CASE("conf: each alias sets its key") {

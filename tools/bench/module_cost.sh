@@ -3,6 +3,7 @@
 # "Module cost"; the table goes into each module's doc and decides the shipped config).
 #
 #   tools/bench/module_cost.sh [BUILD_DIR] [PAIRS]     (root; BUILD_DIR default build, PAIRS 20)
+#   MODULES=null,gpu tools/bench/module_cost.sh ...    (only those entries of the list below)
 #
 # Loads:
 #   syscall  tools/bench/syscall_load.c: a loop of four real system calls (getppid, clock_gettime
@@ -65,8 +66,20 @@ modules=(
     "seccomp_tracer|[seccomp_tracer]\nenabled = true|seccomp_tracer (replay mode, the default)"
     "seccomp_signals|[seccomp_tracer]\nenabled = true\n[ringprobe.seccomp_tracer]\nmode = \"signals\"|seccomp_tracer, mode = \"signals\""
     "noisy_neighbor|[noisy_neighbor]\nenabled = true|noisy_neighbor"
+    "gpu|[gpu_monitoring]\nenabled = true|gpu (no CUDA process running: its exec, exit and openat tracepoints, its /proc scans; per CUDA call: tools/bench/gpu_overhead.sh)"
+    "gpu_scan|[gpu_monitoring]\nenabled = true\n[ringprobe.gpu]\nlibrary_opens = \"scan\"|gpu, library_opens = \"scan\" (no syscall tracepoint)"
 )
-module_of() { [ "$1" = seccomp_signals ] && echo seccomp_tracer || echo "$1"; }
+# MODULES=null,gpu (names of the list above) measures only those.
+if [ -n "${MODULES:-}" ]; then
+    kept=()
+    for entry in "${modules[@]}"; do
+        case ",$MODULES," in *",${entry%%|*},"*) kept+=("$entry") ;; esac
+    done
+    modules=("${kept[@]}")
+fi
+module_of() {
+    case "$1" in seccomp_signals) echo seccomp_tracer ;; gpu_scan) echo gpu ;; *) echo "$1" ;; esac
+}
 
 # The config file the daemon reads: process always (so that the daemon runs with the module off),
 # plus the module's own lines when `on`.
