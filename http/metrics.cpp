@@ -112,38 +112,40 @@ void MetricsWriter::add(const MetricFamily& f, size_t begin) {
     samples_.push_back({family_index(f), begin, lines_.size() - begin});
 }
 
-void MetricsWriter::counter(const MetricFamily& f, MetricLabels labels, uint64_t value) {
+void MetricsWriter::append_value(uint64_t v) { append_uint(v, lines_); }
+
+void MetricsWriter::append_value(int64_t v) {
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    lines_.append(buf, static_cast<size_t>(end - buf));
+}
+
+void MetricsWriter::append_value(double v) { format_number(v, lines_); }
+
+template <typename V>
+void MetricsWriter::sample(const MetricFamily& f, std::string_view suffix, MetricLabels labels,
+                           V value) {
     size_t begin = lines_.size();
-    start_line(f.name, "_total", labels);
-    append_uint(value, lines_);
+    start_line(f.name, suffix, labels);
+    append_value(value);
     lines_.push_back('\n');
     add(f, begin);
+}
+
+void MetricsWriter::counter(const MetricFamily& f, MetricLabels labels, uint64_t value) {
+    sample(f, "_total", labels, value);
 }
 
 void MetricsWriter::counter(const MetricFamily& f, MetricLabels labels, double value) {
-    size_t begin = lines_.size();
-    start_line(f.name, "_total", labels);
-    format_number(value, lines_);
-    lines_.push_back('\n');
-    add(f, begin);
+    sample(f, "_total", labels, value);
 }
 
 void MetricsWriter::gauge(const MetricFamily& f, MetricLabels labels, double value) {
-    size_t begin = lines_.size();
-    start_line(f.name, "", labels);
-    format_number(value, lines_);
-    lines_.push_back('\n');
-    add(f, begin);
+    sample(f, "", labels, value);
 }
 
 void MetricsWriter::gauge(const MetricFamily& f, MetricLabels labels, int64_t value) {
-    size_t begin = lines_.size();
-    start_line(f.name, "", labels);
-    char buf[24];
-    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
-    lines_.append(buf, static_cast<size_t>(end - buf));
-    lines_.push_back('\n');
-    add(f, begin);
+    sample(f, "", labels, value);
 }
 
 void MetricsWriter::histogram(const MetricFamily& f, MetricLabels labels, const Histogram& h) {

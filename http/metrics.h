@@ -117,6 +117,11 @@ class MetricsWriter {
     void start_line(std::string_view name, std::string_view suffix, MetricLabels labels,
                     std::string_view extra_name = {}, double extra_value = 0);
     void add(const MetricFamily& f, size_t begin);
+    void append_value(uint64_t v);
+    void append_value(int64_t v);
+    void append_value(double v);
+    template <typename V>
+    void sample(const MetricFamily& f, std::string_view suffix, MetricLabels labels, V value);
 
     std::vector<MetricFamily> families_;
     std::vector<Sample> samples_;
