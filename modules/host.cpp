@@ -397,6 +397,10 @@ constexpr http::MetricFamily kUptime{"ringprobe_uptime_seconds", http::MetricKin
 constexpr http::MetricFamily kModuleUp{
     "ringprobe_module_up", http::MetricKind::gauge,
     "1 when an enabled module is running, 0 when it failed (the reason is in /debug/stats)."};
+constexpr http::MetricFamily kBtfInfo{
+    "ringprobe_bpf_btf_info", http::MetricKind::gauge,
+    "Always 1 once the eBPF runtime is set up; source names the BTF CO-RE uses (kernel, "
+    "system_probe_config.btf_path or none), kernel_btf whether the kernel has its own."};
 constexpr http::MetricFamily kModuleLoad{"ringprobe_module_load_seconds", http::MetricKind::gauge,
                                          "Time the module's latest creation took.", "seconds"};
 constexpr http::MetricFamily kRequests{"ringprobe_http_requests", http::MetricKind::counter,
@@ -439,6 +443,15 @@ void Host::write_metrics(http::MetricsWriter& w) const {
     router_.for_each_route([&](std::string_view, const http::RouteLoad& load) {
         write_route_metrics(w, load, load.label);
     });
+#if RINGPROBE_WITH_BPF
+    if (bpf_->runtime) {
+        const bpf::Runtime& rt = *bpf_->runtime;
+        w.gauge(kBtfInfo,
+                {{"source", bpf::btf_source_name(rt.btf_source())},
+                 {"kernel_btf", rt.has(bpf::FeatureId::kernel_btf) ? "true" : "false"}},
+                int64_t{1});
+    }
+#endif
     if (extra_metrics_) extra_metrics_(w);
 }
 

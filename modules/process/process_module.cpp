@@ -421,6 +421,9 @@ class ProcessModule final : public Module {
     std::string parse_json(std::string_view body) {
         pids_.clear();
         if (body.empty()) return "request body is empty; expected {\"pids\": [<pid>, ...]}";
+        // RapidJSON's memory stream reads a NUL byte as the end of input; JSON has no raw NUL.
+        if (std::memchr(body.data(), '\0', body.size()) != nullptr)
+            return "request body is not valid JSON";
         PidsHandler h;
         h.self = this;
         rapidjson::MemoryStream in(body.data(), body.size());

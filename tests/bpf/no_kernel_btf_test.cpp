@@ -90,6 +90,9 @@ TEST_CASE("no kernel BTF: with btf_path every eBPF module runs on raw tracepoint
     CHECK(info.starts_with(
         "btfLoader result: 0\nsource: system_probe_config.btf_path\npath: " + btf + "\n"));
     CHECK(info.find("kernel btf: no, /sys/kernel/btf/vmlinux missing") != std::string::npos);
+    CHECK(get_body(d, "/metrics")
+              .find("ringprobe_bpf_btf_info{source=\"system_probe_config.btf_path\","
+                    "kernel_btf=\"false\"} 1\n") != std::string::npos);
 
     // --check-config says the same before anything loads.
     auto [rc, out] =
@@ -137,6 +140,9 @@ TEST_CASE(
 
     const std::string info = get_body(d, "/debug/ebpf_btf_loader_info");
     CHECK(info.starts_with("btfLoader result: 3\nsource: none\n"));
+    CHECK(get_body(d, "/metrics")
+              .find("ringprobe_bpf_btf_info{source=\"none\",kernel_btf=\"false\"} 1\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("no kernel BTF: a btf_path that cannot be read is the reason given") {
