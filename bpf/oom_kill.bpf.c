@@ -10,10 +10,13 @@
  * page allocator's direct reclaim (__alloc_pages_slowpath -> try_to_free_pages ->
  * __alloc_pages_may_oom), so the trigger's last reclaim tells which OOM this was.
  * Fallback: kprobe/oom_kill_process (system-probe's own hook, exact oom_control values), loaded
- * only when user space detects kprobes and cannot use tp_btf.
+ * only when user space detects kprobes and cannot use tp_btf. Without the kernel's own BTF and
+ * without kprobes: the same three hooks as raw tracepoints (raw_tp/...), which need no kernel
+ * BTF: every read is a CO-RE probe read, relocated against system_probe_config.btf_path.
  *
- * Needs: kernel BTF (CO-RE), tp_btf programs, BPF ring buffer (Linux >= 5.8); the tp_btf hook
- * also bpf_loop (>= 5.17; it needs >= 6.8 for the victim's task_struct anyway).
+ * Needs: BTF for CO-RE (the kernel's or an external file), BPF ring buffer (Linux >= 5.8); the
+ * tp_btf hook the kernel's own BTF; the task variants of mark_victim also bpf_loop (>= 5.17; they
+ * need >= 6.8 for the victim's task_struct anyway).
  * Field-by-field provenance: docs/modules/oom_kill_probe.md.
  */
 #include "vmlinux.h"
@@ -60,6 +63,18 @@ struct mm_struct___pre62 {
 	struct mm_rss_stat___pre62 rss_stat;
 } __attribute__((preserve_access_index));
 
+/* Since Linux 6.2: one percpu_counter per member. Spelled out so that the program compiles against
+ * a vmlinux.h of either layout (bpf/vmlinux/aarch64 is from 6.1). */
+struct mm_struct___post62 {
+	struct percpu_counter rss_stat[4];
+} __attribute__((preserve_access_index));
+
+/* mark_victim's record since Linux 6.8 (and 6.1.y stable backports): the tracepoint then passes
+ * the victim's task_struct and uid instead of its pid alone. */
+struct trace_event_raw_mark_victim___v68 {
+	uid_t uid;
+} __attribute__((preserve_access_index));
+
 /* get_mm_counter(mm, member): since 6.2 percpu_counter_read_positive(&mm->rss_stat[member]),
  * i.e. the shared count without the per-CPU deltas, exactly what oom_badness() reads. */
 static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
@@ -71,7 +86,9 @@ static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
 
 		v = BPF_CORE_READ(old, rss_stat.count[member].counter);
 	} else {
-		v = BPF_CORE_READ(mm, rss_stat[member].count);
+		struct mm_struct___post62 *cur = (void *)mm;
+
+		v = BPF_CORE_READ(cur, rss_stat[member].count);
 	}
 	return v > 0 ? v : 0;
 }
@@ -215,8 +232,25 @@ static __always_inline void fill_common(struct oom_kill_event *e, struct task_st
 	fill_memcg(e, victim, use_bpf_loop);
 }
 
-SEC("tp_btf/mark_victim")
-int BPF_PROG(oom_mark_victim, struct task_struct *victim)
+/* A mark_victim of before Linux 6.8, which passes only the victim's pid: the victim's pid and the
+ * trigger fields are all there is. */
+static __always_inline void fill_pid_only(struct oom_kill_event *e, __u32 victim_pid)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->flags = OOM_KILL_F_OLD_TRACEPOINT;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->victim_pid = victim_pid;
+	e->victim_tid = victim_pid;
+	e->trigger_pid = pid_tgid >> 32;
+	e->trigger_tid = (__u32)pid_tgid;
+	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+}
+
+/* mark_victim with the victim's task (`arg0` is the tracepoint's first argument: the task since
+ * Linux 6.8, the pid before). Shared by the tp_btf and the raw_tp hook: every read of the task is
+ * a CO-RE probe read, which needs no kernel BTF. */
+static __always_inline int on_mark_victim(struct task_struct *victim, __u64 arg0)
 {
 	struct oom_kill_event *e = rp_ringbuf_reserve(&events, &lost_events, sizeof(*e));
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -226,17 +260,8 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 
-	if (!bpf_core_field_exists(struct trace_event_raw_mark_victim, uid)) {
-		/* Before Linux 6.8 the tracepoint passed only the victim's pid. */
-		__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-		e->flags = OOM_KILL_F_OLD_TRACEPOINT;
-		e->timestamp_ns = bpf_ktime_get_ns();
-		e->victim_pid = (__u32)ctx[0];
-		e->victim_tid = (__u32)ctx[0];
-		e->trigger_pid = pid_tgid >> 32;
-		e->trigger_tid = (__u32)pid_tgid;
-		bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+	if (!bpf_core_field_exists(struct trace_event_raw_mark_victim___v68, uid)) {
+		fill_pid_only(e, (__u32)arg0);
 		bpf_ringbuf_submit(e, 0);
 		return 0;
 	}
@@ -247,6 +272,36 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim)
 		e->flags |= OOM_KILL_F_TRIGGER_MEMCG_RECLAIM;
 	else if (reclaim && *reclaim == RECLAIM_DIRECT)
 		e->flags |= OOM_KILL_F_TRIGGER_DIRECT_RECLAIM;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(oom_mark_victim, struct task_struct *victim)
+{
+	return on_mark_victim(victim, ctx[0]);
+}
+
+/* Without the kernel's own BTF (tp_btf unavailable): the same hook as a raw tracepoint, its
+ * argument untyped, every read relocated against the external BTF (system_probe_config.btf_path).
+ * Needs bpf_loop (Linux >= 5.17), as the tp_btf hook. */
+SEC("raw_tp/mark_victim")
+int BPF_PROG(oom_mark_victim_raw, struct task_struct *victim)
+{
+	return on_mark_victim(victim, ctx[0]);
+}
+
+/* A kernel whose mark_victim passes only the pid (before 6.8), without kernel BTF: no bpf_loop in
+ * this program, so that it also loads on Linux 5.10 and 5.15. */
+SEC("raw_tp/mark_victim")
+int BPF_PROG(oom_mark_victim_pid_raw, int pid)
+{
+	struct oom_kill_event *e = rp_ringbuf_reserve(&events, &lost_events, sizeof(*e));
+
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_pid_only(e, (__u32)pid);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -271,6 +326,21 @@ int BPF_PROG(oom_memcg_reclaim)
 
 SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
 int BPF_PROG(oom_direct_reclaim)
+{
+	note_reclaim(RECLAIM_DIRECT);
+	return 0;
+}
+
+/* The reclaim hooks as raw tracepoints (no kernel BTF): they read no argument. */
+SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(oom_memcg_reclaim_raw)
+{
+	note_reclaim(RECLAIM_MEMCG);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(oom_direct_reclaim_raw)
 {
 	note_reclaim(RECLAIM_DIRECT);
 	return 0;

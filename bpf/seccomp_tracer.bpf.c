@@ -31,7 +31,14 @@
  * Fallback: kretprobe/seccomp_run_filters (system-probe's hook), loaded only when user space
  * detects kprobes and cannot use tp_btf.
  *
- * Needs: kernel BTF (CO-RE), tp_btf, task storage (Linux >= 5.11), bpf_loop (Linux >= 5.17).
+ * Without the kernel's own BTF (tp_btf, bpf_get_current_task_btf, bpf_task_pt_regs and task
+ * storage all need it) the same hooks load as raw tracepoints (raw_tp/...): every read a CO-RE
+ * probe read relocated against the external BTF (system_probe_config.btf_path), per-thread state
+ * in an LRU hash keyed by thread id (task_states), and a task's syscall registers found at the
+ * offset from its kernel stack that the first raw sys_exit measures (regs_offset).
+ *
+ * Needs: BTF for CO-RE (kernel or external), bpf_loop (Linux >= 5.17); tp_btf mode the kernel's
+ * own BTF and task storage (Linux >= 5.11), raw_tp mode raw tracepoints.
  * Design, limits and measured overhead: docs/modules/seccomp_tracer.md.
  */
 #include "vmlinux.h"
@@ -137,6 +144,22 @@ struct {
 	__type(key, int);
 	__type(value, struct seccomp_task_state);
 } task_state SEC(".maps");
+
+/* raw_tp mode: the same state keyed by thread id (task storage needs the kernel's BTF). An entry
+ * pushed out early makes the next exit of that thread "unknown" (replayed, or counted in
+ * unknown_skips), never a denial. max_entries from ringprobe.seccomp_tracer.max_threads; not
+ * created in tp_btf mode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct seccomp_task_state);
+} task_states SEC(".maps");
+
+/* raw_tp mode: task_pt_regs(task) - task->stack, the same for every task (THREAD_SIZE minus the
+ * architecture's padding and pt_regs); measured at the first raw sys_exit, whose first argument is
+ * task_pt_regs(current). 0 until then. */
+__u64 regs_offset = 0;
 
 static __always_inline void count(__u32 which)
 {
@@ -412,6 +435,51 @@ static __always_inline long regs_syscall_nr(struct pt_regs *regs)
 #endif
 }
 
+/* thread_info with the generic entry code's syscall_work (x86 since 5.11); spelled out so that the
+ * program compiles against a vmlinux.h without it (arm64 6.1). */
+struct thread_info___ge {
+	unsigned long syscall_work;
+} __attribute__((preserve_access_index));
+
+struct task_struct___ge {
+	struct thread_info___ge thread_info;
+} __attribute__((preserve_access_index));
+
+enum syscall_work_bit___ge {
+	SYSCALL_WORK_BIT_SYSCALL_TRACE___ge = 1,
+	SYSCALL_WORK_BIT_SYSCALL_EMU___ge = 3,
+};
+
+/* TIF flags of architectures without syscall_work (#defines, not in BTF). */
+#if defined(__TARGET_ARCH_x86)
+#define SC_TIF_SYSCALL_TRACE 0 /* x86 before 5.11 */
+#define SC_TIF_SYSCALL_EMU 6
+#elif defined(__TARGET_ARCH_arm64)
+#define SC_TIF_SYSCALL_TRACE 8
+#define SC_TIF_SYSCALL_EMU 12
+#else
+#error "seccomp_tracer: no TIF_SYSCALL_* for this architecture"
+#endif
+
+/* Whether `task` has a ptrace tracer at system-call stops (SYSCALL_TRACE) or emulates system calls
+ * (PTRACE_SYSEMU: SYSCALL_EMU). */
+static __always_inline bool task_syscall_work(struct task_struct *task, bool emu)
+{
+	if (bpf_core_field_exists(struct thread_info___ge, syscall_work)) {
+		struct task_struct___ge *t = (void *)task;
+		__u64 work = BPF_CORE_READ(t, thread_info.syscall_work);
+		int bit = emu ? bpf_core_enum_value(enum syscall_work_bit___ge,
+						    SYSCALL_WORK_BIT_SYSCALL_EMU___ge) :
+				bpf_core_enum_value(enum syscall_work_bit___ge,
+						    SYSCALL_WORK_BIT_SYSCALL_TRACE___ge);
+
+		return (work >> (bit & 63)) & 1;
+	}
+	return (BPF_CORE_READ(task, thread_info.flags) >>
+		(emu ? SC_TIF_SYSCALL_EMU : SC_TIF_SYSCALL_TRACE)) &
+	       1;
+}
+
 /* Whether `task` is in a 32-bit system call (in_compat_syscall()). */
 static __always_inline bool syscall_is_compat(struct task_struct *task)
 {
@@ -541,7 +609,8 @@ static __always_inline bool has_listener(struct task_struct *task)
  * system-probe's get_cgroup_name() reads the same. */
 static __always_inline void current_cgroup_name(char *buf, __u32 size)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* Not the _btf helper: record_denial() also runs in raw_tp mode. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct kernfs_node *kn;
 
 	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
@@ -684,23 +753,77 @@ static __noinline int record_denial(void *ctx, __u32 nr, __u32 action, __u32 dat
  * Hooks.
  */
 
-/* use_entry_marks only (not loaded otherwise). */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(seccomp_sys_enter, struct pt_regs *regs, long id)
+/* The current thread's state: task storage (tp_btf mode: `task` is a BTF pointer), or its entry
+ * in task_states (raw). `create` makes a zeroed one when there is none. */
+static __always_inline struct seccomp_task_state *state_of(struct task_struct *task, bool create,
+							   const bool raw)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct seccomp_task_state *st;
+	__u32 tid;
+
+	if (!raw)
+		return bpf_task_storage_get(&task_state, task, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	tid = (__u32)bpf_get_current_pid_tgid();
+	st = bpf_map_lookup_elem(&task_states, &tid);
+	if (st || !create)
+		return st;
+	struct seccomp_task_state fresh = {};
+
+	bpf_map_update_elem(&task_states, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&task_states, &tid);
+}
+
+/* task_pt_regs(task): bpf_task_pt_regs (tp_btf mode), or task->stack + regs_offset (raw; NULL
+ * until the first raw sys_exit measured the offset). */
+static __always_inline struct pt_regs *regs_of(struct task_struct *task, const bool raw)
+{
+	__u64 off = regs_offset;
+	void *stack;
+
+	if (!raw)
+		return (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!off)
+		return NULL;
+	stack = BPF_CORE_READ(task, stack);
+	return stack ? (struct pt_regs *)((__u64)stack + off) : NULL;
+}
+
+/* task->seccomp.mode: a BTF load (tp_btf mode), or a probe read (raw). */
+static __always_inline int seccomp_mode(struct task_struct *task, const bool raw)
+{
+	if (!raw)
+		return task->seccomp.mode;
+	return BPF_CORE_READ(task, seccomp.mode);
+}
+
+static __always_inline int on_sys_enter(struct task_struct *task, const bool raw)
+{
 	struct seccomp_task_state *st;
 
 	/* Every system call of every task comes here: unfiltered tasks leave at once. */
-	if (task->seccomp.mode != SC_MODE_FILTER)
+	if (seccomp_mode(task, raw) != SC_MODE_FILTER)
 		return 0;
-	st = bpf_task_storage_get(&task_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	st = state_of(task, true, raw);
 	if (!st) {
 		count(SECCOMP_CNT_STATE_ERRORS);
 		return 0;
 	}
 	st->entered = 1;
 	return 0;
+}
+
+/* use_entry_marks only (not loaded otherwise). */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(seccomp_sys_enter, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(bpf_get_current_task_btf(), false);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(seccomp_sys_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter((struct task_struct *)bpf_get_current_task(), true);
 }
 
 /* clone, clone3, fork, vfork: a new thread's first system call exit is the return from one. */
@@ -723,14 +846,12 @@ static __always_inline bool is_clone_nr(long nr, bool compat)
 static __noinline int on_skipped(void *ctx, struct task_struct *task, struct pt_regs *regs,
 				 long ret, bool known)
 {
-	__u64 work = BPF_CORE_READ(task, thread_info.syscall_work);
 	long nr = regs_syscall_nr(regs);
 	bool compat = syscall_is_compat(task);
 	__u32 verdict = 0, action, data, flags = compat ? SECCOMP_DENIAL_F_COMPAT : 0;
 
 	/* A tracer cancelled it (orig_ax = -1), or PTRACE_SYSEMU skips every system call. */
-	if (nr < 0 ||
-	    (work & (1ULL << bpf_core_enum_value(enum syscall_work_bit, SYSCALL_WORK_BIT_SYSCALL_EMU)))) {
+	if (nr < 0 || task_syscall_work(task, true)) {
 		count(SECCOMP_CNT_PTRACE_SKIPS);
 		return 0;
 	}
@@ -776,10 +897,7 @@ static __noinline int on_skipped(void *ctx, struct task_struct *task, struct pt_
 	/* Inference without the filters: ERRNO sets the return value to -data and skips. TRACE
 	 * without a tracer gives -ENOSYS; a notifier's answer can be anything; a tracer at the
 	 * syscall-entry stop can skip with -ENOSYS. Those are left out. */
-	if (has_listener(task) ||
-	    ((work & (1ULL << bpf_core_enum_value(enum syscall_work_bit,
-						   SYSCALL_WORK_BIT_SYSCALL_TRACE))) &&
-	     ret == -SC_ENOSYS) ||
+	if (has_listener(task) || (task_syscall_work(task, false) && ret == -SC_ENOSYS) ||
 	    ret > 0 || ret < -SC_MAX_ERRNO) {
 		count(SECCOMP_CNT_NOT_DENIED);
 		return 0;
@@ -789,13 +907,13 @@ static __noinline int on_skipped(void *ctx, struct task_struct *task, struct pt_
 }
 
 /* use_entry_marks: the exit of a filtered thread's system call. */
-static __noinline int exit_with_marks(void *ctx, struct task_struct *task, struct pt_regs *regs,
-				      long ret)
+static __always_inline int exit_with_marks(void *ctx, struct task_struct *task,
+					   struct pt_regs *regs, long ret, const bool raw)
 {
 	struct seccomp_task_state *st;
 	bool known;
 
-	st = bpf_task_storage_get(&task_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	st = state_of(task, true, raw);
 	if (!st) {
 		count(SECCOMP_CNT_STATE_ERRORS);
 		return 0;
@@ -812,6 +930,18 @@ static __noinline int exit_with_marks(void *ctx, struct task_struct *task, struc
 	return on_skipped(ctx, task, regs, ret, known);
 }
 
+static __noinline int exit_with_marks_btf(void *ctx, struct task_struct *task,
+					  struct pt_regs *regs, long ret)
+{
+	return exit_with_marks(ctx, task, regs, ret, false);
+}
+
+static __noinline int exit_with_marks_raw(void *ctx, struct task_struct *task,
+					  struct pt_regs *regs, long ret)
+{
+	return exit_with_marks(ctx, task, regs, ret, true);
+}
+
 /* A filtered thread's system call returned 0..-4095: was it ERRNO? */
 static __noinline int exit_with_replay(void *ctx, struct task_struct *task, struct pt_regs *regs,
 				       long ret)
@@ -825,8 +955,7 @@ static __noinline int exit_with_replay(void *ctx, struct task_struct *task, stru
 	if (nr < 0 || !filter || cache_allows(filter, nr, compat))
 		return 0;
 	/* PTRACE_SYSEMU skips every call before seccomp runs. */
-	if (BPF_CORE_READ(task, thread_info.syscall_work) &
-	    (1ULL << bpf_core_enum_value(enum syscall_work_bit, SYSCALL_WORK_BIT_SYSCALL_EMU))) {
+	if (task_syscall_work(task, true)) {
 		count(SECCOMP_CNT_PTRACE_SKIPS);
 		return 0;
 	}
@@ -855,8 +984,29 @@ int BPF_PROG(seccomp_sys_exit, struct pt_regs *regs, long ret)
 	if (task->seccomp.mode != SC_MODE_FILTER)
 		return 0;
 	if (use_entry_marks)
-		return exit_with_marks(ctx, task, regs, ret);
+		return exit_with_marks_btf(ctx, task, regs, ret);
 	/* ERRNO makes the call return -data, data <= 4095: anything else was not denied. */
+	if (ret > 0 || ret < -SC_MAX_ERRNO)
+		return 0;
+	return exit_with_replay(ctx, task, regs, ret);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(seccomp_sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!regs_offset) {
+		__u64 stack = (__u64)BPF_CORE_READ(task, stack);
+
+		if (stack && (__u64)regs > stack)
+			regs_offset = (__u64)regs - stack;
+	}
+	/* Every system call of every task comes here; a probe read instead of tp_btf's load. */
+	if (BPF_CORE_READ(task, seccomp.mode) != SC_MODE_FILTER)
+		return 0;
+	if (use_entry_marks)
+		return exit_with_marks_raw(ctx, task, regs, ret);
 	if (ret > 0 || ret < -SC_MAX_ERRNO)
 		return 0;
 	return exit_with_replay(ctx, task, regs, ret);
@@ -872,9 +1022,10 @@ static __always_inline bool is_kill_action(__u32 action)
 
 /* seccomp's SIGSYS to the current thread: TRAP, or a KILL that goes through a signal (KILL_PROCESS,
  * or KILL_THREAD of the last thread). */
-static __noinline int on_sigsys(void *ctx, struct kernel_siginfo *info, struct task_struct *target)
+static __always_inline int on_sigsys(void *ctx, struct kernel_siginfo *info,
+				     struct task_struct *target, struct task_struct *task,
+				     const bool raw)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct seccomp_task_state *st;
 	struct pt_regs *regs;
 	__u32 nr, data, action, verdict = 0, flags = 0;
@@ -885,12 +1036,12 @@ static __noinline int on_sigsys(void *ctx, struct kernel_siginfo *info, struct t
 		return 0;
 	if (BPF_CORE_READ(info, si_code) != SC_SYS_SECCOMP)
 		return 0;
-	mode = task->seccomp.mode;
+	mode = seccomp_mode(task, raw);
 	if (mode != SC_MODE_FILTER && mode != SC_MODE_DEAD)
 		return 0;
 	nr = BPF_CORE_READ(info, _sifields._sigsys._syscall);
 	data = BPF_CORE_READ(info, si_errno) & SECCOMP_TRACER_RET_DATA;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = regs_of(task, raw);
 	/* seccomp signals the system call in progress; anything else is a forged siginfo. */
 	if (!regs || (__u32)regs_syscall_nr(regs) != nr)
 		return 0;
@@ -901,7 +1052,7 @@ static __noinline int on_sigsys(void *ctx, struct kernel_siginfo *info, struct t
 	/* Tell the thread's exit (KILL) and, with entry marks, its sys_exit (TRAP) that this call is
 	 * counted. Replay mode's sys_exit needs no flag: it replays TRAP and leaves it to us. */
 	if (mode == SC_MODE_DEAD || use_entry_marks) {
-		st = bpf_task_storage_get(&task_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		st = state_of(task, true, raw);
 		if (st)
 			st->signaled = 1;
 		else
@@ -932,16 +1083,37 @@ static __noinline int on_sigsys(void *ctx, struct kernel_siginfo *info, struct t
 	return record_denial(ctx, nr, action, data, flags);
 }
 
+static __noinline int on_sigsys_btf(void *ctx, struct kernel_siginfo *info,
+				    struct task_struct *target)
+{
+	return on_sigsys(ctx, info, target, bpf_get_current_task_btf(), false);
+}
+
+static __noinline int on_sigsys_raw(void *ctx, struct kernel_siginfo *info,
+				    struct task_struct *target)
+{
+	return on_sigsys(ctx, info, target, (struct task_struct *)bpf_get_current_task(), true);
+}
+
 SEC("tp_btf/signal_generate")
 int BPF_PROG(seccomp_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *t)
 {
 	if (sig != SC_SIGSYS)
 		return 0;
-	return on_sigsys(ctx, info, t);
+	return on_sigsys_btf(ctx, info, t);
+}
+
+SEC("raw_tp/signal_generate")
+int BPF_PROG(seccomp_signal_generate_raw, int sig, struct kernel_siginfo *info,
+	     struct task_struct *t)
+{
+	if (sig != SC_SIGSYS)
+		return 0;
+	return on_sigsys_raw(ctx, info, t);
 }
 
 /* KILL_THREAD with other threads alive: do_exit(SIGSYS) right from the filter, no signal. */
-static __noinline int on_dead_exit(void *ctx, struct task_struct *task)
+static __always_inline int on_dead_exit(void *ctx, struct task_struct *task, const bool raw)
 {
 	struct seccomp_task_state *st;
 	struct pt_regs *regs;
@@ -949,10 +1121,10 @@ static __noinline int on_dead_exit(void *ctx, struct task_struct *task)
 
 	if (BPF_CORE_READ(task, exit_code) != SC_SIGSYS)
 		return 0; /* strict mode kills with SIGKILL */
-	st = bpf_task_storage_get(&task_state, task, 0, 0);
+	st = state_of(task, false, raw);
 	if (st && st->signaled)
 		return 0; /* counted at its SIGSYS */
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = regs_of(task, raw);
 	if (!regs)
 		return 0;
 	nr = regs_syscall_nr(regs);
@@ -963,6 +1135,16 @@ static __noinline int on_dead_exit(void *ctx, struct task_struct *task)
 			     SECCOMP_DENIAL_F_DATA_UNKNOWN);
 }
 
+static __noinline int on_dead_exit_btf(void *ctx, struct task_struct *task)
+{
+	return on_dead_exit(ctx, task, false);
+}
+
+static __noinline int on_dead_exit_raw(void *ctx, struct task_struct *task)
+{
+	return on_dead_exit(ctx, task, true);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(seccomp_process_exit, struct task_struct *p)
 {
@@ -971,7 +1153,28 @@ int BPF_PROG(seccomp_process_exit, struct task_struct *p)
 	/* Every thread exit comes here: only a thread seccomp killed has mode DEAD. */
 	if (task->seccomp.mode != SC_MODE_DEAD)
 		return 0;
-	return on_dead_exit(ctx, task);
+	return on_dead_exit_btf(ctx, task);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(seccomp_process_exit_raw, struct task_struct *p)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tid;
+	int r;
+
+	if (BPF_CORE_READ(task, seccomp.mode) != SC_MODE_DEAD) {
+		/* The thread's state dies with it (task storage does that by itself). */
+		if (use_entry_marks) {
+			tid = (__u32)bpf_get_current_pid_tgid();
+			bpf_map_delete_elem(&task_states, &tid);
+		}
+		return 0;
+	}
+	r = on_dead_exit_raw(ctx, task);
+	tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&task_states, &tid);
+	return r;
 }
 
 /* Fallback on kernels with kprobes but no usable tp_btf: system-probe's hook, which sees the

@@ -18,6 +18,14 @@
  * Each program is optional; user space loads those the kernel has and reports which attached.
  * Needs kernel BTF, tp_btf, and socket storage from tracing programs (Linux >= 5.11).
  *
+ * Without the kernel's own BTF (tp_btf, bpf_skc_to_tcp_sock and socket storage all need it) the
+ * same four hooks load as raw tracepoints (raw_tp/...): arguments untyped, every field read a CO-RE
+ * probe read relocated against the external BTF (system_probe_config.btf_path), and the socket tag
+ * kept in an LRU hash keyed by the socket's address (sock_tags) instead of socket storage: deleted
+ * when the socket reaches TCP_CLOSE; a listening socket's tag is also kept under its (netns, port),
+ * from where a connection it accepts takes it at LISTEN -> SYN_RECV (what BPF_F_CLONE does for
+ * socket storage). Needs raw tracepoints (Linux >= 4.17) only.
+ *
  * Cgroup name: the leaf name of the cgroup of the *current task* in the memory controller's
  * hierarchy (cgroup v1 memory or, when memory is on cgroup v2, the unified one), as system-probe's
  * get_cgroup_name(); the default (v2) hierarchy when the kernel has no memory controller. Only
@@ -79,6 +87,16 @@ struct {
 	__type(key, int);
 	__type(value, struct tcpq_sock_tag);
 } sock_cgroup SEC(".maps");
+
+/* raw_tp mode: socket address (or listener key, see listener_key()) -> tag. LRU: a socket that
+ * closes without passing TCP_CLOSE (none should) ages out. max_entries set by user space
+ * (ringprobe.tcp_queue_length.max_sockets); not created in tp_btf mode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct tcpq_sock_tag);
+} sock_tags SEC(".maps");
 
 /* One CPU's counters, alone on their cache lines; user space reads them from memory. */
 struct tcpq_counters_slot {
@@ -211,20 +229,30 @@ static __always_inline int raise_max(const struct tcpq_key *key, const struct tc
 	return 0;
 }
 
-/* One sample of `sk`'s queues, credited to `key`; `tag` (may be NULL) is the socket's. */
-static __always_inline void record(struct sock *sk, struct tcp_sock *tp, const struct tcpq_key *key,
-				   struct tcpq_sock_tag *tag, enum tcpq_hook hook)
+/* The queue usage of one TCP socket, from its fields: rcv_nxt, copied_seq, write_seq, snd_una,
+ * sk_rcvbuf, sk_sndbuf. */
+static __always_inline struct tcpq_value queue_sample(__u32 rcv_nxt, __u32 copied_seq,
+						      __u32 write_seq, __u32 snd_una, int rcvbuf,
+						      int sndbuf)
 {
-	/* Read before the map: a flush that ends after this read makes the socket's record stale
-	 * (period differs), never the other way round. */
-	__u64 period = flush_period;
 	/* Signed differences: sequence numbers wrap. */
-	__s32 rqueue = (__s32)(tp->rcv_nxt - tp->copied_seq);
-	__s32 wqueue = (__s32)(tp->write_seq - tp->snd_una);
+	__s32 rqueue = (__s32)(rcv_nxt - copied_seq);
+	__s32 wqueue = (__s32)(write_seq - snd_una);
 	struct tcpq_value sample = {
-		.read_buffer_max_usage = per_mille(rqueue > 0 ? rqueue : 0, sk->sk_rcvbuf),
-		.write_buffer_max_usage = per_mille(wqueue > 0 ? wqueue : 0, sk->sk_sndbuf),
+		.read_buffer_max_usage = per_mille(rqueue > 0 ? rqueue : 0, rcvbuf),
+		.write_buffer_max_usage = per_mille(wqueue > 0 ? wqueue : 0, sndbuf),
 	};
+
+	return sample;
+}
+
+/* One sample of a socket's queues, credited to `key`; `tag` (may be NULL) is the socket's.
+ * `period` was read before the socket's fields: a flush that ends after that read makes the
+ * socket's record stale (period differs), never the other way round. */
+static __always_inline void record(struct tcpq_value sample, __u64 period,
+				   const struct tcpq_key *key, struct tcpq_sock_tag *tag,
+				   enum tcpq_hook hook)
+{
 	struct tcpq_counters *c = counters_get();
 
 	if (c && hook < TCPQ_HOOK_COUNT)
@@ -252,11 +280,19 @@ static __always_inline void record(struct sock *sk, struct tcp_sock *tp, const s
 		tag->recorded.write_buffer_max_usage = sample.write_buffer_max_usage;
 }
 
+/* tp_btf: the socket's sample from direct BTF loads. */
+static __always_inline struct tcpq_value sample_btf(struct sock *sk, struct tcp_sock *tp)
+{
+	return queue_sample(tp->rcv_nxt, tp->copied_seq, tp->write_seq, tp->snd_una,
+			    sk->sk_rcvbuf, sk->sk_sndbuf);
+}
+
 /* A sample of `sk` at `hook`: in process context credited to the current task's cgroup (and the
  * socket is tagged with it), otherwise to the cgroup the socket was tagged with. */
 static __always_inline int sample_socket(struct sock *sk, enum tcpq_hook hook)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u64 period = flush_period;
 	struct tcpq_sock_tag *tag;
 	union tcpq_name name;
 	int ok;
@@ -269,9 +305,9 @@ static __always_inline int sample_socket(struct sock *sk, enum tcpq_hook hook)
 	if (sk->sk_lock.owned) {
 		tag = tag_current(sk, &name, &ok);
 		if (tag)
-			record(sk, tp, &tag->name, tag, hook);
+			record(sample_btf(sk, tp), period, &tag->name, tag, hook);
 		else if (ok)
-			record(sk, tp, &name.key, NULL, hook);
+			record(sample_btf(sk, tp), period, &name.key, NULL, hook);
 		return 0;
 	}
 
@@ -280,7 +316,7 @@ static __always_inline int sample_socket(struct sock *sk, enum tcpq_hook hook)
 		TCPQ_COUNT(untagged);
 		return 0;
 	}
-	record(sk, tp, &tag->name, tag, hook);
+	record(sample_btf(sk, tp), period, &tag->name, tag, hook);
 	return 0;
 }
 
@@ -317,5 +353,191 @@ int BPF_PROG(tcpq_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (tag_current(sk, &name, &ok))
 		TCPQ_COUNT(samples[TCPQ_HOOK_SET_STATE]);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * raw_tp mode: no kernel BTF. The same hooks; every read is BPF_CORE_READ (a probe read relocated
+ * against the CO-RE BTF), the socket tag lives in sock_tags.
+ */
+
+#define TCPQ_TCP_SYN_RECV 3
+#define TCPQ_TCP_TIME_WAIT 6
+#define TCPQ_TCP_CLOSE 7
+#define TCPQ_TCP_NEW_SYN_RECV 12
+#define TCPQ_IPPROTO_TCP 6
+
+/* The current task's cgroup kernfs node, as current_cgroup_kn(), by probe reads. */
+static __always_inline struct kernfs_node *current_cgroup_kn_raw(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+		return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn);
+	}
+	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+}
+
+/* Key of a listening socket's tag in sock_tags: its network namespace and local port. Kernel
+ * addresses have their top 16 bits set (x86-64, arm64), so no socket address equals one. */
+static __always_inline __u64 listener_key(struct sock *sk)
+{
+	__u32 inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+	return ((__u64)inum << 16) | port;
+}
+
+/* tag_current() for raw_tp: the tag in sock_tags under the socket's address. */
+static __always_inline struct tcpq_sock_tag *tag_current_raw(struct sock *sk,
+							     union tcpq_name *scratch, int *ok)
+{
+	struct kernfs_node *kn = current_cgroup_kn_raw();
+	__u64 key = (__u64)sk;
+	struct tcpq_sock_tag *tag;
+	__u64 id;
+
+	*ok = 0;
+	if (!kn) {
+		TCPQ_COUNT(name_errors);
+		return NULL;
+	}
+	id = BPF_CORE_READ(kn, id);
+	tag = bpf_map_lookup_elem(&sock_tags, &key);
+	if (tag && tag->cgroup_id == id && id != 0) {
+		*ok = 1;
+		return tag;
+	}
+	if (read_cgroup_name(kn, scratch))
+		return NULL;
+	*ok = 1;
+	if (!tag) {
+		struct tcpq_sock_tag fresh = {};
+
+		bpf_map_update_elem(&sock_tags, &key, &fresh, BPF_NOEXIST);
+		tag = bpf_map_lookup_elem(&sock_tags, &key);
+		if (!tag) {
+			TCPQ_COUNT(tag_failed);
+			return NULL;
+		}
+	}
+	__builtin_memcpy(&tag->name, &scratch->key, sizeof(tag->name));
+	tag->cgroup_id = id;
+	tag->period = TCPQ_NO_PERIOD;
+	return tag;
+}
+
+/* Whether `sk` is a full TCP socket (what bpf_skc_to_tcp_sock checks, by probe reads). The hooks'
+ * sockets always are; the check keeps a request or time-wait socket's fields from being read as a
+ * tcp_sock's. */
+static __always_inline bool is_tcp_sock(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
+		return false;
+	if (state == TCPQ_TCP_NEW_SYN_RECV || state == TCPQ_TCP_TIME_WAIT)
+		return false;
+	return BPF_CORE_READ(sk, sk_protocol) == TCPQ_IPPROTO_TCP;
+}
+
+static __always_inline struct tcpq_value sample_raw(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return queue_sample(BPF_CORE_READ(tp, rcv_nxt), BPF_CORE_READ(tp, copied_seq),
+			    BPF_CORE_READ(tp, write_seq), BPF_CORE_READ(tp, snd_una),
+			    BPF_CORE_READ(sk, sk_rcvbuf), BPF_CORE_READ(sk, sk_sndbuf));
+}
+
+static __always_inline int sample_socket_raw(struct sock *sk, enum tcpq_hook hook)
+{
+	__u64 period = flush_period;
+	__u64 key = (__u64)sk;
+	struct tcpq_sock_tag *tag;
+	union tcpq_name name;
+	int ok;
+
+	if (!sk || !is_tcp_sock(sk) || BPF_CORE_READ(sk, __sk_common.skc_state) == TCPQ_TCP_LISTEN)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_lock.owned)) {
+		tag = tag_current_raw(sk, &name, &ok);
+		if (tag)
+			record(sample_raw(sk), period, &tag->name, tag, hook);
+		else if (ok)
+			record(sample_raw(sk), period, &name.key, NULL, hook);
+		return 0;
+	}
+	tag = bpf_map_lookup_elem(&sock_tags, &key);
+	if (!tag) {
+		TCPQ_COUNT(untagged);
+		return 0;
+	}
+	record(sample_raw(sk), period, &tag->name, tag, hook);
+	return 0;
+}
+
+SEC("raw_tp/tcp_sendmsg_locked")
+int BPF_PROG(tcpq_sendmsg_locked_raw, struct sock *sk)
+{
+	return sample_socket_raw(sk, TCPQ_HOOK_SENDMSG);
+}
+
+SEC("raw_tp/tcp_rcv_space_adjust")
+int BPF_PROG(tcpq_rcv_space_adjust_raw, struct sock *sk)
+{
+	return sample_socket_raw(sk, TCPQ_HOOK_RCV_SPACE_ADJUST);
+}
+
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(tcpq_probe_raw, struct sock *sk)
+{
+	return sample_socket_raw(sk, TCPQ_HOOK_PROBE);
+}
+
+/* Tags at listen() and connect() as tcpq_set_state; a listener's tag is also kept under
+ * listener_key() and copied to each connection it accepts (LISTEN -> SYN_RECV, the child's first
+ * state change, in softirq); tags are deleted at TCP_CLOSE. */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcpq_set_state_raw, struct sock *sk, int oldstate, int newstate)
+{
+	union tcpq_name name;
+	__u64 key = (__u64)sk;
+	struct tcpq_sock_tag *tag;
+	__u64 lkey;
+	int ok;
+
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != TCPQ_IPPROTO_TCP)
+		return 0;
+	if (newstate == TCPQ_TCP_CLOSE) {
+		bpf_map_delete_elem(&sock_tags, &key);
+		if (oldstate == TCPQ_TCP_LISTEN) {
+			lkey = listener_key(sk);
+			bpf_map_delete_elem(&sock_tags, &lkey);
+		}
+		return 0;
+	}
+	if (newstate == TCPQ_TCP_SYN_RECV && oldstate == TCPQ_TCP_LISTEN) {
+		lkey = listener_key(sk);
+		tag = bpf_map_lookup_elem(&sock_tags, &lkey);
+		if (tag)
+			bpf_map_update_elem(&sock_tags, &key, tag, BPF_ANY);
+		return 0;
+	}
+	if (newstate != TCPQ_TCP_LISTEN && newstate != TCPQ_TCP_SYN_SENT)
+		return 0;
+	if (!BPF_CORE_READ(sk, sk_lock.owned))
+		return 0;
+	tag = tag_current_raw(sk, &name, &ok);
+	if (!tag)
+		return 0;
+	TCPQ_COUNT(samples[TCPQ_HOOK_SET_STATE]);
+	if (newstate == TCPQ_TCP_LISTEN) {
+		lkey = listener_key(sk);
+		bpf_map_update_elem(&sock_tags, &lkey, tag, BPF_ANY);
+	}
 	return 0;
 }

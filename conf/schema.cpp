@@ -123,6 +123,10 @@ std::span<const KeySpec> schema() {
         {.path = "system_probe_config.self_cost", .type = kBool, .default_value = false,
          .help = "Measure what each module costs the host: kernel BPF statistics on, and the "
                  "daemon's own CPU time attributed per module (/metrics, /debug/stats)."},
+        {.path = "system_probe_config.btf_path", .type = kStr, .default_value = S(""),
+         .help = "BTF file for CO-RE, tried before /sys/kernel/btf/vmlinux (for kernels without "
+                 "BTF: a full or minimized BTF of this kernel); empty uses the kernel's own.",
+         .check = check_no_nul},
         {.path = "system_probe_config.enable_oom_kill", .type = kBool, .default_value = false,
          .help = "Enables the oom_kill_probe module (OOM kills, from the kernel)."},
         {.path = "system_probe_config.enable_tcp_queue_length", .type = kBool,
@@ -260,9 +264,15 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.noisy_neighbor.max_cgroups", .type = kInt, .default_value = I{4096},
          .min = 1, .max = 1048576,
          .help = "Cgroups tracked by noisy_neighbor between two /check calls."},
+        {.path = "ringprobe.tcp_queue_length.max_sockets", .type = kInt, .default_value = I{8192},
+         .min = 1, .max = 1048576,
+         .help = "raw_tp mode only (no kernel BTF): sockets whose cgroup is remembered (LRU)."},
         {.path = "ringprobe.seccomp_tracer.max_entries", .type = kInt, .default_value = I{10240},
          .min = 1, .max = 1048576,
          .help = "(pid, syscall, action) entries kept by seccomp_tracer between two /check calls."},
+        {.path = "ringprobe.seccomp_tracer.max_threads", .type = kInt, .default_value = I{8192},
+         .min = 1, .max = 1048576,
+         .help = "raw_tp mode only (no kernel BTF): threads whose per-call state is kept (LRU)."},
         {.path = "ringprobe.seccomp_tracer.mode", .type = kStr, .default_value = S("auto"),
          .help = "How seccomp_tracer finds denials: auto (replay the filters where the kernel "
                  "keeps them, else entry_marks), entry_marks (infer them at every call) or "
@@ -315,6 +325,7 @@ constexpr EnvAlias kEnvAliases[] = {
     {"log_level", "LOG_LEVEL"},
     {"system_probe_config.enabled", "DD_SYSTEM_PROBE_ENABLED"},
     {"system_probe_config.sysprobe_socket", "DD_SYSPROBE_SOCKET"},
+    {"system_probe_config.btf_path", "DD_SYSTEM_PROBE_BTF_PATH"},
     {"system_probe_config.process_config.enabled", "DD_SYSTEM_PROBE_PROCESS_ENABLED"},
     {"network_config.enabled", "DD_SYSTEM_PROBE_NETWORK_ENABLED"},
 };

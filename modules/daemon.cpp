@@ -276,6 +276,19 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
         host.write_bpf_features(w);
         std::printf("\n# eBPF features (only probed when an enabled module needs eBPF):\n# %s\n",
                     std::string(buf.view()).c_str());
+        if (host.needs_bpf()) {
+            // Which BTF CO-RE uses, as /debug/ebpf_btf_loader_info says it.
+            std::string info;
+            host.write_btf_loader_info(info);
+            std::printf("# BTF:\n");
+            size_t at = 0;
+            while (at < info.size()) {
+                size_t nl = info.find('\n', at);
+                if (nl == std::string::npos) nl = info.size();
+                std::printf("#   %.*s\n", static_cast<int>(nl - at), info.data() + at);
+                at = nl + 1;
+            }
+        }
         std::printf("# configuration is valid\n");
         return 0;
     }

@@ -167,6 +167,7 @@ std::expected<void, std::string> Host::ensure_bpf_runtime() {
         bpf_->attempted = true;
         // One scan of the kernel BTF answers every enabled module's questions (Factory::btf_names).
         bpf::RuntimeOptions opts;
+        opts.btf_path = cfg_.get_string("system_probe_config.btf_path");
         for (const auto& e : entries_) {
             if (!e.enabled || !e.factory->needs_ebpf) continue;
             for (std::string_view n : e.factory->btf_names) opts.btf_names.emplace_back(n);
@@ -398,11 +399,17 @@ void Host::write_bpf_features(http::JsonWriter& w) const {
     if (bpf_->runtime) {
         auto render = [this](http::JsonWriter& out) {
             out.start_object();
-            for (const auto& f : bpf_->runtime->features()) {
+            const bpf::Runtime& rt = *bpf_->runtime;
+            for (const auto& f : rt.features()) {
                 out.key(f.name);
                 out.start_object();
                 out.kv_bool("available", f.available);
                 if (!f.detail.empty()) out.kv("detail", f.detail);
+                if (f.id == bpf::FeatureId::btf) {
+                    // Which BTF CO-RE uses: "kernel", "system_probe_config.btf_path" or "none".
+                    out.kv("source", bpf::btf_source_name(rt.btf_source()));
+                    out.kv("path", rt.btf_file());
+                }
                 out.end_object();
             }
             out.end_object();
@@ -428,6 +435,37 @@ void Host::write_bpf_features(http::JsonWriter& w) const {
     }
 #endif
     w.null();
+}
+
+bool Host::write_btf_loader_info(std::string& out) const {
+#if RINGPROBE_WITH_BPF
+    if (bpf_->runtime) {
+        const bpf::Runtime& rt = *bpf_->runtime;
+        const bpf::Feature& btf = rt.feature(bpf::FeatureId::btf);
+        const bpf::Feature& kernel = rt.feature(bpf::FeatureId::kernel_btf);
+        out = "btfLoader result: " + std::to_string(bpf::btf_loader_result(rt.btf_source())) + "\n";
+        out += "source: ";
+        out += bpf::btf_source_name(rt.btf_source());
+        out += "\npath: " + rt.btf_file() + "\n";
+        out += "co-re btf: " + btf.detail + "\n";
+        out += "kernel btf: " + std::string(kernel.available ? "yes, " : "no, ") + kernel.detail +
+               "\n";
+        return true;
+    }
+    if (bpf_->attempted) {
+        out = "eBPF runtime unavailable: " + bpf_->error;
+        return false;
+    }
+    out =
+        "btfLoader result: 3\nsource: none\neBPF runtime not set up: no enabled module needs "
+        "eBPF\n";
+    return true;
+#else
+    out =
+        "btfLoader result: 3\nsource: none\nthis build has no eBPF support "
+        "(RINGPROBE_WITH_BPF=OFF)\n";
+    return true;
+#endif
 }
 
 void Host::write_debug_stats(http::JsonWriter& w) {
@@ -495,6 +533,10 @@ constexpr http::MetricFamily kUptime{"ringprobe_uptime_seconds", http::MetricKin
 constexpr http::MetricFamily kModuleUp{
     "ringprobe_module_up", http::MetricKind::gauge,
     "1 when an enabled module is running, 0 when it failed (the reason is in /debug/stats)."};
+constexpr http::MetricFamily kBtfInfo{
+    "ringprobe_bpf_btf_info", http::MetricKind::gauge,
+    "Always 1 once the eBPF runtime is set up; source names the BTF CO-RE uses (kernel, "
+    "system_probe_config.btf_path or none), kernel_btf whether the kernel has its own."};
 constexpr http::MetricFamily kModuleLoad{"ringprobe_module_load_seconds", http::MetricKind::gauge,
                                          "Time the module's latest creation took.", "seconds"};
 constexpr http::MetricFamily kRequests{"ringprobe_http_requests", http::MetricKind::counter,
@@ -608,6 +650,15 @@ void Host::write_metrics(http::MetricsWriter& w) const {
     router_.for_each_route([&](std::string_view, const http::RouteLoad& load) {
         write_route_metrics(w, load, load.label);
     });
+#if RINGPROBE_WITH_BPF
+    if (bpf_->runtime) {
+        const bpf::Runtime& rt = *bpf_->runtime;
+        w.gauge(kBtfInfo,
+                {{"source", bpf::btf_source_name(rt.btf_source())},
+                 {"kernel_btf", rt.has(bpf::FeatureId::kernel_btf) ? "true" : "false"}},
+                int64_t{1});
+    }
+#endif
     if (extra_metrics_) extra_metrics_(w);
 }
 
@@ -625,6 +676,17 @@ void Host::register_global_routes() {
     router_.handle("GET", "/debug/stats", [this](const http::Request&, http::Response& res) {
         write_debug_stats(res.json());
     });
+    // system-probe's /debug/ebpf_btf_loader_info (the Agent's flare reads it): which BTF the eBPF
+    // programs were loaded with, as text.
+    router_.handle("GET", "/debug/ebpf_btf_loader_info",
+                   [this](const http::Request&, http::Response& res) {
+                       std::string info;
+                       if (!write_btf_loader_info(info)) {
+                           res.error(500, info);
+                           return;
+                       }
+                       res.text(info);
+                   });
     router_.handle("GET", "/debug/modules", [this](const http::Request&, http::Response& res) {
         write_modules(res.json());
     });

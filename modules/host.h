@@ -61,6 +61,10 @@ class Host {
     size_t running_count() const;
     // For /debug/stats and --check-config: BPF runtime facts (features), or nothing without eBPF.
     void write_bpf_features(http::JsonWriter& w) const;
+    // GET /debug/ebpf_btf_loader_info's text ("btfLoader result: <system-probe's code>\n", then
+    // the source, file and both BTF features); false with the error in `out` when the eBPF runtime
+    // failed to set up.
+    bool write_btf_loader_info(std::string& out) const;
 
     // Writes the /debug/stats object.
     void write_debug_stats(http::JsonWriter& w);

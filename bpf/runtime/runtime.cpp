@@ -39,7 +39,8 @@ struct FeatureInfo {
 constexpr FeatureInfo kFeatures[kFeatureCount] = {
     {FeatureId::bpf_syscall, "bpf_syscall", "the bpf() syscall is unusable"},
     {FeatureId::memlock, "memlock", "RLIMIT_MEMLOCK could not be raised"},
-    {FeatureId::btf, "btf", "kernel has no BTF"},
+    {FeatureId::btf, "btf", "no BTF for CO-RE"},
+    {FeatureId::kernel_btf, "kernel_btf", "kernel has no BTF"},
     {FeatureId::tracefs, "tracefs", "tracefs is unavailable"},
     {FeatureId::ring_buffer, "ring_buffer", "BPF ring buffer maps are unavailable"},
     {FeatureId::tracepoint, "tracepoint", "tracepoint programs are unavailable"},
@@ -117,19 +118,23 @@ probes::Result setup_tracefs(const RuntimeOptions& opts, std::string* dir) {
     return {true, "was not mounted: mounted tracefs at " + opts.tracefs_path};
 }
 
-// The index of `names` in the kernel BTF at `path`: our own walk, or libbpf's parse of a file the
-// walk does not understand (a BTF kind newer than this code).
+// The index of `names` in the BTF at `path`: our own walk of raw BTF, or libbpf's parse of a file
+// the walk does not understand (an ELF file with a .BTF section, a BTF kind newer than this code).
 std::expected<BtfIndex, std::string> scan_btf(const std::string& path,
                                               std::span<const std::string_view> names) {
     auto idx = BtfIndex::load(path, names);
     if (idx) return idx;
     LOG_DEBUG("bpf: %s; parsing it with libbpf", idx.error().c_str());
-    struct btf* parsed = btf__parse_raw(path.c_str());
-    if (parsed == nullptr) return std::unexpected(errno_message("parse " + path, errno));
+    struct btf* parsed = btf__parse(path.c_str(), nullptr);
+    if (parsed == nullptr)
+        return std::unexpected(idx.error() + "; libbpf cannot parse it either (" +
+                               std::strerror(errno) + ")");
     BtfIndex r = BtfIndex::from_btf(parsed, names);
     btf__free(parsed);
     return r;
 }
+
+constexpr std::string_view kBtfPathKey = "system_probe_config.btf_path";
 
 }  // namespace
 
@@ -170,22 +175,83 @@ std::expected<std::unique_ptr<Runtime>, std::string> Runtime::setup(const Runtim
     probes::Context ctx;
     std::vector<std::string_view> btf_names(probes::btf_names().begin(), probes::btf_names().end());
     for (const auto& n : opts.btf_names) btf_names.emplace_back(n);
+
+    // The kernel's own BTF: attach ids for the probes, and the index of BTF questions.
+    std::optional<BtfIndex> kernel_idx;
+    std::string kernel_missing;
     struct stat st {};
-    if (::stat(opts.btf_path.c_str(), &st) != 0) {
-        ctx.btf_missing = opts.btf_path + " missing";
-    } else if (auto idx = scan_btf(opts.btf_path, btf_names)) {
-        rt->btf_ = std::move(*idx);
-        rt->btf_scans_ = 1;
+    if (::stat(opts.kernel_btf_path.c_str(), &st) != 0) {
+        kernel_missing = opts.kernel_btf_path + " missing";
+    } else if (auto idx = scan_btf(opts.kernel_btf_path, btf_names)) {
+        kernel_idx = std::move(*idx);
+    } else {
+        kernel_missing = idx.error();
+    }
+    // The external BTF (system_probe_config.btf_path), tried first for CO-RE as system-probe does.
+    std::optional<BtfIndex> custom_idx;
+    std::string custom_error;
+    if (!opts.btf_path.empty()) {
+        if (::stat(opts.btf_path.c_str(), &st) != 0) {
+            custom_error = errno_message(opts.btf_path, errno);
+        } else if (!S_ISREG(st.st_mode)) {
+            custom_error = opts.btf_path + " is not a regular file";
+        } else if (auto idx = scan_btf(opts.btf_path, btf_names)) {
+            custom_idx = std::move(*idx);
+        } else {
+            custom_error = idx.error();
+        }
+        if (!custom_error.empty())
+            LOG_WARN("bpf: %.*s unusable: %s", static_cast<int>(kBtfPathKey.size()),
+                     kBtfPathKey.data(), custom_error.c_str());
+    }
+
+    if (kernel_idx) {
+        set(FeatureId::kernel_btf,
+            {true,
+             opts.kernel_btf_path + " (" + std::to_string(kernel_idx->type_count()) + " types)"});
+    } else {
+        set(FeatureId::kernel_btf, {false, kernel_missing});
+    }
+    std::string key(kBtfPathKey);
+    if (custom_idx) {
+        rt->btf_source_ = BtfSource::btf_path;
+        rt->btf_file_ = opts.btf_path;
+        std::string detail = opts.btf_path + " (" + key + ", " +
+                             std::to_string(custom_idx->type_count()) + " types)";
+        if (!kernel_idx) detail += "; the kernel has no BTF of its own (" + kernel_missing + ")";
+        set(FeatureId::btf, {true, std::move(detail)});
+    } else if (kernel_idx) {
+        rt->btf_source_ = BtfSource::kernel;
+        rt->btf_file_ = opts.kernel_btf_path;
+        std::string detail = opts.kernel_btf_path + " (kernel, " +
+                             std::to_string(kernel_idx->type_count()) + " types)";
+        if (!custom_error.empty()) detail += "; " + key + " unusable: " + custom_error;
+        set(FeatureId::btf, {true, std::move(detail)});
+    } else {
+        std::string detail =
+            kernel_missing + "; " +
+            (opts.btf_path.empty() ? key + " is not set (point it at a BTF file of this kernel)"
+                                   : key + " unusable: " + custom_error);
+        set(FeatureId::btf, {false, std::move(detail)});
+    }
+
+    if (kernel_idx) {
+        rt->btf_ = std::move(*kernel_idx);
+        rt->btf_index_file_ = opts.kernel_btf_path;
         Runtime* self = rt.get();
         ctx.find_btf_type = [self](std::string_view name, uint32_t kind) {
             return self->btf_->find(name, kind);
         };
-        set(FeatureId::btf,
-            {true, opts.btf_path + " (" + std::to_string(rt->btf_->type_count()) + " types)"});
     } else {
-        ctx.btf_missing = idx.error();
+        ctx.btf_missing = kernel_missing;
+        if (rt->btf_source_ == BtfSource::btf_path)
+            ctx.btf_missing += " (" + key + " serves CO-RE relocations only)";
+        if (custom_idx) {
+            rt->btf_ = std::move(*custom_idx);
+            rt->btf_index_file_ = opts.btf_path;
+        }
     }
-    if (!ctx.find_btf_type) set(FeatureId::btf, {false, ctx.btf_missing});
+    if (rt->btf_) rt->btf_scans_ = 1;
     auto tracefs = setup_tracefs(opts, &ctx.tracefs_dir);
     if (!tracefs.available) ctx.tracefs_missing = tracefs.detail;
     set(FeatureId::tracefs, tracefs);
@@ -229,18 +295,18 @@ int Runtime::btf_find(uint32_t kind, std::string_view name) const {
     if (!btf_->covers(name)) {
         auto t0 = std::chrono::steady_clock::now();
         const std::string_view one[] = {name};
-        auto idx = scan_btf(opts_.btf_path, one);
+        auto idx = scan_btf(btf_index_file_, one);
         ++btf_scans_;
         if (!idx) {
-            LOG_WARN("bpf: look up %.*s in kernel BTF: %s", static_cast<int>(name.size()),
-                     name.data(), idx.error().c_str());
+            LOG_WARN("bpf: look up %.*s in BTF: %s", static_cast<int>(name.size()), name.data(),
+                     idx.error().c_str());
             return -1;
         }
         btf_->merge(std::move(*idx));
         LOG_DEBUG(
             "bpf: BTF name %.*s is not in any enabled module's Factory::btf_names: scanned %s "
             "again (%.1f ms)",
-            static_cast<int>(name.size()), name.data(), opts_.btf_path.c_str(),
+            static_cast<int>(name.size()), name.data(), btf_index_file_.c_str(),
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                 .count());
     }
@@ -259,8 +325,12 @@ bool Runtime::has_tracepoint(std::string_view system, std::string_view name,
     std::string type = "btf_trace_" + std::string(name);
     if (btf_has(BTF_KIND_TYPEDEF, type)) return true;
     if (why != nullptr) {
-        *why = has(FeatureId::btf) ? "not in kernel BTF (no " + type + ")"
-                                   : "no tracefs, and " + missing_message(feature(FeatureId::btf));
+        if (has(FeatureId::kernel_btf))
+            *why = "not in kernel BTF (no " + type + ")";
+        else if (btf_)
+            *why = "no tracefs, and " + btf_index_file_ + " has no " + type;
+        else
+            *why = "no tracefs, and " + missing_message(feature(FeatureId::btf));
     }
     return false;
 }
@@ -297,6 +367,68 @@ const Owner* Runtime::owner(ObjectKind kind, uint32_t id) const {
 
 size_t Runtime::owned_count(ObjectKind kind) const {
     return kind == ObjectKind::program ? programs_.size() : maps_.size();
+}
+
+std::string_view btf_source_name(BtfSource s) {
+    switch (s) {
+        case BtfSource::none:
+            return "none";
+        case BtfSource::btf_path:
+            return kBtfPathKey;
+        case BtfSource::kernel:
+            return "kernel";
+    }
+    return "none";
+}
+
+int btf_loader_result(BtfSource s) {
+    switch (s) {
+        case BtfSource::btf_path:
+            return 0;  // SuccessCustomBTF
+        case BtfSource::kernel:
+            return 2;  // SuccessDefaultBTF
+        case BtfSource::none:
+            break;
+    }
+    return 3;  // BtfNotFound
+}
+
+bool kallsyms_has(std::string_view symbol, std::string* why) {
+    int fd = ::open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (why != nullptr) *why = errno_message("open /proc/kallsyms", errno);
+        return false;
+    }
+    // Lines are "<address> <type> <name>[\t[<module>]]\n": look for " <name>" followed by a
+    // newline or a tab, carrying a line's tail over each buffer boundary.
+    std::string needle = " " + std::string(symbol);
+    std::string buf(size_t{64} << 10, '\0');
+    size_t kept = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data() + kept, buf.size() - kept);
+        if (n <= 0) break;
+        size_t len = kept + static_cast<size_t>(n);
+        std::string_view text(buf.data(), len);
+        size_t last_nl = text.rfind('\n');
+        std::string_view whole =
+            last_nl == std::string_view::npos ? text.substr(0, 0) : text.substr(0, last_nl + 1);
+        for (size_t at = whole.find(needle); at != std::string_view::npos;
+             at = whole.find(needle, at + 1)) {
+            char after = at + needle.size() < whole.size() ? whole[at + needle.size()] : '\n';
+            if (after == '\n' || after == '\t') {
+                found = true;
+                break;
+            }
+        }
+        if (found) break;
+        kept = len - whole.size();
+        if (kept == buf.size()) kept = 0;  // a line longer than the buffer: drop it
+        std::memmove(buf.data(), buf.data() + whole.size(), kept);
+    }
+    ::close(fd);
+    if (!found && why != nullptr) *why = "no " + std::string(symbol) + " in /proc/kallsyms";
+    return found;
 }
 
 uint64_t fdinfo_memlock(int fd) {

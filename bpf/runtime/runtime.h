@@ -1,17 +1,29 @@
 // runtime.h — the eBPF runtime: set up once, when some enabled module needs eBPF, and shared by
 // every eBPF module through modules::Dependencies::bpf.
 //
-// Set-up raises RLIMIT_MEMLOCK, checks for kernel BTF, mounts tracefs at /sys/kernel/tracing when
-// it is missing (libbpf finds tracepoint ids there), routes libbpf's log into ours, and probes what
-// this kernel can really do — each probe is the smallest real thing (a map create, a
-// two-instruction program load, an attach), never a version check. Set-up never fails: what is
-// missing is a Feature with available = false and a reason, and require() turns it into the error
-// of only the modules that need it ("kernel has no BTF (/sys/kernel/btf/vmlinux missing)").
+// Set-up raises RLIMIT_MEMLOCK, chooses the BTF that CO-RE relocations use, mounts tracefs at
+// /sys/kernel/tracing when it is missing (libbpf finds tracepoint ids there), routes libbpf's log
+// into ours, and probes what this kernel can really do — each probe is the smallest real thing (a
+// map create, a two-instruction program load, an attach), never a version check. Set-up never
+// fails: what is missing is a Feature with available = false and a reason, and require() turns it
+// into the error of only the modules that need it.
 //
-// Kernel BTF questions (does this kernel have type X, tracepoint Y?) are answered from one index
-// of /sys/kernel/btf/vmlinux (btf_index.h) built at set-up for every name the feature probes and
-// the enabled modules declare (RuntimeOptions::btf_names, from each Factory's btf_names): no
-// module parses the kernel BTF itself.
+// Two kinds of BTF (docs/EDGE.md):
+//   - CO-RE BTF (feature `btf`): the types libbpf relocates field accesses against. As in
+//     system-probe, the file of system_probe_config.btf_path is tried first (a full vmlinux BTF,
+//     or a minimized one as BTFHub-style tools make it), then the kernel's own
+//     /sys/kernel/btf/vmlinux. Skeleton<T> hands an external file to libbpf as
+//     bpf_object_open_opts.btf_custom_path (btf_custom_path()).
+//   - the kernel's own BTF (feature `kernel_btf`): what the verifier resolves tp_btf, fentry and
+//     iterator attach ids and BTF-typed helpers (bpf_get_current_task_btf, socket and task
+//     storage from tracing programs) against. No file can stand in for it: without it those
+//     features are unavailable and the modules use raw tracepoints with CO-RE reads instead.
+//
+// BTF questions (does this kernel have type X, tracepoint Y?) are answered from one index built at
+// set-up for every name the feature probes and the enabled modules declare
+// (RuntimeOptions::btf_names, from each Factory's btf_names): of the kernel's BTF, or, without it,
+// of the external file (which, when minimized, holds only what the probes relocate against). No
+// module parses BTF itself.
 //
 // The runtime also keeps the ownership registry of our own BPF programs and maps (kernel id →
 // module), which Skeleton<T> fills and the `ebpf` module reads for its "Module" field.
@@ -39,7 +51,8 @@ namespace rp::bpf {
 enum class FeatureId : uint8_t {
     bpf_syscall,     // bpf() works for us at all (map create)
     memlock,         // RLIMIT_MEMLOCK raised to infinity
-    btf,             // kernel BTF at /sys/kernel/btf/vmlinux (CO-RE, tp_btf, iterators, fentry)
+    btf,             // BTF for CO-RE: system_probe_config.btf_path, else the kernel's own
+    kernel_btf,      // the kernel's own BTF (tp_btf, iterators, fentry, BTF-typed helpers)
     tracefs,         // tracefs mounted (tracepoint ids)
     ring_buffer,     // BPF_MAP_TYPE_RINGBUF
     tracepoint,      // SEC("tracepoint/...") loads and attaches
@@ -49,7 +62,7 @@ enum class FeatureId : uint8_t {
     kprobe,          // SEC("kprobe/...") loads and attaches
     fentry,          // SEC("fentry/...") loads and attaches
 };
-inline constexpr size_t kFeatureCount = 11;
+inline constexpr size_t kFeatureCount = 12;
 
 struct Feature {
     FeatureId id{};
@@ -59,7 +72,11 @@ struct Feature {
 };
 
 struct RuntimeOptions {
-    std::string btf_path = "/sys/kernel/btf/vmlinux";
+    // The kernel's own BTF.
+    std::string kernel_btf_path = "/sys/kernel/btf/vmlinux";
+    // system_probe_config.btf_path: a BTF file for CO-RE, tried before the kernel's (raw BTF or an
+    // ELF file with a .BTF section). Empty: the kernel's own.
+    std::string btf_path;
     std::string tracefs_path = "/sys/kernel/tracing";
     bool mount_tracefs = true;  // mount tracefs at tracefs_path when it is not mounted
     bool raise_memlock = true;
@@ -70,6 +87,14 @@ struct RuntimeOptions {
 };
 
 enum class ObjectKind : uint8_t { program, map };
+
+// Where the CO-RE BTF came from.
+enum class BtfSource : uint8_t { none, btf_path, kernel };
+// "none", "system_probe_config.btf_path", "kernel".
+std::string_view btf_source_name(BtfSource s);
+// system-probe's BTF loader result code for the source (pkg/ebpf telemetry BTFResult):
+// 0 custom file, 2 kernel ("default"), 3 not found.
+int btf_loader_result(BtfSource s);
 
 // Who loaded one of our BPF objects.
 struct Owner {
@@ -104,10 +129,19 @@ class Runtime {
     const Owner* owner(ObjectKind kind, uint32_t id) const;
     size_t owned_count(ObjectKind kind) const;
 
-    // --- kernel BTF and trace events.
-    // Id of the kernel BTF type of `kind` (BTF_KIND_*) named `name`, or -1 (also without kernel
-    // BTF). A name outside RuntimeOptions::btf_names still works: it costs one more scan of the
-    // file (logged at debug), whose answer is kept.
+    // --- BTF and trace events.
+    // Where CO-RE relocations take their types from, and the file (empty for none).
+    BtfSource btf_source() const { return btf_source_; }
+    const std::string& btf_file() const { return btf_file_; }
+    // For bpf_object_open_opts.btf_custom_path: the external file, or nullptr when CO-RE uses the
+    // kernel's own BTF (libbpf finds it itself) or there is none.
+    const char* btf_custom_path() const {
+        return btf_source_ == BtfSource::btf_path ? btf_file_.c_str() : nullptr;
+    }
+    // Id of the BTF type of `kind` (BTF_KIND_*) named `name`, or -1 (also without any BTF): in the
+    // kernel's BTF, or without it in the external file (a minimized one lacks most names). A name
+    // outside RuntimeOptions::btf_names still works: it costs one more scan of the file (logged
+    // at debug), whose answer is kept.
     int btf_find(uint32_t kind, std::string_view name) const;
     bool btf_has(uint32_t kind, std::string_view name) const { return btf_find(kind, name) > 0; }
     // Whether trace event `system`/`name` exists: its directory under tracefs/events when tracefs
@@ -116,8 +150,10 @@ class Runtime {
     // "not in kernel BTF (no btf_trace_x)").
     bool has_tracepoint(std::string_view system, std::string_view name,
                         std::string* why = nullptr) const;
-    // Scans of the kernel BTF file so far: 1 after set-up, one more per undeclared name asked.
+    // Scans of the indexed BTF file so far: 1 after set-up, one more per undeclared name asked.
     size_t btf_scans() const { return btf_scans_; }
+    // The file btf_find() answers from ("" without BTF).
+    const std::string& btf_index_file() const { return btf_index_file_; }
 
     const RuntimeOptions& options() const { return opts_; }
     // Where tracefs is mounted ("" when it is not).
@@ -133,7 +169,10 @@ class Runtime {
     std::unordered_map<uint32_t, Owner> programs_;
     std::unordered_map<uint32_t, Owner> maps_;
     double setup_ms_ = 0;
-    mutable std::optional<BtfIndex> btf_;  // empty without kernel BTF
+    BtfSource btf_source_ = BtfSource::none;
+    std::string btf_file_;
+    std::string btf_index_file_;
+    mutable std::optional<BtfIndex> btf_;  // empty without any BTF
     mutable size_t btf_scans_ = 0;
 };
 
@@ -142,6 +181,11 @@ class Runtime {
 uint64_t fdinfo_memlock(int fd);
 // The sum of fdinfo_memlock over loaded maps.
 uint64_t maps_memlock(std::initializer_list<const bpf_map*> maps);
+
+// Whether the running kernel has function or object `symbol` (a line "<addr> <type> <symbol>" of
+// /proc/kallsyms, modules included): for kernel facts a minimized BTF cannot answer. Reads the
+// whole file (~50 ms on the project VM): ask once, at module creation. *why says what failed.
+bool kallsyms_has(std::string_view symbol, std::string* why = nullptr);
 
 // "what: strerror(err)" for a positive errno value — the shape of every error of this layer.
 std::string errno_message(std::string_view what, int err);

@@ -1,7 +1,9 @@
 // skeleton.h — Skeleton<T>: RAII over a bpftool skeleton (T = <name>_bpf from "<name>.skel.h").
 //
 //   open()   the embedded object is parsed; maps and programs exist only in memory. Set rodata
-//            (get()->rodata->x), map sizes and autoload here.
+//            (get()->rodata->x), map sizes and autoload here. CO-RE relocates against the
+//            runtime's CO-RE BTF: an external file (system_probe_config.btf_path) is passed to
+//            libbpf as btf_custom_path; otherwise libbpf loads the kernel's own.
 //   load()   maps are created and programs verified; their kernel ids are registered with the
 //            Runtime under the module's name (the `ebpf` module's "Module" field).
 //   attach() every loaded program marked autoattach is attached; an error names the hook
@@ -102,7 +104,10 @@ class Skeleton {
         Skeleton s;
         s.core_ = SkeletonCore(&rt, module, object);
         errno = 0;
-        s.skel_ = T::open(nullptr);
+        bpf_object_open_opts oo{};
+        oo.sz = sizeof oo;
+        oo.btf_custom_path = rt.btf_custom_path();
+        s.skel_ = T::open(&oo);
         if (s.skel_ == nullptr)
             return std::unexpected(
                 errno_message("open " + std::string(object), errno ? errno : EINVAL));

@@ -11,7 +11,8 @@
 // GET /oom_kill_probe/events (modules/kit/event_stream.h), as it happens.
 // Field provenance and differences from system-probe: docs/modules/oom_kill_probe.md.
 //
-// Needs: kernel BTF, BPF ring buffer, and tp_btf (or kprobes).
+// Needs: BTF for CO-RE (the kernel's or system_probe_config.btf_path), BPF ring buffer, and
+// tp_btf (the kernel's own BTF), kprobes, or raw tracepoints.
 #include <cstddef>
 #include <cstring>
 #include <fstream>
@@ -60,6 +61,22 @@ bool mark_victim_passes_task(const bpf::Runtime& rt) {
     return text.find("oom_score_adj") != std::string::npos;
 }
 
+// Which programs of bpf/oom_kill.bpf.c are loaded.
+enum class Hooks { tp_btf, kprobe, raw_tp, raw_tp_pid };
+std::string_view hooks_name(Hooks h) {
+    switch (h) {
+        case Hooks::tp_btf:
+            return "tp_btf";
+        case Hooks::kprobe:
+            return "kprobe";
+        case Hooks::raw_tp:
+            return "raw_tp";
+        case Hooks::raw_tp_pid:
+            return "raw_tp_pid_only";
+    }
+    return "?";
+}
+
 class OomKillModule final : public kit::BpfModule {
   public:
     static CreateResult create(const conf::Config& cfg, Dependencies& deps);
@@ -94,6 +111,7 @@ class OomKillModule final : public kit::BpfModule {
     uint64_t by_[4] = {};  // per oom::Report::Evidence
     kit::SeriesCounters<2> kills_{kMaxKillSeries};
     kit::EventStreams events_;
+    Hooks hooks_ = Hooks::tp_btf;
 };
 
 CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) {
@@ -102,27 +120,45 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
     if (!rt_or) return std::unexpected(rt_or.error());
     bpf::Runtime& rt = **rt_or;
 
-    // Hook: tp_btf/mark_victim when it passes the task (else kprobe/oom_kill_process if the
-    // kernel has kprobes, else tp_btf anyway: the BPF side then reports the victim pid only).
-    bool tp_btf = rt.has(F::tp_btf);
-    bool kprobe = rt.has(F::kprobe);
-    bool use_kprobe = kprobe && (!tp_btf || !mark_victim_passes_task(rt));
-    if (!tp_btf && !use_kprobe) {
-        return std::unexpected(
-            "no hook for OOM kills: " + bpf::Runtime::missing_message(rt.feature(F::tp_btf)) +
-            "; " + bpf::Runtime::missing_message(rt.feature(F::kprobe)));
+    // Hook, in order of preference:
+    //   tp_btf/mark_victim (+ two reclaim tp_btf): needs the kernel's own BTF; when mark_victim
+    //     passes only the pid (< 6.8) kprobe/oom_kill_process is preferred if the kernel has it;
+    //   kprobe/oom_kill_process: system-probe's hook (oom_control's own values);
+    //   raw_tp/mark_victim (+ two reclaim raw_tp): no kernel BTF needed, CO-RE reads relocated
+    //     against system_probe_config.btf_path; the pid-only variant on kernels < 6.8.
+    const bool tp_btf = rt.has(F::tp_btf);
+    const bool kprobe = rt.has(F::kprobe);
+    const bool passes_task = mark_victim_passes_task(rt);
+    Hooks hooks = Hooks::tp_btf;
+    if (kprobe && (!tp_btf || !passes_task)) {
+        hooks = Hooks::kprobe;
+    } else if (!tp_btf) {
+        if (!rt.has(F::raw_tracepoint)) {
+            return std::unexpected(
+                "no hook for OOM kills: " + bpf::Runtime::missing_message(rt.feature(F::tp_btf)) +
+                "; " + bpf::Runtime::missing_message(rt.feature(F::kprobe)) + "; " +
+                bpf::Runtime::missing_message(rt.feature(F::raw_tracepoint)));
+        }
+        hooks = passes_task ? Hooks::raw_tp : Hooks::raw_tp_pid;
     }
 
     std::unique_ptr<OomKillModule> m(new OomKillModule(kit::event_stream_limits(cfg)));
     int64_t max_events = kit::config_int(cfg, "ringprobe.oom_kill.max_events", kDefaultMaxEvents);
     m->max_events_ = static_cast<size_t>(max_events > 0 ? max_events : kDefaultMaxEvents);
 
-    auto skel = bpf::Skeleton<oom_kill_bpf>::create(
-        rt, kModuleName, "oom_kill", [use_kprobe](oom_kill_bpf* s) {
-            bpf_program__set_autoload(s->progs.oom_kill_process, use_kprobe);
-            bpf_program__set_autoload(s->progs.oom_mark_victim, !use_kprobe);
-            bpf_program__set_autoload(s->progs.oom_memcg_reclaim, !use_kprobe);
-            bpf_program__set_autoload(s->progs.oom_direct_reclaim, !use_kprobe);
+    m->hooks_ = hooks;
+    auto skel =
+        bpf::Skeleton<oom_kill_bpf>::create(rt, kModuleName, "oom_kill", [hooks](oom_kill_bpf* s) {
+            const bool btf = hooks == Hooks::tp_btf;
+            const bool raw = hooks == Hooks::raw_tp || hooks == Hooks::raw_tp_pid;
+            bpf_program__set_autoload(s->progs.oom_kill_process, hooks == Hooks::kprobe);
+            bpf_program__set_autoload(s->progs.oom_mark_victim, btf);
+            bpf_program__set_autoload(s->progs.oom_memcg_reclaim, btf);
+            bpf_program__set_autoload(s->progs.oom_direct_reclaim, btf);
+            bpf_program__set_autoload(s->progs.oom_mark_victim_raw, hooks == Hooks::raw_tp);
+            bpf_program__set_autoload(s->progs.oom_mark_victim_pid_raw, hooks == Hooks::raw_tp_pid);
+            bpf_program__set_autoload(s->progs.oom_memcg_reclaim_raw, raw);
+            bpf_program__set_autoload(s->progs.oom_direct_reclaim_raw, raw);
             return bpf::size_cpu_slots(s->maps.lost_events);
         });
     if (!skel) return std::unexpected(skel.error());
@@ -135,11 +171,13 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
                       [self](std::span<const std::byte> rec) { self->on_record(rec); });
     if (!ring) return std::unexpected(ring.error());
     m->ring_ = std::move(*ring);
-    m->log_attached();
+    m->log_attached(std::string(hooks_name(hooks)) + " hooks, BTF " +
+                    std::string(bpf::btf_source_name(rt.btf_source())));
     return m;
 }
 
 void OomKillModule::write_extra_stats(http::JsonWriter& w) const {
+    w.kv("hook_kind", hooks_name(hooks_));
     w.kv_uint("events", received_);
     w.kv_uint("lost", ring_ ? ring_->lost() : 0);
     w.kv_uint("dropped", dropped_);

@@ -17,7 +17,8 @@
 // 10,000-pid request does not hold other clients up for its whole ~100 ms.
 #include <dirent.h>
 #include <fcntl.h>
-#include <simdjson.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -332,52 +333,107 @@ class ProcessModule final : public Module {
     }
 
     // {"pids": [...]} as protojson reads it: integers or strings holding one, null = no pids,
-    // every other key refused.
+    // every other key refused. RapidJSON's SAX reader (header-only: the daemon links no JSON
+    // library, which keeps the static build static); the whole body is validated first, so a body
+    // that is not JSON at all says so before any field error. The reader keeps its stack between
+    // requests: no allocation in the steady state.
+    struct PidsHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PidsHandler> {
+        enum class At { top, object, value, array, done };
+        ProcessModule* self = nullptr;
+        At at = At::top;
+        std::string error;  // the first field error; parsing goes on to validate the JSON
+
+        bool fail(std::string why) {
+            if (error.empty()) error = std::move(why);
+            at = At::done;
+            return true;
+        }
+        bool pid(int64_t v) {
+            if (at == At::done) return true;
+            if (at == At::value) return fail("field \"pids\" must be an array of integers");
+            if (at != At::array)
+                return fail("request body must be a JSON object {\"pids\": [...]}");
+            if (v < INT32_MIN || v > INT32_MAX)
+                return fail("field \"pids\" must hold only int32 values");
+            self->add_pid(v);
+            return true;
+        }
+        // Anything but a pid: an error wherever it stands (null is "no pids" as the value).
+        bool other(bool is_null = false) {
+            if (at == At::done) return true;
+            if (at == At::value && is_null) {
+                at = At::object;
+                return true;
+            }
+            if (at == At::array) return fail("field \"pids\" must hold only int32 values");
+            if (at == At::value) return fail("field \"pids\" must be an array of integers");
+            return fail("request body must be a JSON object {\"pids\": [...]}");
+        }
+        bool Null() { return other(true); }
+        bool Bool(bool) { return other(); }
+        bool Int(int v) { return pid(v); }
+        bool Uint(unsigned v) { return pid(v); }
+        bool Int64(int64_t v) { return pid(v); }
+        bool Uint64(uint64_t v) {
+            return v > INT32_MAX ? pid(int64_t{INT32_MAX} + 1) : pid(int64_t(v));
+        }
+        bool Double(double) {
+            return at == At::array ? fail("field \"pids\" must hold only int32 values") : other();
+        }
+        bool String(const char* str, rapidjson::SizeType len, bool) {
+            if (at != At::array) return other();
+            int64_t v = 0;
+            auto [end, ec] = std::from_chars(str, str + len, v);
+            if (len == 0 || ec != std::errc() || end != str + len)
+                return fail("field \"pids\" must hold only int32 values");
+            return pid(v);
+        }
+        bool Key(const char* str, rapidjson::SizeType len, bool) {
+            if (at == At::done) return true;
+            std::string_view key(str, len);
+            if (key != "pids")
+                return fail("unknown field \"" + std::string(key.substr(0, 64)) +
+                            "\" (a ProcessStatRequest has only \"pids\")");
+            at = At::value;
+            return true;
+        }
+        bool StartObject() {
+            if (at == At::top) {
+                at = At::object;
+                return true;
+            }
+            return other();
+        }
+        bool EndObject(rapidjson::SizeType) { return true; }
+        bool StartArray() {
+            if (at == At::value) {
+                at = At::array;
+                return true;
+            }
+            return other();
+        }
+        bool EndArray(rapidjson::SizeType) {
+            if (at == At::array) at = At::object;
+            return true;
+        }
+    };
+
     std::string parse_json(std::string_view body) {
         pids_.clear();
         if (body.empty()) return "request body is empty; expected {\"pids\": [<pid>, ...]}";
-        // simdjson reads up to SIMDJSON_PADDING bytes past the end: give it a zeroed tail.
-        padded_.resize(body.size() + simdjson::SIMDJSON_PADDING);
-        std::memcpy(padded_.data(), body.data(), body.size());
-        std::memset(padded_.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
-        // The DOM parser validates the whole body (trailing garbage included) and keeps its
-        // buffers between requests.
-        simdjson::dom::element doc;
-        if (parser_.parse(padded_.data(), body.size(), false).get(doc) != simdjson::SUCCESS)
+        // RapidJSON's memory stream reads a NUL byte as the end of input; JSON has no raw NUL.
+        if (std::memchr(body.data(), '\0', body.size()) != nullptr)
             return "request body is not valid JSON";
-        simdjson::dom::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS)
-            return "request body must be a JSON object {\"pids\": [...]}";
-        for (auto field : obj) {
-            if (field.key != "pids")
-                return "unknown field \"" + std::string(field.key.substr(0, 64)) +
-                       "\" (a ProcessStatRequest has only \"pids\")";
-            if (field.value.is_null()) continue;
-            simdjson::dom::array arr;
-            if (field.value.get_array().get(arr) != simdjson::SUCCESS)
-                return "field \"pids\" must be an array of integers";
-            for (auto v : arr) {
-                int64_t pid = 0;
-                std::string_view text;
-                if (v.get_int64().get(pid) == simdjson::SUCCESS) {
-                } else if (v.get_string().get(text) == simdjson::SUCCESS &&
-                           std::from_chars(text.data(), text.data() + text.size(), pid).ptr ==
-                               text.data() + text.size() &&
-                           !text.empty()) {
-                } else {
-                    return "field \"pids\" must hold only int32 values";
-                }
-                if (pid < INT32_MIN || pid > INT32_MAX)
-                    return "field \"pids\" must hold only int32 values";
-                add_pid(pid);
-            }
-        }
-        return {};
+        PidsHandler h;
+        h.self = this;
+        rapidjson::MemoryStream in(body.data(), body.size());
+        constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag;
+        if (reader_.Parse<kFlags>(in, h).IsError()) return "request body is not valid JSON";
+        return h.error;
     }
 
     int64_t pid_max_;
-    simdjson::dom::parser parser_;
-    std::vector<char> padded_;
+    rapidjson::Reader reader_;
     std::vector<int> pids_;
     std::array<StatsStream, kMaxStreams> streams_;
     uint64_t requests_ = 0;

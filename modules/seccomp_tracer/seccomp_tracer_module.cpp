@@ -20,7 +20,11 @@
 // only: no cost on system calls, ERRNO not seen).
 // Design, limits and measured overhead: docs/modules/seccomp_tracer.md.
 //
-// Needs: kernel BTF, tp_btf, task storage (Linux >= 5.11), bpf_loop (Linux >= 5.17).
+// Without the kernel's own BTF: the raw_tp twins of the same hooks ("hook_kind": "raw_tp"),
+// per-thread state in an LRU hash (ringprobe.seccomp_tracer.max_threads).
+//
+// Needs: BTF for CO-RE (the kernel's or system_probe_config.btf_path), bpf_loop (Linux >= 5.17);
+// tp_btf and task storage (Linux >= 5.11), or raw tracepoints.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/btf.h>
@@ -68,6 +72,7 @@ constexpr http::MetricFamily kDenials{
     "seccomp denials since the module started, by system call and action (kill_process, "
     "kill_thread, trap, errno_<NAME>)."};
 constexpr int64_t kDefaultMaxEntries = 10240;
+constexpr int64_t kDefaultMaxThreads = 8192;
 // Stacks reported per (pid, syscall, action), the most frequent first (system-probe's
 // seccomp_tracer.max_stacks_per_tuple default); the others are counted in droppedStacks.
 constexpr size_t kMaxStacksPerEntry = 10;
@@ -96,20 +101,40 @@ std::string_view mode_name(Mode m) {
     return "?";
 }
 
-// The hooks and the kernel tracepoint (btf_trace_<name>) each needs.
+// The hooks: the kernel tracepoint (btf_trace_<name> for tp_btf; <system>/<name> in tracefs for
+// raw_tp) and the tp_btf program and its raw_tp twin.
 struct Hook {
+    std::string_view system;
     std::string_view tracepoint;
     bpf_program* (*program)(seccomp_tracer_bpf*);
+    bpf_program* (*raw_program)(seccomp_tracer_bpf*);
     bool entry_marks_only;
 };
 constexpr Hook kHooks[] = {
-    {"sys_enter", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_enter; }, true},
-    {"sys_exit", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_exit; }, false},
-    {"signal_generate", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_signal_generate; },
-     false},
-    {"sched_process_exit", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_process_exit; },
-     false},
+    {"raw_syscalls", "sys_enter", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_enter; },
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_enter_raw; }, true},
+    {"raw_syscalls", "sys_exit", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_exit; },
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_sys_exit_raw; }, false},
+    {"signal", "signal_generate",
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_signal_generate; },
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_signal_generate_raw; }, false},
+    {"sched", "sched_process_exit",
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_process_exit; },
+     [](seccomp_tracer_bpf* s) { return s->progs.seccomp_process_exit_raw; }, false},
 };
+// Which programs carry the hooks.
+enum class HookKind { tp_btf, raw_tp, kprobe };
+std::string_view hook_kind_name(HookKind k) {
+    switch (k) {
+        case HookKind::tp_btf:
+            return "tp_btf";
+        case HookKind::raw_tp:
+            return "raw_tp";
+        case HookKind::kprobe:
+            return "kprobe";
+    }
+    return "?";
+}
 // Kernel BTF the module asks about: each hook's btf_trace_<tracepoint> typedef, and the function
 // whose presence says the kernel keeps each filter's original program (replay).
 constexpr std::string_view kBtfNames[] = {
@@ -163,7 +188,10 @@ class SeccompTracerModule final : public kit::BpfModule {
     uint32_t max_entries_ = kDefaultMaxEntries;
     bool stack_traces_ = false;
     Mode mode_ = Mode::replay;
-    std::string mode_reason_;     // why not replay
+    std::string mode_reason_;  // why not replay
+    HookKind hook_kind_ = HookKind::tp_btf;
+    std::string hook_kind_reason_;  // why not tp_btf
+    uint32_t max_threads_ = kDefaultMaxThreads;
     bpf::MapDrain denials_;       // GetAndFlush of the denials map
     bpf::MapDrain stack_counts_;  // and of stack_counts, with stack traces on
     std::vector<seccomp_denial_key> keys_;
@@ -195,23 +223,44 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
     m->max_entries_ = static_cast<uint32_t>(std::clamp<int64_t>(
         kit::config_int(cfg, "ringprobe.seccomp_tracer.max_entries", kDefaultMaxEntries), 1,
         1 << 20));
+    m->max_threads_ = static_cast<uint32_t>(std::clamp<int64_t>(
+        kit::config_int(cfg, "ringprobe.seccomp_tracer.max_threads", kDefaultMaxThreads), 1,
+        1 << 20));
     m->stack_traces_ = kit::config_bool(cfg, "seccomp_tracer.stack_traces_enabled", false);
     const std::string mode_asked = kit::config_string(cfg, kModeKey, "auto");
     const bool entry_marks_asked = mode_asked == "entry_marks";
     const bool signals_asked = mode_asked == "signals";
 
-    // Tracepoints first (each needs btf_trace_<name> in the kernel's BTF); kprobe only as the
-    // fallback the runtime detected. Replay needs the kernel to keep each filter's original
-    // program, which it does exactly when it has seccomp_get_filter (CONFIG_CHECKPOINT_RESTORE).
-    bool tracepoints = rt.has(F::tp_btf);
-    bool can_replay = false;
-    if (tracepoints) {
+    // Hooks: tp_btf where the kernel has its own BTF (each needs btf_trace_<name> in it), else the
+    // raw_tp twins (each needs its trace event); kprobe only as the fallback the runtime detected
+    // (it uses BTF-typed helpers: kernel BTF too).
+    bool tracepoints = true;
+    if (rt.has(F::tp_btf)) {
+        m->hook_kind_ = HookKind::tp_btf;
         for (const auto& h : kHooks) {
             std::string type = "btf_trace_" + std::string(h.tracepoint);
             if (!rt.btf_has(BTF_KIND_TYPEDEF, type))
                 m->add_missing_hook(h.tracepoint, "not in kernel BTF (no " + type + ")");
         }
-        can_replay = rt.btf_has(BTF_KIND_FUNC, "seccomp_get_filter");
+    } else if (rt.has(F::raw_tracepoint)) {
+        m->hook_kind_ = HookKind::raw_tp;
+        m->hook_kind_reason_ = bpf::Runtime::missing_message(rt.feature(F::tp_btf));
+        for (const auto& h : kHooks) {
+            std::string why;
+            if (!rt.has_tracepoint(h.system, h.tracepoint, &why))
+                m->add_missing_hook(h.tracepoint, why);
+        }
+    } else {
+        tracepoints = false;
+    }
+    // Replay needs the kernel to keep each filter's original program, which it does exactly when
+    // it has seccomp_get_filter (CONFIG_CHECKPOINT_RESTORE): a function in the kernel's BTF, or,
+    // without it (a minimized external BTF lists no functions), in /proc/kallsyms.
+    bool can_replay = false;
+    if (tracepoints) {
+        std::string why;
+        can_replay = rt.btf_has(BTF_KIND_FUNC, "seccomp_get_filter") ||
+                     (!rt.has(F::kernel_btf) && bpf::kallsyms_has("seccomp_get_filter", &why));
         if (signals_asked) {
             // No system call hook: TRAP and KILL from their SIGSYS (replayed, where the kernel
             // allows it, to tell KILL_PROCESS from KILL_THREAD); ERRNO is not seen.
@@ -223,6 +272,7 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
             m->mode_reason_ =
                 "kernel keeps no copy of seccomp filters (no seccomp_get_filter: "
                 "CONFIG_CHECKPOINT_RESTORE is off)";
+            if (!why.empty()) m->mode_reason_ += "; " + why;
         } else if (entry_marks_asked) {
             can_replay = false;
             m->mode_ = Mode::entry_marks;
@@ -238,20 +288,31 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         }
     }
     if (!tracepoints) {
-        if (!rt.has(F::kprobe)) {
-            std::string why = rt.has(F::tp_btf)
-                                  ? "kernel lacks the sys_exit/signal_generate tracepoints"
-                                  : bpf::Runtime::missing_message(rt.feature(F::tp_btf));
-            return std::unexpected(why + ", and has no kprobes for kretprobe/seccomp_run_filters");
+        if (!rt.has(F::kprobe) || !rt.has(F::kernel_btf)) {
+            std::string why;
+            if (rt.has(F::tp_btf) || rt.has(F::raw_tracepoint))
+                why = "kernel lacks the sys_exit/signal_generate tracepoints";
+            else
+                why = bpf::Runtime::missing_message(rt.feature(F::tp_btf)) + "; " +
+                      bpf::Runtime::missing_message(rt.feature(F::raw_tracepoint));
+            return std::unexpected(
+                why + ", and " +
+                (rt.has(F::kprobe)
+                     ? std::string("kretprobe/seccomp_run_filters needs kernel BTF")
+                     : std::string("has no kprobes for kretprobe/seccomp_run_filters")));
         }
         m->mode_ = Mode::kprobe;
         m->mode_reason_ = rt.has(F::tp_btf) ? "tracepoints missing" : "no tp_btf";
+        m->hook_kind_ = HookKind::kprobe;
+        m->hook_kind_reason_ = m->mode_reason_;
         m->clear_missing_hooks();
     }
 
     uint32_t max_entries = m->max_entries_;
+    uint32_t max_threads = m->max_threads_;
     bool stacks = m->stack_traces_;
     Mode mode = m->mode_;
+    const bool raw = m->hook_kind_ == HookKind::raw_tp;
     const SeccompTracerModule& self = *m;
     auto skel = bpf::Skeleton<seccomp_tracer_bpf>::create(
         rt, kModuleName, "seccomp_tracer",
@@ -261,8 +322,14 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
                 bool load = mode != Mode::kprobe && !self.hook_missing(h.tracepoint) &&
                             (!h.entry_marks_only || mode == Mode::entry_marks) &&
                             !(per_call && mode == Mode::signals);
-                bpf_program__set_autoload(h.program(s), load);
+                bpf_program__set_autoload(h.program(s), load && !raw);
+                bpf_program__set_autoload(h.raw_program(s), load && raw);
             }
+            // Per-thread state: task storage, or (raw_tp) the LRU hash by thread id.
+            bpf_map__set_autocreate(s->maps.task_state, !raw);
+            bpf_map__set_autocreate(s->maps.task_states, raw);
+            if (int err = bpf_map__set_max_entries(s->maps.task_states, max_threads); err != 0)
+                return std::unexpected(bpf::errno_message("size task_states", -err));
             bpf_program__set_autoload(s->progs.seccomp_run_filters_ret, mode == Mode::kprobe);
             s->rodata->stack_traces_enabled = stacks;
             s->rodata->replay_enabled = can_replay;
@@ -306,9 +373,10 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         bpf::MapDrain(bpf_map__fd(m->skel_->maps.stack_counts), "stack_counts", m->max_entries_);
     if (m->stack_traces_) m->symbolizer_ = std::make_unique<Symbolizer>();
 
-    m->log_attached(std::string(mode_name(m->mode_)) + " mode, max_entries " +
-                    std::to_string(m->max_entries_) + ", stack traces " +
-                    (m->stack_traces_ ? "on" : "off"));
+    m->log_attached(
+        std::string(hook_kind_name(m->hook_kind_)) + " hooks, " + std::string(mode_name(m->mode_)) +
+        " mode, BTF " + std::string(bpf::btf_source_name(rt.btf_source())) + ", max_entries " +
+        std::to_string(m->max_entries_) + ", stack traces " + (m->stack_traces_ ? "on" : "off"));
     if (!m->mode_reason_.empty())
         LOG_INFO("seccomp_tracer: not in replay mode: %s", m->mode_reason_.c_str());
     return m;
@@ -518,6 +586,9 @@ void SeccompTracerModule::write_extra_stats(http::JsonWriter& w) const {
     const auto c = counters_.sum_as<seccomp_counters>();
     w.kv("mode", mode_name(mode_));
     if (!mode_reason_.empty()) w.kv("mode_reason", mode_reason_);
+    w.kv("hook_kind", hook_kind_name(hook_kind_));
+    if (!hook_kind_reason_.empty()) w.kv("hook_kind_reason", hook_kind_reason_);
+    if (hook_kind_ == HookKind::raw_tp) w.kv_uint("max_threads", max_threads_);
     w.key("counters");
     w.start_object();
     for (size_t i = 0; i < SECCOMP_CNT_COUNT; ++i) w.kv_uint(kCounterNames[i], c.c[i]);

@@ -14,7 +14,11 @@
 // How each number is obtained and where it differs from system-probe:
 // docs/modules/tcp_queue_length_tracer.md.
 //
-// Needs: kernel BTF and tp_btf programs (Linux >= 5.11 for socket storage from tracing programs).
+// Without the kernel's own BTF (or where the tp_btf object does not load) the raw_tp twins of the
+// same hooks, socket tags in an LRU hash (ringprobe.tcp_queue_length.max_sockets).
+//
+// Needs: BTF for CO-RE (the kernel's or system_probe_config.btf_path) and tp_btf programs (Linux
+// >= 5.11 for socket storage from tracing programs) or raw tracepoints.
 #include <bpf/libbpf.h>
 
 #include <algorithm>
@@ -60,6 +64,7 @@ constexpr http::MetricFamily kWriteMax{
     "ringprobe_tcp_queue_write_buffer_max_usage_ratio", http::MetricKind::gauge,
     "Highest TCP send-queue fill of a socket in the cgroup (write_seq - snd_una over sk_sndbuf) in "
     "the last 30 to 60 s (the Agent's tcp_queue.write_buffer_max_usage_pct)."};
+constexpr int64_t kDefaultMaxSockets = 8192;
 
 // The module's hooks, in the order of enum tcpq_hook (TCPQ_HOOK_SET_STATE takes no samples).
 struct Hook {
@@ -81,16 +86,17 @@ constexpr std::string_view kBtfNames[] = {
     "btf_trace_inet_sock_set_state",
 };
 
-bpf_program* hook_program(tcp_queue_length_bpf* s, size_t hook) {
+// The program of `hook`: the tp_btf one, or (raw) its raw_tp twin.
+bpf_program* hook_program(tcp_queue_length_bpf* s, size_t hook, bool raw) {
     switch (hook) {
         case TCPQ_HOOK_SENDMSG:
-            return s->progs.tcpq_sendmsg_locked;
+            return raw ? s->progs.tcpq_sendmsg_locked_raw : s->progs.tcpq_sendmsg_locked;
         case TCPQ_HOOK_RCV_SPACE_ADJUST:
-            return s->progs.tcpq_rcv_space_adjust;
+            return raw ? s->progs.tcpq_rcv_space_adjust_raw : s->progs.tcpq_rcv_space_adjust;
         case TCPQ_HOOK_PROBE:
-            return s->progs.tcpq_probe;
+            return raw ? s->progs.tcpq_probe_raw : s->progs.tcpq_probe;
         case TCPQ_HOOK_SET_STATE:
-            return s->progs.tcpq_set_state;
+            return raw ? s->progs.tcpq_set_state_raw : s->progs.tcpq_set_state;
     }
     return nullptr;
 }
@@ -129,6 +135,9 @@ class TcpQueueLengthModule final : public kit::BpfModule {
     };
 
     bpf::Skeleton<tcp_queue_length_bpf> skel_;
+    bool raw_ = false;        // raw_tp hooks (no kernel BTF), tags in sock_tags
+    std::string raw_reason_;  // why raw_tp
+    uint32_t max_sockets_ = kDefaultMaxSockets;
     uint32_t max_cgroups_ = kDefaultMaxCgroups;
     int ncpus_ = 1;
     // Reading /metrics drains the kernel map too (a const call that changes what the module
@@ -163,14 +172,21 @@ void raise_to(tcpq_value& into, const tcpq_value& v) {
 
 CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies& deps) {
     using F = bpf::FeatureId;
-    auto rt_or = runtime(deps, {F::bpf_syscall, F::btf, F::tp_btf});
+    auto rt_or = runtime(deps, {F::bpf_syscall, F::btf});
     if (!rt_or) return std::unexpected(rt_or.error());
     bpf::Runtime& rt = **rt_or;
+    if (!rt.has(F::tp_btf) && !rt.has(F::raw_tracepoint)) {
+        return std::unexpected(bpf::Runtime::missing_message(rt.feature(F::tp_btf)) + "; " +
+                               bpf::Runtime::missing_message(rt.feature(F::raw_tracepoint)));
+    }
 
     std::unique_ptr<TcpQueueLengthModule> m(new TcpQueueLengthModule());
     int64_t max_cgroups =
         kit::config_int(cfg, "ringprobe.tcp_queue_length.max_cgroups", kDefaultMaxCgroups);
     m->max_cgroups_ = static_cast<uint32_t>(std::clamp<int64_t>(max_cgroups, 1, 1 << 20));
+    m->max_sockets_ = static_cast<uint32_t>(std::clamp<int64_t>(
+        kit::config_int(cfg, "ringprobe.tcp_queue_length.max_sockets", kDefaultMaxSockets), 1,
+        1 << 20));
     m->ncpus_ = libbpf_num_possible_cpus();
     if (m->ncpus_ <= 0)
         return std::unexpected(bpf::errno_message("count possible CPUs", -m->ncpus_));
@@ -194,17 +210,41 @@ CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies&
             why_none + ")");
     }
 
+    // tp_btf (typed, socket storage) where the kernel has its own BTF; else — or when the tp_btf
+    // object does not load, as on Linux 5.10, whose tracing programs cannot use socket storage —
+    // the raw_tp twins with tags in an LRU hash.
     uint32_t max_entries = m->max_cgroups_;
-    auto skel = bpf::Skeleton<tcp_queue_length_bpf>::create(
-        rt, kModuleName, "tcp_queue_length",
-        [&present, max_entries](tcp_queue_length_bpf* s) -> std::expected<void, std::string> {
-            for (size_t i = 0; i < TCPQ_HOOK_COUNT; ++i)
-                bpf_program__set_autoload(hook_program(s, i), present[i]);
-            if (int err = bpf_map__set_max_entries(s->maps.queue_stats, max_entries); err != 0)
-                return std::unexpected(bpf::errno_message("size queue_stats", -err));
-            return bpf::size_cpu_slots(s->maps.counters);
-        });
+    uint32_t max_sockets = m->max_sockets_;
+    auto load = [&](bool raw) {
+        return bpf::Skeleton<tcp_queue_length_bpf>::create(
+            rt, kModuleName, "tcp_queue_length",
+            [&present, raw, max_entries,
+             max_sockets](tcp_queue_length_bpf* s) -> std::expected<void, std::string> {
+                for (size_t i = 0; i < TCPQ_HOOK_COUNT; ++i) {
+                    bpf_program__set_autoload(hook_program(s, i, false), present[i] && !raw);
+                    bpf_program__set_autoload(hook_program(s, i, true), present[i] && raw);
+                }
+                bpf_map__set_autocreate(s->maps.sock_cgroup, !raw);
+                bpf_map__set_autocreate(s->maps.sock_tags, raw);
+                if (int err = bpf_map__set_max_entries(s->maps.queue_stats, max_entries); err != 0)
+                    return std::unexpected(bpf::errno_message("size queue_stats", -err));
+                if (int err = bpf_map__set_max_entries(s->maps.sock_tags, max_sockets); err != 0)
+                    return std::unexpected(bpf::errno_message("size sock_tags", -err));
+                return bpf::size_cpu_slots(s->maps.counters);
+            });
+    };
+    bool raw = !rt.has(F::tp_btf);
+    if (raw) m->raw_reason_ = bpf::Runtime::missing_message(rt.feature(F::tp_btf));
+    auto skel = load(raw);
+    if (!skel && !raw && rt.has(F::raw_tracepoint)) {
+        LOG_WARN("tcp_queue_length_tracer: %s; loading the raw_tp hooks instead",
+                 skel.error().c_str());
+        m->raw_reason_ = "the tp_btf hooks did not load: " + skel.error();
+        raw = true;
+        skel = load(true);
+    }
     if (!skel) return std::unexpected(skel.error());
+    m->raw_ = raw;
     m->skel_ = std::move(*skel);
     m->track(m->skel_.core());
     auto counters =
@@ -216,10 +256,14 @@ CreateResult TcpQueueLengthModule::create(const conf::Config& cfg, Dependencies&
                                     m->max_cgroups_, static_cast<uint32_t>(m->ncpus_));
     m->keys_.reserve(m->queue_stats_.chunk());
     m->values_.reserve(static_cast<size_t>(m->queue_stats_.chunk()) * m->ncpus_);
-    m->map_memlock_ = bpf::maps_memlock({m->skel_->maps.queue_stats, m->skel_->maps.sock_cgroup,
-                                         m->skel_->maps.counters, m->skel_->maps.bss});
+    m->map_memlock_ = bpf::maps_memlock(
+        {m->skel_->maps.queue_stats, raw ? m->skel_->maps.sock_tags : m->skel_->maps.sock_cgroup,
+         m->skel_->maps.counters, m->skel_->maps.bss});
 
-    m->log_attached("max_cgroups " + std::to_string(m->max_cgroups_));
+    m->log_attached(std::string(raw ? "raw_tp" : "tp_btf") + " hooks, max_cgroups " +
+                    std::to_string(m->max_cgroups_) + ", BTF " +
+                    std::string(bpf::btf_source_name(rt.btf_source())));
+    if (raw) LOG_INFO("tcp_queue_length_tracer: raw_tp hooks: %s", m->raw_reason_.c_str());
     return m;
 }
 
@@ -356,6 +400,11 @@ void TcpQueueLengthModule::write_extra_metrics(http::MetricsWriter& w) const {
 
 void TcpQueueLengthModule::write_extra_stats(http::JsonWriter& w) const {
     const auto c = counters_.sum_as<tcpq_counters>();
+    w.kv("hook_kind", raw_ ? "raw_tp" : "tp_btf");
+    if (raw_) {
+        w.kv("hook_kind_reason", raw_reason_);
+        w.kv_uint("max_sockets", max_sockets_);
+    }
     w.key("samples");
     w.start_object();
     for (size_t i = 0; i < TCPQ_HOOK_COUNT; ++i)

@@ -32,9 +32,17 @@
 #include "modules/ebpf/bpf_inventory.h"
 #include "modules/module.h"
 #include "support/bpf_skip.h"
+#include "support/btf_mode.h"
 #include "support/daemon.h"
 
 namespace {
+
+// The runtime as the daemon sets it up (with the external BTF under without_kernel_btf).
+rp::bpf::RuntimeOptions test_runtime_options() {
+    rp::bpf::RuntimeOptions o;
+    o.btf_path = rp::test::external_btf_path();
+    return o;
+}
 
 // operator new calls while armed (see the replacements below namespace scope). C code (libbpf,
 // rapidjson's stack, http::Buffer) uses malloc and is not counted; ours is C++.
@@ -189,18 +197,22 @@ Check parse(const std::string& body) {
 // What every check must show about oom_kill_probe and the test's own objects.
 void check_inventory(const Check& c, const ForeignObjects& foreign) {
     std::set<std::string> ours;
+    // tp_btf programs are BPF_PROG_TYPE_TRACING; their twins without kernel BTF raw tracepoints.
+    const bool raw = rp::test::without_kernel_btf();
     for (const auto& p : c.programs) {
         if (p.module != "oom_kill_probe") continue;
         ours.insert(p.name);
-        CHECK(p.type == "Tracing");
-        CHECK(p.type_id == BPF_PROG_TYPE_TRACING);
+        CHECK(p.type == (raw ? "RawTracepoint" : "Tracing"));
+        CHECK(p.type_id == (raw ? BPF_PROG_TYPE_RAW_TRACEPOINT : BPF_PROG_TYPE_TRACING));
         CHECK(p.xlated > 0);
         CHECK(p.verified > 0);
         CHECK(p.rss > 0);
         CHECK(p.tag.size() == 16);
     }
-    CHECK(ours ==
-          std::set<std::string>{"oom_mark_victim", "oom_memcg_reclaim", "oom_direct_reclaim"});
+    CHECK(ours == (raw ? std::set<std::string>{"oom_mark_victim_raw", "oom_memcg_reclaim_raw",
+                                               "oom_direct_reclaim_raw"}
+                       : std::set<std::string>{"oom_mark_victim", "oom_memcg_reclaim",
+                                               "oom_direct_reclaim"}));
 
     std::map<std::string, const Map*> our_maps;
     uint64_t our_bytes = 0;
@@ -325,7 +337,7 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     rp::test::require_bpf_or_skip();
     auto reactor = rp::loop::Reactor::create();
     REQUIRE(reactor);
-    auto rt = rp::bpf::Runtime::setup();
+    auto rt = rp::bpf::Runtime::setup(test_runtime_options());
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};
@@ -355,7 +367,7 @@ TEST_CASE(
     rp::test::require_bpf_or_skip();
     auto reactor = rp::loop::Reactor::create();
     REQUIRE(reactor);
-    auto rt = rp::bpf::Runtime::setup();
+    auto rt = rp::bpf::Runtime::setup(test_runtime_options());
     REQUIRE(rt);
     auto cfg = rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"number\"\n", "test", {},
                                        nullptr);
@@ -433,7 +445,7 @@ TEST_CASE("ebpf: a warm check allocates nothing, again once the host outgrows it
     rp::test::require_bpf_or_skip();
     auto reactor = rp::loop::Reactor::create();
     REQUIRE(reactor);
-    auto rt = rp::bpf::Runtime::setup();
+    auto rt = rp::bpf::Runtime::setup(test_runtime_options());
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};

@@ -37,11 +37,19 @@
 #include "modules/module.h"
 #include "modules/oom_kill/oom_report.h"
 #include "support/bpf_skip.h"
+#include "support/btf_mode.h"
 #include "support/daemon.h"
 #include "support/event_stream_client.h"
 #include "support/oom_victim.h"
 
 namespace {
+
+// The runtime as the daemon sets it up (with the external BTF under without_kernel_btf).
+rp::bpf::RuntimeOptions test_runtime_options() {
+    rp::bpf::RuntimeOptions o;
+    o.btf_path = rp::test::external_btf_path();
+    return o;
+}
 
 namespace fs = std::filesystem;
 
@@ -173,7 +181,7 @@ class ModuleHarness {
         auto r = rp::loop::Reactor::create();
         REQUIRE(r);
         reactor_ = std::move(*r);
-        auto rt = rp::bpf::Runtime::setup();
+        auto rt = rp::bpf::Runtime::setup(test_runtime_options());
         REQUIRE(rt);
         runtime_ = std::move(*rt);
     }
@@ -280,7 +288,7 @@ TEST_CASE("oom_kill_probe: a memcg OOM kill is reported field by field (module i
     MESSAGE(stats);
     CHECK(stats.find("\"events\":1") != std::string::npos);
     CHECK(stats.find("\"lost\":0") != std::string::npos);
-    CHECK(stats.find("\"tp_btf/mark_victim\"") != std::string::npos);
+    CHECK(stats.find("\"" + rp::test::hook("mark_victim") + "\"") != std::string::npos);
     // memcgoom was decided by the trigger's reclaim (rule 2), not by the memcg-margin fallback.
     CHECK(stats.find(
               "\"memcgoom_by\":{\"oom_control\":0,\"trigger_reclaim\":1,\"memcg_margin\":0}") !=

@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "oom_kill.skel.h"
 #include "selftest.skel.h"
 #include "support/bpf_skip.h"
+#include "support/daemon.h"
 
 namespace {
 
@@ -50,9 +52,18 @@ std::unique_ptr<Runtime> runtime(const rp::bpf::RuntimeOptions& opts = {}) {
     return std::move(*rt);
 }
 
-// The tp_btf build of oom_kill (no kprobe fallback program).
+// The raw_tp twins of oom_kill's hooks (loaded only without kernel BTF).
+void no_raw_tp(oom_kill_bpf* s) {
+    bpf_program__set_autoload(s->progs.oom_mark_victim_raw, false);
+    bpf_program__set_autoload(s->progs.oom_mark_victim_pid_raw, false);
+    bpf_program__set_autoload(s->progs.oom_memcg_reclaim_raw, false);
+    bpf_program__set_autoload(s->progs.oom_direct_reclaim_raw, false);
+}
+
+// The tp_btf build of oom_kill (no kprobe fallback program, no raw_tp twins).
 auto tp_btf_only = [](oom_kill_bpf* s) {
     bpf_program__set_autoload(s->progs.oom_kill_process, false);
+    no_raw_tp(s);
 };
 
 }  // namespace
@@ -65,9 +76,10 @@ TEST_CASE("bpf runtime: feature probes report what this kernel really offers") {
         CHECK_MESSAGE(!f.detail.empty(), ("feature " + std::string(f.name) + " has no detail"));
     }
     REQUIRE(rt->features().size() == rp::bpf::kFeatureCount);
-    for (FeatureId id : {FeatureId::bpf_syscall, FeatureId::memlock, FeatureId::btf,
-                         FeatureId::tracefs, FeatureId::ring_buffer, FeatureId::tracepoint,
-                         FeatureId::raw_tracepoint, FeatureId::tp_btf, FeatureId::iterators}) {
+    for (FeatureId id :
+         {FeatureId::bpf_syscall, FeatureId::memlock, FeatureId::btf, FeatureId::kernel_btf,
+          FeatureId::tracefs, FeatureId::ring_buffer, FeatureId::tracepoint,
+          FeatureId::raw_tracepoint, FeatureId::tp_btf, FeatureId::iterators}) {
         CHECK_MESSAGE(rt->has(id),
                       (std::string(rt->feature(id).name) + ": " + rt->feature(id).detail));
     }
@@ -92,7 +104,7 @@ TEST_CASE("bpf runtime: feature probes report what this kernel really offers") {
 TEST_CASE("bpf runtime: a missing BTF or tracefs fails only what needs it, and says so") {
     rp::test::require_bpf_or_skip();
     rp::bpf::RuntimeOptions opts;
-    opts.btf_path = "/nonexistent/btf/vmlinux";
+    opts.kernel_btf_path = "/nonexistent/btf/vmlinux";
     opts.tracefs_path = "/nonexistent/tracing";
     auto rt = runtime(opts);
     if (rt->tracefs_dir().empty()) {  // (unless debugfs has it at /sys/kernel/debug/tracing)
@@ -108,12 +120,90 @@ TEST_CASE("bpf runtime: a missing BTF or tracefs fails only what needs it, and s
     CHECK_FALSE(rt->has(FeatureId::btf));
     auto r = rt->require({FeatureId::btf});
     REQUIRE_FALSE(r);
-    CHECK(r.error() == "kernel has no BTF (/nonexistent/btf/vmlinux missing)");
+    CHECK(r.error() ==
+          "no BTF for CO-RE (/nonexistent/btf/vmlinux missing; system_probe_config.btf_path is "
+          "not set (point it at a BTF file of this kernel))");
+    CHECK(rt->btf_source() == rp::bpf::BtfSource::none);
+    CHECK(rt->btf_custom_path() == nullptr);
+    CHECK_FALSE(rt->has(FeatureId::kernel_btf));
+    CHECK(rt->require({FeatureId::kernel_btf}).error() ==
+          "kernel has no BTF (/nonexistent/btf/vmlinux missing)");
     CHECK_FALSE(rt->has(FeatureId::tp_btf));
     CHECK(rt->feature(FeatureId::tp_btf).detail.find("needs kernel BTF") != std::string::npos);
     // What needs neither is still there.
     CHECK(rt->has(FeatureId::raw_tracepoint));
     CHECK(rt->has(FeatureId::ring_buffer));
+}
+
+TEST_CASE("bpf runtime: system_probe_config.btf_path serves CO-RE, never the kernel's own BTF") {
+    rp::test::require_bpf_or_skip();
+    namespace fs = std::filesystem;
+    const std::string dir = rp::test::make_temp_dir();
+    const std::string copy = dir + "/vmlinux.btf";
+    fs::copy_file("/sys/kernel/btf/vmlinux", copy);
+
+    SUBCASE("a kernel without BTF: the external file for CO-RE and BTF questions") {
+        rp::bpf::RuntimeOptions opts;
+        opts.kernel_btf_path = dir + "/no-kernel-btf";
+        opts.btf_path = copy;
+        opts.btf_names = {"btf_trace_tcp_probe"};
+        auto rt = runtime(opts);
+        CHECK(rt->has(FeatureId::btf));
+        CHECK(rt->btf_source() == rp::bpf::BtfSource::btf_path);
+        CHECK(rt->btf_file() == copy);
+        REQUIRE(rt->btf_custom_path() != nullptr);
+        CHECK(std::string(rt->btf_custom_path()) == copy);
+        CHECK(rt->feature(FeatureId::btf)
+                  .detail.starts_with(copy + " (system_probe_config.btf_path, "));
+        CHECK_FALSE(rt->has(FeatureId::kernel_btf));
+        // tp_btf, iterators and fentry need the kernel's own BTF, whatever the file says.
+        for (FeatureId id : {FeatureId::tp_btf, FeatureId::iterators, FeatureId::fentry}) {
+            CHECK_FALSE(rt->has(id));
+            CHECK(rt->feature(id).detail.find("serves CO-RE relocations only") !=
+                  std::string::npos);
+        }
+        CHECK(rt->has(FeatureId::raw_tracepoint));
+        CHECK(rt->btf_index_file() == copy);
+        CHECK(rt->btf_has(BTF_KIND_TYPEDEF, "btf_trace_tcp_probe"));
+        CHECK(rp::bpf::btf_loader_result(rt->btf_source()) == 0);
+    }
+    SUBCASE("an unusable file: the kernel's BTF, and the reason") {
+        const std::string junk = dir + "/junk.btf";
+        std::ofstream(junk) << "not BTF at all";
+        rp::bpf::RuntimeOptions opts;
+        opts.btf_path = junk;
+        auto rt = runtime(opts);
+        CHECK(rt->btf_source() == rp::bpf::BtfSource::kernel);
+        CHECK(rt->btf_custom_path() == nullptr);
+        CHECK(rt->has(FeatureId::tp_btf));
+        const std::string& d = rt->feature(FeatureId::btf).detail;
+        CHECK(d.starts_with("/sys/kernel/btf/vmlinux (kernel, "));
+        CHECK(d.find("system_probe_config.btf_path unusable: ") != std::string::npos);
+        CHECK(rp::bpf::btf_loader_result(rt->btf_source()) == 2);
+    }
+    SUBCASE("a missing file and no kernel BTF: no BTF, both reasons") {
+        rp::bpf::RuntimeOptions opts;
+        opts.kernel_btf_path = dir + "/no-kernel-btf";
+        opts.btf_path = dir + "/missing.btf";
+        auto rt = runtime(opts);
+        CHECK_FALSE(rt->has(FeatureId::btf));
+        CHECK(rt->btf_source() == rp::bpf::BtfSource::none);
+        auto r = rt->require({FeatureId::btf});
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == "no BTF for CO-RE (" + dir + "/no-kernel-btf missing; " +
+                               "system_probe_config.btf_path unusable: " + dir +
+                               "/missing.btf: " + std::strerror(ENOENT) + ")");
+    }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("bpf runtime: kallsyms_has finds kernel functions by exact name") {
+    rp::test::require_bpf_or_skip();
+    std::string why;
+    CHECK(rp::bpf::kallsyms_has("seccomp_get_filter", &why));
+    CHECK_FALSE(rp::bpf::kallsyms_has("seccomp_get_filte", &why));
+    CHECK(why == "no seccomp_get_filte in /proc/kallsyms");
+    CHECK_FALSE(rp::bpf::kallsyms_has("rp_no_such_symbol_anywhere", &why));
 }
 
 TEST_CASE("bpf btf index: finds the same type ids as libbpf's full parse") {
@@ -210,11 +300,11 @@ TEST_CASE("bpf runtime: without tracefs, trace events are looked up in kernel BT
     CHECK(rt->btf_scans() == 2);
 
     // No BTF either: the reason says both.
-    opts.btf_path = "/nonexistent/btf/vmlinux";
+    opts.kernel_btf_path = "/nonexistent/btf/vmlinux";
     auto bare = runtime(opts);
     if (!bare->tracefs_dir().empty()) return;
     CHECK_FALSE(bare->has_tracepoint("tcp", "tcp_probe", &why));
-    CHECK(why == "no tracefs, and kernel has no BTF (/nonexistent/btf/vmlinux missing)");
+    CHECK(why.starts_with("no tracefs, and no BTF for CO-RE (/nonexistent/btf/vmlinux missing; "));
     CHECK(bare->btf_scans() == 0);
 }
 
@@ -269,6 +359,7 @@ TEST_CASE("bpf skeleton: an attach error names the hook and leaks nothing") {
                 bpf_program__set_autoload(k->progs.oom_mark_victim, false);
                 bpf_program__set_autoload(k->progs.oom_memcg_reclaim, false);
                 bpf_program__set_autoload(k->progs.oom_direct_reclaim, false);
+                no_raw_tp(k);
             });
         REQUIRE_FALSE(s);
         MESSAGE(s.error());

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "support/bpf_skip.h"
+#include "support/btf_mode.h"
 #include "support/daemon.h"
 #include "support/event_stream_client.h"
 
@@ -245,9 +246,10 @@ TEST_CASE(
     std::string mode;
     CHECK(module_stats(client, &hooks, &mode) == 0);
     CHECK(mode == "replay");
-    for (std::string h : {"tp_btf/sys_exit", "tp_btf/signal_generate", "tp_btf/sched_process_exit"})
+    for (std::string h : {rp::test::hook("sys_exit"), rp::test::hook("signal_generate"),
+                          rp::test::hook("sched_process_exit")})
         CHECK_MESSAGE(hooks.count(h) == 1, "hook " << h << " not attached");
-    CHECK(hooks.count("tp_btf/sys_enter") == 0);  // replay needs no per-call entry hook
+    CHECK(hooks.count(rp::test::hook("sys_enter")) == 0);  // replay needs no per-call entry hook
 
     auto child = run_child([] { return errno_child(SECCOMP_RET_ERRNO | EPERM, kCalls, EPERM); });
     REQUIRE_MESSAGE(exit_code(child) == 0, "child status " << child.status);
@@ -554,8 +556,8 @@ TEST_CASE(
     std::string mode;
     module_stats(client, &hooks, &mode);
     CHECK(mode == "entry_marks");
-    CHECK(hooks.count("tp_btf/sys_enter") == 1);
-    CHECK(hooks.count("tp_btf/sys_exit") == 1);
+    CHECK(hooks.count(rp::test::hook("sys_enter")) == 1);
+    CHECK(hooks.count(rp::test::hook("sys_exit")) == 1);
     check(client);
 
     auto denied = run_child([] { return errno_child(SECCOMP_RET_ERRNO | EPERM, kCalls, EPERM); });
@@ -626,7 +628,7 @@ TEST_CASE("seccomp_tracer: module restart leaves the daemon's fd count unchanged
     check(client);
     std::set<std::string> hooks;
     CHECK(module_stats(client, &hooks) > 0);
-    CHECK(hooks.count("tp_btf/sys_exit") == 1);
+    CHECK(hooks.count(rp::test::hook("sys_exit")) == 1);
     size_t fds_after = count_fds(d->pid());
     CHECK(fds_after == fds_before);
     MESSAGE("daemon fds: " << fds_before << " before, " << fds_after << " after 3 restarts");

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "support/bpf_skip.h"
+#include "support/btf_mode.h"
 #include "support/daemon.h"
 
 namespace {
@@ -379,8 +380,8 @@ TEST_CASE("tcp_queue_length: a cgroup's full send queue, then its drained receiv
 
     ModuleStats before = module_stats(client);
     CHECK(before.last_check == 0);
-    CHECK(has_hook(before, "tp_btf/tcp_sendmsg_locked"));
-    CHECK(has_hook(before, "tp_btf/tcp_rcv_space_adjust"));
+    CHECK(has_hook(before, rp::test::hook("tcp_sendmsg_locked")));
+    CHECK(has_hook(before, rp::test::hook("tcp_rcv_space_adjust")));
     check(client);  // start from an empty map
 
     Child receiver(receiver_main);
@@ -411,7 +412,7 @@ TEST_CASE("tcp_queue_length: a cgroup's full send queue, then its drained receiv
     CHECK(u1.write <= 1100);
     ModuleStats mid = module_stats(client);
     CHECK(mid.last_check > 0);
-    if (has_hook(mid, "tp_btf/tcp_probe")) CHECK(u1.read > 300);
+    if (has_hook(mid, rp::test::hook("tcp_probe"))) CHECK(u1.read > 300);
 
     // 2. A slow reader drains the full receive queue, 2 KiB per recv.
     REQUIRE(receiver.send(sent));
@@ -457,7 +458,7 @@ TEST_CASE("tcp_queue_length: module restart leaves the daemon's fd count unchang
     check(client);
     ModuleStats s = module_stats(client);
     CHECK(s.last_check > 0);
-    CHECK(has_hook(s, "tp_btf/tcp_sendmsg_locked"));
+    CHECK(has_hook(s, rp::test::hook("tcp_sendmsg_locked")));
     size_t fds_after = count_fds(d.pid());
     CHECK(fds_after == fds_before);
     MESSAGE("daemon fds: " << fds_before << " before, " << fds_after << " after 3 restarts");

@@ -87,6 +87,10 @@ bool same_value(const Config& a, const Config& b, const rp::conf::KeySpec& spec)
 
 // --- schema -----------------------------------------------------------------------------------
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("conf: every key has a default of its type, within its range, that passes its check") {
     for (const auto& spec : rp::conf::schema()) {
         CAPTURE(spec.path);
@@ -859,3 +863,5 @@ TEST_CASE("conf: arbitrary bytes never crash parse()") {
         }
     }
 }
+
+TEST_SUITE_END();

@@ -43,8 +43,8 @@ TEST_CASE("fuzz: every http corpus input and past crash is served well-formed an
     CHECK(replay("http", rp::fuzz::http_one) >= 20);
 }
 
-TEST_CASE(
-    "fuzz: every config corpus input and past crash loads or fails cleanly, and round-trips") {
+TEST_CASE("fuzz: every config corpus input and past crash loads or fails cleanly, and round-trips" *
+          doctest::test_suite("pure")) {
     CHECK(replay("config", rp::fuzz::config_one) >= 20);
 }
 
@@ -89,7 +89,8 @@ TEST_CASE("process: a pid asked for twice is answered once (no duplicate key in 
     CHECK(seen_self == 1);
 }
 
-TEST_CASE("config: non-ASCII characters where toml++ 3.3.0 tests for whitespace are handled") {
+TEST_CASE("config: non-ASCII characters where toml++ 3.3.0 tests for whitespace are handled" *
+          doctest::test_suite("pure")) {
     // toml++ 3.3.0 hit __builtin_unreachable() for these (upstream #190); the sanitizer builds
     // abort here if that comes back.
     std::vector<std::string> warnings;

@@ -328,7 +328,7 @@ TEST_CASE("http client: timeout error names the step, the endpoint and the limit
     CHECK_FALSE(c.connected());
 }
 
-TEST_CASE("http client: connect errors name the endpoint") {
+TEST_CASE("http client: connect errors name the endpoint" * doctest::test_suite("pure")) {
     Client u(Endpoint::unix_from("/nonexistent/ringprobe/x.sock"));
     auto r = u.get("/debug/stats");
     REQUIRE_FALSE(r);

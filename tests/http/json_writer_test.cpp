@@ -11,6 +11,10 @@
 
 using namespace rp::http;
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("json: compact object with every value kind") {
     Buffer b;
     JsonWriter w(b);
@@ -187,3 +191,5 @@ TEST_CASE("json: json_plain_prefix and json_plain_ascii match a byte-by-byte sca
         REQUIRE(json_plain_ascii(s, n) == ascii);
     }
 }
+
+TEST_SUITE_END();

@@ -23,6 +23,10 @@ std::string finish(MetricsWriter& w, MetricsFormat f) {
 }
 }  // namespace
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("metrics: a family's samples are printed together, once, in first-seen order") {
     MetricsWriter w;
     w.counter(kA, {{"m", "x"}}, uint64_t{1});
@@ -94,3 +98,5 @@ TEST_CASE("metrics: reset starts a new exposition and keeps the storage") {
         CHECK(out.view().find("t_b_seconds{i=\"v\"} 99\n") != std::string_view::npos);
     }
 }
+
+TEST_SUITE_END();

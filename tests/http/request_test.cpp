@@ -8,6 +8,10 @@
 
 using namespace rp::http;
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("request: query_param finds the first occurrence, raw") {
     Request r;
     r.query = "a=1&client_id=x%20y&a=2&flag";
@@ -46,3 +50,5 @@ TEST_CASE("buffer: keeps capacity across clear and consumes prefixes") {
     b.shrink_to(1);
     CHECK(b.capacity() == 0);
 }
+
+TEST_SUITE_END();

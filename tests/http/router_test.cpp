@@ -19,6 +19,10 @@ void call(const Router::Match& m) {
 }
 }  // namespace
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("router: exact global route matches, unknown path is not_found") {
     Router r;
     std::string hit;
@@ -125,3 +129,5 @@ TEST_CASE("router: registering the same method and pattern twice replaces the ha
     call(r.match("GET", "/a", p));
     CHECK(hit == "2");
 }
+
+TEST_SUITE_END();

@@ -13,6 +13,10 @@ namespace {
 size_t mmapped_bytes() { return mallinfo2().hblkhd; }
 }  // namespace
 
+// Suite "pure": needs neither io_uring nor a daemon, so it also runs under qemu-user (the arm64
+// cross build's tests, tools/test arm64; docs/EDGE.md).
+TEST_SUITE_BEGIN("pure");
+
 TEST_CASE("heap: a 5.5 MB buffer is served from the heap inside BulkHeap, mmapped outside") {
 #ifdef __SANITIZE_ADDRESS__
     MESSAGE(
@@ -50,3 +54,5 @@ TEST_CASE("heap: a 5.5 MB buffer is served from the heap inside BulkHeap, mmappe
     CHECK(mmapped_bytes() >= mapped + kBtfSized);
     std::free(p);
 }
+
+TEST_SUITE_END();

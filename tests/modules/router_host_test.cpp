@@ -229,7 +229,7 @@ TEST_CASE("host: close_all closes every module once and unmounts its routes") {
     CHECK(g_closed == closed + 1);  // the destructor does not close twice
 }
 
-TEST_CASE("go_duration: formats like Go's time.Duration.String") {
+TEST_CASE("go_duration: formats like Go's time.Duration.String" * doctest::test_suite("pure")) {
     using modules::go_duration;
     CHECK(go_duration(0) == "0s");
     CHECK(go_duration(999) == "999ns");

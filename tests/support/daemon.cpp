@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/btf_mode.h"
+
 extern char** environ;
 
 namespace rp::test {
@@ -117,6 +119,12 @@ TestDaemon::TestDaemon(DaemonOptions opts) : opts_(std::move(opts)) {
         env.emplace_back(entry);
     }
     for (const auto& [k, v] : opts_.env) env.push_back(k + "=" + v);
+    // Under tests/support/without_kernel_btf: the external BTF, through system-probe's variable.
+    // A test that sets the key or the variable itself keeps its own.
+    if (std::string btf = external_btf_path(); !btf.empty() &&
+                                               !opts_.env.contains("DD_SYSTEM_PROBE_BTF_PATH") &&
+                                               opts_.toml.find("btf_path") == std::string::npos)
+        env.push_back("DD_SYSTEM_PROBE_BTF_PATH=" + btf);
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

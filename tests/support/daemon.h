@@ -15,7 +15,9 @@
 //     `[system_probe_config]` table must stand alone on its line to be recognised.)
 //
 // Environment: the parent's, minus every inherited DD_* variable and LOG_LEVEL (they would override
-// the generated config, e.g. a developer's exported DD_SYSPROBE_SOCKET), plus opts.env.
+// the generated config, e.g. a developer's exported DD_SYSPROBE_SOCKET), plus opts.env. Under
+// tests/support/without_kernel_btf, also DD_SYSTEM_PROBE_BTF_PATH=<the external BTF> unless the
+// test sets that variable or writes a btf_path key itself (support/btf_mode.h).
 // The child's stdin is /dev/null. The destructor sends SIGTERM, waits up to 5 s, then SIGKILL, and
 // removes the directory.
 #pragma once
