@@ -14,12 +14,15 @@ std::expected<bpf::Runtime*, std::string> BpfModule::runtime(
 
 std::expected<void, std::string> BpfModule::register_routes(http::Router& router) {
     // system-probe registers /check for every method.
-    router.handle("", "/check", [this](const http::Request&, http::Response& res) {
-        last_check_s_ = loop::Reactor::unix_now_s();
-        check(res);
-    });
-    return {};
+    if (check_route_ == CheckRoute::served)
+        router.handle("", "/check", [this](const http::Request&, http::Response& res) {
+            last_check_s_ = loop::Reactor::unix_now_s();
+            check(res);
+        });
+    return register_module_routes(router);
 }
+
+void BpfModule::mark_check() { last_check_s_ = loop::Reactor::unix_now_s(); }
 
 void BpfModule::write_stats(http::JsonWriter& w) const {
     w.start_object();
