@@ -488,15 +488,26 @@ static __always_inline __u8 nt_direction(struct nt_sock *st, __u32 netns, __u16 
 
 /* ---- counters */
 
-/* The TCP counters of `sk` now, since tracking began. */
+/* The TCP counters of `sk` now (before the tracking baseline is taken off).
+ *
+ * Bytes sent: what the application wrote, as upstream counts tcp_sendmsg: the bytes acknowledged
+ * plus those queued or in flight (write_seq - snd_una), less the sequence numbers of the SYN (an
+ * active open's is in bytes_acked) and of a queued FIN. Not bytes_sent, which also counts a
+ * segment the local device refused (TCP sends it again as new data, not as a retransmission).
+ * Bytes received: bytes_received, less the FIN's sequence number once it arrived (SOCK_DONE). */
 static __always_inline void nt_tcp_counters(struct sock *sk, struct tcp_sock *tp,
 					    struct nt_sock *st, struct nt_counters *c)
 {
-	__u64 sent = tp->bytes_sent, recv = tp->bytes_received;
+	__u64 sent = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
+	__u64 recv = tp->bytes_received;
+	__u64 fix = 0;
 
-	if (bpf_core_field_exists(tp->bytes_retrans))
-		sent -= tp->bytes_retrans;
-	/* bytes_received counts the FIN's sequence number once the FIN arrived (SOCK_DONE). */
+	if ((st->flags & (NT_S_OUTGOING | NT_S_PRE_EXISTING)) == NT_S_OUTGOING &&
+	    sk->__sk_common.skc_state != TCP_SYN_SENT)
+		fix += 1; /* our SYN */
+	if (sk->sk_shutdown & 2) /* SEND_SHUTDOWN: a FIN is queued */
+		fix += 1;
+	sent = sent > fix ? sent - fix : 0;
 	if (recv && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 		recv -= 1;
 	c->bytes_sent = sent;
@@ -916,11 +927,12 @@ static __always_inline int nt_tcp_close(struct sock *sk, int oldstate)
 		goto done;
 	__builtin_memset(&rec->conn, 0, sizeof(rec->conn));
 	nt_tuple(sk, &rec->conn);
-	if (rec->conn.sport == 0 && st->lport != 0) {
-		/* tcp_set_state() released an unbound socket's port before the tracepoint. */
-		rec->conn.saddr = st->laddr;
-		rec->conn.sport = st->lport;
-		rec->conn.family = nt_family(&rec->conn.saddr, &rec->conn.daddr);
+	if (rec->conn.sport == 0) {
+		/* tcp_set_state() released an unbound socket's port before the tracepoint; inet_sport
+		 * still has it (a connect that failed never reached ESTABLISHED, where it is saved). */
+		rec->conn.sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+		if (rec->conn.sport == 0)
+			rec->conn.sport = st->lport;
 	}
 	rec->conn.cookie = st->cookie;
 	rec->conn.type = NT_TYPE_TCP;

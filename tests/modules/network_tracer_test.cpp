@@ -223,8 +223,9 @@ TEST_CASE("network_tracer encoder: JSON is gogo jsonpb with defaults emitted") {
     CHECK(std::string_view(doc["kernelHeaderFetchResult"]) == "FetchNotAttempted");
     CHECK(std::string_view(doc["CORETelemetryByAsset"]["tracer"]) == "SuccessDefaultBTF");
     CHECK(bool(doc["agentConfiguration"]["npmEnabled"]) == true);
-    CHECK(std::string_view(doc["compilationTelemetryByAsset"]["tracer"]
-                                  ["runtimeCompilationResult"]) == "NotAttempted");
+    CHECK(std::string_view(
+              doc["compilationTelemetryByAsset"]["tracer"]["runtimeCompilationResult"]) ==
+          "NotAttempted");
     CHECK(doc["dns"].get_object().size() == 0);
     CHECK(doc["connTelemetry"].is_null());
     CHECK(doc["routes"].get_array().size() == 0);
