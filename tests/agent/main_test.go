@@ -47,6 +47,9 @@ enabled = true
 
 [seccomp_tracer]
 enabled = true
+
+[network_config]
+enabled = true
 `
 
 // Without eBPF only the process module exists.
@@ -60,7 +63,7 @@ enabled = true
 `
 
 var (
-	modulesBPF   = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer"}
+	modulesBPF   = []string{"ebpf", "network_tracer", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer"}
 	modulesNoBPF = []string{"process"}
 )
 
