@@ -90,17 +90,15 @@ struct nt_sock {
 	__u32 iter_fd;   /* ... at this fd */
 	__u32 rto;       /* entries into TCP_CA_Loss */
 	__u32 recovery;  /* entries into TCP_CA_Recovery */
-	__u32 _pad;
-	struct nt_addr ep_addr; /* the key counted in `endpoints` (or `listeners`: ep_port) */
-	__u16 ep_port;
-	__u16 ep_type;
-	/* The local address and port: a UDP release cannot read them, and a TCP socket has given
-	 * its port back when it reaches CLOSE. */
+	/* The local address and port (a UDP release cannot read them, a TCP socket has given its
+	 * port back when it reaches CLOSE), also its key in `endpoints`; a listener's port. */
 	struct nt_addr laddr;
 	__u16 lport;
-	__u16 _pad2;
-	struct nt_counters base; /* TCP: the counters when tracking began */
-	struct nt_counters udp;  /* UDP: the counters (UDP sockets have none of their own) */
+	__u16 _pad;
+	union {
+		struct nt_counters base; /* TCP: the counters when tracking began */
+		struct nt_counters udp;  /* UDP: the counters (UDP sockets have none of their own) */
+	};
 	struct nt_slot slot[NT_MAX_CLIENTS];
 };
 
@@ -121,7 +119,7 @@ struct {
 } zero SEC(".maps");
 
 /* Closed connections (struct nt_closed). Sized by user space. */
-RP_RINGBUF(closed, 4 << 20);
+RP_RINGBUF(closed, 1 << 20);
 RP_LOST_COUNTER(closed_lost);
 
 /* Local endpoints (address, port, type) of the host's connected sockets, any network namespace,
@@ -174,6 +172,12 @@ __u32 poll_created;  /* baselines created so far this poll */
 __u32 clients_active; /* no closed records while no client exists */
 __u64 wakeup_bytes;   /* wake user space when this much waits in `closed` (0: always) */
 struct nt_iter_stats iter_stats;
+/* The kernel's struct proto of TCP and UDP over IPv4 and IPv6, learnt by the iterator from the
+ * first socket it checks the slow way: a socket's sk_prot is in its first cache line, sk_protocol
+ * and sk_type in another one, read for every socket file on the host otherwise. (The symbols
+ * are not in kernel BTF, nor in kallsyms without CONFIG_KALLSYMS_ALL.) A socket whose sk_prot was
+ * replaced (kTLS, sockmap) keeps taking the slow way. */
+__u64 nt_prot[4]; /* tcp4, tcp6, udp4, udp6 */
 
 static __always_inline struct nt_counters_cpu *counters_get(void)
 {
@@ -361,23 +365,20 @@ static __always_inline void nt_tuple(struct sock *sk, struct nt_conn *c)
 
 /* ---- intra-host endpoints and listening ports */
 
-static __always_inline void nt_ep_add(struct nt_sock *st, const struct nt_addr *a, __u16 port,
-				      __u8 type)
+/* Counts the socket's local endpoint (st->laddr, st->lport) in `endpoints`. */
+static __always_inline void nt_ep_add(struct nt_sock *st, __u8 type)
 {
 	struct nt_ep_key k = {};
 	__u32 one = 1, *n;
 	long err;
 
-	if (port == 0 || nt_addr_zero(a))
+	if (st->lport == 0 || nt_addr_zero(&st->laddr))
 		return;
 	if (__sync_fetch_and_or(&st->flags, NT_S_ENDPOINT) & NT_S_ENDPOINT)
 		return; /* already counted */
-	k.addr = *a;
-	k.port = port;
+	k.addr = st->laddr;
+	k.port = st->lport;
 	k.type = type;
-	st->ep_addr = *a;
-	st->ep_port = port;
-	st->ep_type = type;
 	n = bpf_map_lookup_elem(&endpoints, &k);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
@@ -401,9 +402,9 @@ static __always_inline void nt_ep_remove(struct nt_sock *st)
 
 	if (!(__sync_fetch_and_and(&st->flags, ~NT_S_ENDPOINT) & NT_S_ENDPOINT))
 		return;
-	k.addr = st->ep_addr;
-	k.port = st->ep_port;
-	k.type = st->ep_type;
+	k.addr = st->laddr;
+	k.port = st->lport;
+	k.type = (st->flags & NT_S_UDP) ? NT_TYPE_UDP : NT_TYPE_TCP;
 	n = bpf_map_lookup_elem(&endpoints, &k);
 	if (n && __sync_fetch_and_add(n, -1) <= 1)
 		bpf_map_delete_elem(&endpoints, &k);
@@ -433,7 +434,7 @@ static __always_inline void nt_listen_add(struct nt_sock *st, __u32 netns, __u16
 	if (__sync_fetch_and_or(&st->flags, NT_S_LISTENER) & NT_S_LISTENER)
 		return;
 	st->netns = netns;
-	st->ep_port = port;
+	st->lport = port;
 	n = bpf_map_lookup_elem(&listeners, &k);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
@@ -458,7 +459,7 @@ static __always_inline void nt_listen_remove(struct nt_sock *st)
 	if (!(__sync_fetch_and_and(&st->flags, ~NT_S_LISTENER) & NT_S_LISTENER))
 		return;
 	k.netns = st->netns;
-	k.port = st->ep_port;
+	k.port = st->lport;
 	n = bpf_map_lookup_elem(&listeners, &k);
 	if (n && __sync_fetch_and_add(n, -1) <= 1)
 		bpf_map_delete_elem(&listeners, &k);
@@ -620,7 +621,7 @@ static __always_inline void nt_track_existing(struct sock *sk, struct tcp_sock *
 /* One client's record of one connection: its delta since that client's last poll, the baseline
  * moved forward. Returns 1 when `rec` is to be written. */
 static __always_inline int nt_poll_one(struct nt_sock *st, struct nt_conn *rec,
-				       const struct nt_counters *mono)
+				       const struct nt_counters *mono, __u32 wseq)
 {
 	struct nt_counters seen = {};
 	__u32 slot = poll_slot;
@@ -655,6 +656,7 @@ static __always_inline int nt_poll_one(struct nt_sock *st, struct nt_conn *rec,
 	}
 	if (write) {
 		st->slot[slot].gen = poll_gen;
+		st->slot[slot].wseq = wseq;
 		st->slot[slot].seen = seen;
 		iter_stats.held += 1;
 	}
@@ -687,6 +689,28 @@ static __always_inline struct nt_sock *nt_get_checked(struct sock *sk)
 	return st;
 }
 
+/* Nothing moved on this TCP socket since the polling client's last poll: no segment in or out,
+ * nothing written, no congestion event. Every counter reported moves with one of these (bytes,
+ * retransmissions and the receive-side counters with segments). Reads two cache lines of tcp_sock
+ * instead of all of the counters'. */
+static __always_inline int nt_tcp_unchanged(struct tcp_sock *tp, struct nt_sock *st)
+{
+	__u32 slot = poll_slot;
+	const struct nt_slot *s;
+	__u64 out, in;
+
+	if (iter_mode != NT_MODE_POLL || slot >= NT_MAX_CLIENTS || st->slot[slot].gen != poll_gen)
+		return 0;
+	s = &st->slot[slot];
+	out = tp->segs_out;
+	in = tp->segs_in;
+	out = out > st->base.pkts_sent ? out - st->base.pkts_sent : 0;
+	in = in > st->base.pkts_recv ? in - st->base.pkts_recv : 0;
+	return out == s->seen.pkts_sent && in == s->seen.pkts_recv && tp->write_seq == s->wseq &&
+	       st->rto == s->seen.rto && st->recovery == s->seen.recovery &&
+	       ((st->flags & NT_S_ESTABLISHED) ? 1 : 0) == s->seen.established;
+}
+
 static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 fd, struct sock *sk)
 {
 	struct tcp_sock *tp = nt_cast(sk, struct tcp_sock);
@@ -694,6 +718,7 @@ static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 f
 	struct nt_counters mono;
 	struct nt_conn rec = {};
 	struct nt_sock *st;
+	__u32 wseq;
 	int emit;
 
 	if (!tp)
@@ -720,14 +745,16 @@ static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 f
 			nt_tuple(sk, &rec);
 			st->laddr = rec.saddr;
 			st->lport = rec.sport;
-			nt_ep_add(st, &rec.saddr, rec.sport, NT_TYPE_TCP);
+			nt_ep_add(st, NT_TYPE_TCP);
 		}
 		return 0;
 	}
 
 	if (!((1 << state) & NT_TCP_CONNECTED))
 		return 0;
-	st = nt_get_checked(sk);
+	/* No cookie check: a connected TCP socket's entry was made for it (at connect, accept or
+	 * ESTABLISHED, each of which replaces an entry another socket left at the address). */
+	st = nt_get(sk);
 	if (!st) {
 		if (iter_mode != NT_MODE_POLL)
 			return 0;
@@ -752,7 +779,12 @@ static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 f
 	}
 	if (!st->pid)
 		st->pid = tgid;
+	if (nt_tcp_unchanged(tp, st)) {
+		iter_stats.held += 1;
+		return 0;
+	}
 
+	wseq = tp->write_seq;
 	nt_tcp_counters(sk, tp, st, &mono);
 	nt_minus_base(&mono, &st->base);
 	if (!nt_trylock(st))
@@ -761,7 +793,7 @@ static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 f
 		nt_unlock(st);
 		return 0;
 	}
-	emit = nt_poll_one(st, &rec, &mono);
+	emit = nt_poll_one(st, &rec, &mono, wseq);
 	nt_unlock(st);
 	if (!emit)
 		return 0;
@@ -812,7 +844,7 @@ static __always_inline int nt_iter_udp(struct seq_file *seq, __u32 tgid, __u32 f
 		nt_unlock(st);
 		return 0;
 	}
-	emit = nt_poll_one(st, &rec, &mono);
+	emit = nt_poll_one(st, &rec, &mono, 0);
 	nt_unlock(st);
 	if (!emit)
 		return 0;
@@ -836,6 +868,8 @@ int nt_iter(struct bpf_iter__task_file *ctx)
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family;
+	__u64 prot;
+	int v6;
 
 	if (!task || !file)
 		return 0;
@@ -848,10 +882,22 @@ int nt_iter(struct bpf_iter__task_file *ctx)
 	family = sk->__sk_common.skc_family;
 	if (family != NT_AF_INET && family != NT_AF_INET6)
 		return 0;
-	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_type == NT_SOCK_STREAM)
+	v6 = family == NT_AF_INET6;
+	prot = (__u64)sk->__sk_common.skc_prot;
+	if (prot == nt_prot[v6])
 		return nt_iter_tcp(seq, task->tgid, ctx->fd, sk);
-	if (sk->sk_protocol == IPPROTO_UDP && sk->sk_type == NT_SOCK_DGRAM)
+	if (prot == nt_prot[2 + v6])
 		return nt_iter_udp(seq, task->tgid, ctx->fd, sk);
+	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_type == NT_SOCK_STREAM) {
+		if (!nt_prot[v6])
+			nt_prot[v6] = prot;
+		return nt_iter_tcp(seq, task->tgid, ctx->fd, sk);
+	}
+	if (sk->sk_protocol == IPPROTO_UDP && sk->sk_type == NT_SOCK_DGRAM) {
+		if (!nt_prot[2 + v6])
+			nt_prot[2 + v6] = prot;
+		return nt_iter_udp(seq, task->tgid, ctx->fd, sk);
+	}
 	return 0;
 }
 
@@ -1033,7 +1079,7 @@ int BPF_PROG(nt_set_state, const struct sock *csk, const int oldstate, const int
 		nt_tuple(sk, &t);
 		st->laddr = t.saddr;
 		st->lport = t.sport;
-		nt_ep_add(st, &t.saddr, t.sport, NT_TYPE_TCP);
+		nt_ep_add(st, NT_TYPE_TCP);
 		return 0;
 	case TCP_LISTEN:
 		st = nt_create(sk, bpf_get_socket_cookie(sk));
@@ -1115,7 +1161,7 @@ static __always_inline int nt_io(struct sock *sk, int ret, int flags, int send)
 			nt_tuple(sk, &t);
 			st->laddr = t.saddr;
 			st->lport = t.sport;
-			nt_ep_add(st, &t.saddr, t.sport, NT_TYPE_UDP);
+			nt_ep_add(st, NT_TYPE_UDP);
 		}
 	}
 	if ((sk->sk_userlocks & NT_SOCK_BINDPORT_LOCK) && !(st->flags & NT_S_UDP_BOUND))

@@ -64,8 +64,8 @@ struct nt_counters {
 
 /* What one client saw of one socket at its last poll (socket storage). */
 struct nt_slot {
-	__u32 gen; /* the client's generation; another value: the client never saw this socket */
-	__u32 _pad;
+	__u32 gen;  /* the client's generation; another value: the client never saw this socket */
+	__u32 wseq; /* TCP: write_seq at that poll (with the segment counts: "nothing moved") */
 	struct nt_counters seen;
 };
 

@@ -195,7 +195,7 @@ std::span<const KeySpec> schema() {
          .help = "network_tracer: clients (client_id) at once; the first 4 keep their baselines "
                  "in the kernel."},
         {.path = "ringprobe.network_tracer.closed_ring_bytes", .type = kInt,
-         .default_value = I{4194304}, .min = 4096, .max = 1073741824,
+         .default_value = I{1048576}, .min = 4096, .max = 1073741824,
          .help = "network_tracer: ring buffer for closed connections (rounded up to a power of "
                  "two)."},
 

@@ -13,9 +13,47 @@
 #include "modules/proto/messages.h"
 
 namespace rp::modules::network_tracer {
+
+// One Connection is written into this fixed buffer, then appended to the body at once: protozero
+// writes varints a byte at a time, and into the growable body each byte would check capacity. A
+// Connection is at most ~300 bytes (two 45-byte addresses, ~30 varints of at most 11 bytes).
+struct ConnBuffer {
+    char data[512];
+    size_t size = 0;
+    void push_back(char c) { data[size++] = c; }  // protozero's add_bool calls it directly
+};
+
+}  // namespace rp::modules::network_tracer
+
+namespace protozero {
+template <>
+struct buffer_customization<rp::modules::network_tracer::ConnBuffer> {
+    using B = rp::modules::network_tracer::ConnBuffer;
+    static std::size_t size(const B* b) noexcept { return b->size; }
+    static void append(B* b, const char* data, std::size_t count) {
+        std::memcpy(b->data + b->size, data, count);
+        b->size += count;
+    }
+    static void append_zeros(B* b, std::size_t count) {
+        std::memset(b->data + b->size, 0, count);
+        b->size += count;
+    }
+    static void resize(B* b, std::size_t size) { b->size = size; }
+    static void reserve_additional(B*, std::size_t) {}
+    static void erase_range(B* b, std::size_t from, std::size_t to) {
+        std::memmove(b->data + from, b->data + to, b->size - to);
+        b->size -= to - from;
+    }
+    static char* at_pos(B* b, std::size_t pos) { return b->data + pos; }
+    static void push_back(B* b, char ch) { b->data[b->size++] = ch; }
+};
+}  // namespace protozero
+
+namespace rp::modules::network_tracer {
 namespace {
 
 namespace P = proto;
+using ConnWriter = protozero::basic_pbf_writer<ConnBuffer>;
 
 constexpr std::string_view kFamilyNames[] = {"v4", "v6"};
 constexpr std::string_view kTypeNames[] = {"tcp", "udp"};
@@ -112,16 +150,27 @@ void ConnectionEncoder::conn(const nt_conn& c, bool intra_host) {
 void ConnectionEncoder::conn_protobuf(const nt_conn& c, bool intra, uint8_t direction) {
     namespace C = P::Connection;
     char ip[INET6_ADDRSTRLEN];
+    ConnBuffer buf;
+    {
+        ConnWriter m(buf);
+        conn_fields(m, c, intra, direction, ip);
+    }
     http::PbfWriter top(*out_);
-    http::PbfWriter m(top, P::Connections::conns);
+    top.add_message(P::Connections::conns, buf.data, buf.size);
+}
+
+template <typename W>
+void ConnectionEncoder::conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction,
+                                    char* ip) {
+    namespace C = P::Connection;
     if (c.pid != 0) m.add_int32(C::pid, static_cast<int32_t>(c.pid));
     {
-        http::PbfWriter a(m, C::laddr);
+        W a(m, C::laddr);
         a.add_string(P::Addr::ip, ip, format_ip(c.saddr, c.family, ip));
         if (c.sport != 0) a.add_int32(P::Addr::port, c.sport);
     }
     {
-        http::PbfWriter a(m, C::raddr);
+        W a(m, C::raddr);
         a.add_string(P::Addr::ip, ip, format_ip(c.daddr, c.family, ip));
         if (c.dport != 0) a.add_int32(P::Addr::port, c.dport);
     }
@@ -143,7 +192,7 @@ void ConnectionEncoder::conn_protobuf(const nt_conn& c, bool intra, uint8_t dire
     if (c.c.closed) m.add_uint32(C::lastTcpClosed, c.c.closed);
     m.add_int32(C::routeIdx, -1);
     if (c.failure != 0) {
-        http::PbfWriter e(m, C::tcpFailuresByErrCode);
+        W e(m, C::tcpFailuresByErrCode);
         e.add_uint32(P::MapEntry::key, c.failure);
         e.add_uint32(P::MapEntry::value, 1);
     }

@@ -73,6 +73,8 @@ class ConnectionEncoder {
 
   private:
     void conn_protobuf(const nt_conn& c, bool intra, uint8_t direction);
+    template <typename W>
+    void conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction, char* ip);
     void conn_json(const nt_conn& c, bool intra, uint8_t direction);
     void addr_json(std::string_view key, const nt_addr& a, uint8_t family, uint16_t port);
     void u64_json(std::string_view key, uint64_t v);

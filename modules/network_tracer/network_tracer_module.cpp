@@ -74,7 +74,7 @@ struct Options {
     uint32_t max_stats = 75000;
     uint32_t max_clients = 16;
     uint64_t expiry_ms = 120000;
-    uint32_t ring_bytes = 4u << 20;
+    uint32_t ring_bytes = 1u << 20;
     std::string network_id;
 };
 
@@ -220,7 +220,7 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
     o.expiry_ms = static_cast<uint64_t>(std::max<int64_t>(
         1, kit::config_int(cfg, "ringprobe.network_tracer.client_expiry_ms", 120000)));
     o.ring_bytes =
-        ring_size(kit::config_int(cfg, "ringprobe.network_tracer.closed_ring_bytes", 4 << 20));
+        ring_size(kit::config_int(cfg, "ringprobe.network_tracer.closed_ring_bytes", 1 << 20));
     o.network_id = kit::config_string(cfg, "network_config.network_id", "");
 
     std::unique_ptr<NetworkTracerModule> m(new NetworkTracerModule(deps.reactor, o));
