@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 #include "http/server.h"
 #include "loop/log.h"
@@ -59,6 +60,12 @@ const char* decode_path(std::string_view in, Buffer& out) {
         i = j;
     }
     return nullptr;
+}
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 char* put(char* p, std::string_view s) {
@@ -517,6 +524,8 @@ int Connection::on_message_complete() {
 void Connection::handle_request() {
     Server& s = server_;
     ++s.mutable_stats().requests;
+    answer_start_ns_ = monotonic_ns();
+    count_on_ = nullptr;
     arm_timer(TimerRole::none);
     if (!llhttp_should_keep_alive(&parser_)) {
         want_close_ = true;
@@ -566,6 +575,7 @@ void Connection::handle_request() {
         res.add_header(std::string_view(allow, static_cast<size_t>(n)));
     } else if (RouteLoad& load = **m.load; load.limit != 0 && load.in_flight >= load.limit) {
         ++load.rejected;
+        count_on_ = &load;
         char msg[96];
         std::snprintf(msg, sizeof msg, "too many concurrent requests on this route (limit %u)",
                       load.limit);
@@ -573,6 +583,7 @@ void Connection::handle_request() {
     } else {
         ++load.in_flight;
         load_ = *m.load;
+        count_on_ = &load;
         deferred_pretty_ = pretty;
         (*m.handler)(req, res);
     }
@@ -653,8 +664,14 @@ void Connection::count_status(int status) {
         ++st.responses_5xx;
 }
 
+void Connection::count_answer(int status) {
+    RouteLoad& l = count_on_ != nullptr ? *count_on_ : server_.unmatched();
+    l.answered(status, static_cast<double>(monotonic_ns() - answer_start_ns_) * 1e-9);
+}
+
 void Connection::finish_whole(Response& res) {
     count_status(res.status());
+    count_answer(res.status());
     size_t body_start = res.body_start_;
     size_t room_at = body_start - kHeaderRoom;
     if (res.is_json() && out_.size() > body_start) out_.push_back('\n');
@@ -687,6 +704,8 @@ void Connection::queue_error(int status, std::string_view message) {
     want_close_ = true;
     stop_parsing_ = true;
     if (awaiting_ != Awaiting::none) return;  // the answer in progress goes first; then we close
+    answer_start_ns_ = monotonic_ns();
+    count_on_ = nullptr;
     Response res(*this, out_, start_response(), server_.writers(), false);
     res.error(status, message);
     finish_whole(res);
@@ -737,9 +756,10 @@ void Connection::begin_stream(Response& res, StreamBody& body) {
         finish_whole(err);
         return;
     }
-    stream_chunked_ =
-        !http10_;  // HTTP/1.0 has no chunked coding: the body ends with the connection
+    // HTTP/1.0 has no chunked coding: there the body ends with the connection.
+    stream_chunked_ = !http10_;
     count_status(res.status());
+    stream_status_ = res.status();
     char head[kHeaderRoom];
     size_t h = format_head(head, res.status(), res.content_type(), res, 0, true);
     if (out_front_ == out_.size()) {
@@ -790,6 +810,7 @@ void Connection::pump_stream() {
     stream_->conn_ = nullptr;
     stream_ = nullptr;
     awaiting_ = Awaiting::none;
+    count_answer(stream_status_);
     end_answer();
 }
 
@@ -802,6 +823,8 @@ void Connection::end_answer() {
 }
 
 void Connection::abandon_answer() {
+    // An answer the client did not wait for counts as 499 (nginx's "client closed request").
+    if (awaiting_ != Awaiting::none) count_answer(499);
     if (awaiting_ == Awaiting::deferred) ++deferred_gen_;  // every handle is dead now
     if (awaiting_ == Awaiting::stream && stream_ != nullptr) {
         StreamBody* body = stream_;

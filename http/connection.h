@@ -81,6 +81,9 @@ class Connection final : private loop::Handler {
     void finish_whole(Response& res);
     void queue_error(int status, std::string_view message);
     void count_status(int status);
+    // Counts an answer (status, time since answer_start_ns_) on its route, or the server's
+    // unmatched requests.
+    void count_answer(int status);
     size_t format_head(char* out, int status, std::string_view content_type, const Response& res,
                        size_t body_len, bool stream);
     void pump_stream();
@@ -130,8 +133,11 @@ class Connection final : private loop::Handler {
     bool stream_chunked_ = true;
     bool http10_ = false;
     std::shared_ptr<RouteLoad> load_;  // the route slot the current answer holds
-    Buffer pending_in_;                // bytes received while an answer was in progress
-    Buffer resume_in_;                 // pending_in_ being parsed
+    RouteLoad* count_on_ = nullptr;    // where the current answer is counted (/metrics)
+    uint64_t answer_start_ns_ = 0;     // CLOCK_MONOTONIC when its handler was called
+    int stream_status_ = 200;
+    Buffer pending_in_;  // bytes received while an answer was in progress
+    Buffer resume_in_;   // pending_in_ being parsed
 
     Buffer out_;            // responses waiting to be sent, from out_front_ on
     size_t out_front_ = 0;  // bytes at the front of out_ that are not part of any response

@@ -78,6 +78,9 @@ class Server {
     const Router& router() const { return router_; }
     const llhttp_settings_t& parser_settings() const { return settings_; }
     JsonWriterPool& writers() { return writers_; }
+    // Answers that matched no route (404, 405, malformed requests), counted like a route's.
+    RouteLoad& unmatched() { return unmatched_; }
+    const RouteLoad& unmatched() const { return unmatched_; }
     ServerStats& mutable_stats() { return stats_; }
     std::string_view date_header();  // "Date: Thu, 26 Nov 2026 03:47:03 GMT", cached per second
     void release(Connection* c);
@@ -93,6 +96,7 @@ class Server {
     ServerLimits limits_;
     llhttp_settings_t settings_{};
     JsonWriterPool writers_;
+    RouteLoad unmatched_;
     ServerStats stats_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Connection>> pool_;

@@ -81,6 +81,37 @@ int parse_args(int argc, char** argv, Args& a) {
     return -1;
 }
 
+constexpr http::MetricFamily kBuildInfo{"ringprobe_build_info", http::MetricKind::gauge,
+                                        "Always 1; the labels name the daemon's version."};
+constexpr http::MetricFamily kOpenConnections{"ringprobe_http_open_connections",
+                                              http::MetricKind::gauge,
+                                              "HTTP connections open now (socket and debug port)."};
+constexpr http::MetricFamily kAccepted{"ringprobe_http_connections_accepted",
+                                       http::MetricKind::counter, "HTTP connections accepted."};
+constexpr http::MetricFamily kRejected{
+    "ringprobe_http_connections_rejected", http::MetricKind::counter,
+    "HTTP connections refused with 503 because max_connections were open."};
+constexpr http::MetricFamily kAcceptErrors{"ringprobe_http_accept_errors",
+                                           http::MetricKind::counter,
+                                           "accept() failures (EMFILE and the like)."};
+constexpr http::MetricFamily kClosed{
+    "ringprobe_http_connections_closed", http::MetricKind::counter,
+    "HTTP connections the daemon closed, by reason (idle, timeout, backpressure, error)."};
+
+void write_runtime_metrics(http::MetricsWriter& w, const http::Server& server) {
+    const http::ServerStats& s = server.stats();
+    w.gauge(kBuildInfo, {{"version", RINGPROBE_VERSION}}, int64_t{1});
+    w.gauge(kOpenConnections, {}, static_cast<int64_t>(s.active));
+    w.counter(kAccepted, {}, s.accepted);
+    w.counter(kRejected, {}, s.rejected_over_limit);
+    w.counter(kAcceptErrors, {}, s.accept_errors);
+    w.counter(kClosed, {{"reason", "idle"}}, s.closed_idle);
+    w.counter(kClosed, {{"reason", "timeout"}}, s.closed_timeout);
+    w.counter(kClosed, {{"reason", "backpressure"}}, s.closed_backpressure);
+    w.counter(kClosed, {{"reason", "error"}}, s.closed_error);
+    write_route_metrics(w, server.unmatched(), "(unmatched)");
+}
+
 void write_runtime_stats(http::JsonWriter& w, const http::Server& server, const loop::Reactor& r,
                          const Host& host) {
     const http::ServerStats& s = server.stats();
@@ -212,6 +243,7 @@ int daemon_main(int argc, char** argv, std::span<const Factory> factories) {
     http::Server server(reactor, router, http_limits(cfg));
     host.set_extra_stats(
         [&](http::JsonWriter& w) { write_runtime_stats(w, server, reactor, host); });
+    host.set_extra_metrics([&](http::MetricsWriter& w) { write_runtime_metrics(w, server); });
 
     // Listen last: from the moment the socket exists, /debug/stats answers at once.
     http::UnixListenOptions uo;

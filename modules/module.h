@@ -13,6 +13,7 @@
 
 #include "conf/config.h"
 #include "http/json_writer.h"
+#include "http/metrics.h"
 #include "http/router.h"
 #include "loop/reactor.h"
 
@@ -36,6 +37,10 @@ class Module {
     virtual std::expected<void, std::string> register_routes(http::Router& router) = 0;
     // Writes exactly one JSON value (an object, or null when the module has no stats).
     virtual void write_stats(http::JsonWriter& w) const = 0;
+    // Writes the module's Prometheus metrics for /metrics (http/metrics.h: families named after
+    // the Agent's checks where they exist, base units, counters ending in _total). Reading them
+    // never flushes what /check returns. The Host adds ringprobe_module_up and load time itself.
+    virtual void write_metrics(http::MetricsWriter& w) const {}
     virtual void close() = 0;
 };
 

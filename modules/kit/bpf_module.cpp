@@ -43,6 +43,27 @@ void BpfModule::write_stats(http::JsonWriter& w) const {
     w.end_object();
 }
 
+namespace {
+constexpr http::MetricFamily kMapBytes{"ringprobe_module_bpf_map_bytes", http::MetricKind::gauge,
+                                       "Kernel memory of the module's BPF maps (fdinfo memlock).",
+                                       "bytes"};
+constexpr http::MetricFamily kRingEvents{"ringprobe_module_ring_events", http::MetricKind::counter,
+                                         "Records read from the module's BPF ring buffer."};
+constexpr http::MetricFamily kRingLost{
+    "ringprobe_module_ring_lost_events", http::MetricKind::counter,
+    "Records the module's BPF programs could not put into its ring buffer (it was full)."};
+}  // namespace
+
+void BpfModule::write_metrics(http::MetricsWriter& w) const {
+    if (probe_ != nullptr)
+        w.gauge(kMapBytes, {{"module", name_}}, static_cast<double>(probe_->map_bytes()));
+    if (ring_ != nullptr) {
+        w.counter(kRingEvents, {{"module", name_}}, ring_->consumed());
+        w.counter(kRingLost, {{"module", name_}}, ring_->lost());
+    }
+    write_extra_metrics(w);
+}
+
 void BpfModule::add_missing_hook(std::string_view hook, std::string why) {
     missing_hooks_.insert_or_assign(std::string(hook), std::move(why));
 }

@@ -9,6 +9,10 @@
 //   - /debug/stats: {"last_check"; for a module with a loaded probe (track()) "hooks" (programs
 //     attached, as section names), "missing_hooks" ({"<hook>": "<why>"}: hooks this kernel
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.
+//   - /metrics: ringprobe_module_bpf_map_bytes{module} (the probe's maps, the kernel's figure),
+//     ringprobe_module_ring_events_total / ringprobe_module_ring_lost_events_total{module} (the
+//     ring buffers given to track_ring()), then the module's own families
+//     (write_extra_metrics()).
 //
 // A module derives from it, creates its skeleton (bpf/runtime/skeleton.h), calls track() on it,
 // and gives the kernel BTF names it asks the runtime about in its Factory's btf_names
@@ -25,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "bpf/runtime/ring_buffer.h"
 #include "bpf/runtime/runtime.h"
 #include "bpf/runtime/skeleton.h"
 #include "modules/module.h"
@@ -35,6 +40,7 @@ class BpfModule : public Module {
   public:
     std::expected<void, std::string> register_routes(http::Router& router) final;
     void write_stats(http::JsonWriter& w) const final;
+    void write_metrics(http::MetricsWriter& w) const final;
 
     std::string_view name() const { return name_; }
     int64_t last_check_s() const { return last_check_s_; }
@@ -59,11 +65,16 @@ class BpfModule : public Module {
     void mark_check();
     // The module's own stats fields, written inside the stats object after the common ones.
     virtual void write_extra_stats(http::JsonWriter& w) const {}
+    // The module's own metric families, after the common ones.
+    virtual void write_extra_metrics(http::MetricsWriter& w) const {}
 
     // Shows this probe's attached hooks and timings in the stats (the skeleton must outlive the
     // module's stats: keep it as a member).
     void track(const bpf::SkeletonCore& probe) { probe_ = &probe; }
     const bpf::SkeletonCore* probe() const { return probe_; }
+    // Counts this ring buffer's events and losses in /metrics (it must outlive the module's
+    // metrics, or be untracked with track_ring(nullptr) first).
+    void track_ring(const bpf::RingBuffer* ring) { ring_ = ring; }
 
     // Hooks this kernel lacks, with the reason (shown in "missing_hooks", logged by
     // log_attached()).
@@ -82,6 +93,7 @@ class BpfModule : public Module {
     std::string_view name_;
     CheckRoute check_route_ = CheckRoute::served;
     const bpf::SkeletonCore* probe_ = nullptr;
+    const bpf::RingBuffer* ring_ = nullptr;
     std::map<std::string, std::string, std::less<>> missing_hooks_;
     int64_t last_check_s_ = 0;
 };

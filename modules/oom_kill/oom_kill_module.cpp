@@ -53,6 +53,7 @@ class OomKillModule final : public kit::BpfModule {
     ~OomKillModule() override { close(); }
 
     void close() override {
+        track_ring(nullptr);
         ring_.reset();  // stops the watch before the map's fd goes away
         skel_.destroy();
         reports_.clear();
@@ -113,6 +114,7 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
                                 [self](std::span<const std::byte> rec) { self->on_record(rec); });
     if (!ring) return std::unexpected(ring.error());
     m->ring_ = std::move(*ring);
+    m->track_ring(m->ring_.get());
     m->log_attached();
     return m;
 }

@@ -66,7 +66,7 @@ void json_one(const uint8_t* data, size_t size) {
     if (res.status() != 200 && res.status() != 400)
         fail(kTarget, "status %d (want 200 or 400): %.*s", res.status(),
              static_cast<int>(body.size()), body.data());
-    // A whole JSON body, or a streamed one (more than 256 pids), which is JSON too.
+    // A whole JSON body, or a streamed one (more than 1024 pids), which is JSON too.
     if (res.content_type() != http::kJsonType)
         fail(kTarget, "status %d without a JSON body", res.status());
     simdjson::dom::element doc;
