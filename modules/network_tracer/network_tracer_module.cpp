@@ -33,6 +33,7 @@
 #include "bpf/network_tracer.h"
 #include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/ring_buffer.h"
+#include "http/metrics.h"
 #include "loop/log.h"
 #include "loop/timer.h"
 #include "modules/kit/bpf_module.h"
@@ -67,6 +68,26 @@ constexpr std::string_view kBtfNames[] = {
     "btf_trace_sock_recv_length", "bpf_iter__task_file"};
 constexpr std::string_view kDebugClient = "-1";  // upstream's DEBUGCLIENT
 constexpr size_t kLogFirst = 5, kLogEvery = 20;  // upstream's log cadence
+
+constexpr http::MetricFamily kTracked{
+    "ringprobe_network_tracer_tracked_connections", http::MetricKind::gauge,
+    "Sockets the last /connections poll found tracked (open TCP and UDP connections)."};
+constexpr http::MetricFamily kClosedBuffered{
+    "ringprobe_network_tracer_closed_buffered", http::MetricKind::gauge,
+    "Closed connections waiting for their clients' next poll."};
+constexpr http::MetricFamily kClients{"ringprobe_network_tracer_clients", http::MetricKind::gauge,
+                                      "Clients (client_id) known."};
+constexpr http::MetricFamily kClosed{"ringprobe_network_tracer_closed_connections",
+                                     http::MetricKind::counter,
+                                     "Closed connections the kernel reported, by type."};
+constexpr http::MetricFamily kDropped{
+    "ringprobe_network_tracer_dropped", http::MetricKind::counter,
+    "Connections not reported in full, by reason (see docs/modules/network_tracer.md)."};
+constexpr http::MetricFamily kPolls{"ringprobe_network_tracer_polls", http::MetricKind::counter,
+                                    "/connections answers."};
+constexpr http::MetricFamily kPollDuration{
+    "ringprobe_network_tracer_poll_duration_seconds", http::MetricKind::histogram,
+    "/connections answers, from the request to the last byte produced.", "seconds"};
 
 struct Options {
     uint32_t max_tracked = 65536;
@@ -110,6 +131,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
         expiry_.cancel();
         resume_.cancel();
         pending_.reset();
+        track_ring(nullptr);
         ring_.reset();
         skel_.destroy();
         counters_ = {};
@@ -125,6 +147,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
 
     std::expected<void, std::string> register_module_routes(http::Router& r) override;
     void write_extra_stats(http::JsonWriter& w) const override;
+    void write_extra_metrics(http::MetricsWriter& w) const override;
 
     std::expected<void, std::string> load(bpf::Runtime& rt);
     // The iterator, opened for one pass with these parameters; the fd or the error.
@@ -192,6 +215,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     uint32_t last_tracked_ = 0;
     double last_poll_ms_ = 0;
     double max_poll_ms_ = 0;
+    http::Histogram poll_seconds_{http::kLatencyBounds};
     uint64_t map_memlock_ = 0;
     nt_iter_stats init_stats_{};
     double init_ms_ = 0;
@@ -305,6 +329,7 @@ std::expected<void, std::string> NetworkTracerModule::load(bpf::Runtime& rt) {
                                 [this](std::span<const std::byte> rec) { on_closed(rec); });
     if (!ring) return std::unexpected(ring.error());
     ring_ = std::move(*ring);
+    track_ring(ring_.get());
 
     if (auto r = track_existing(); !r) return r;
     expiry_.init(reactor_, [this] { expire_clients(); });
@@ -538,6 +563,7 @@ void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete
         last_tracked_ = s.visited;
         last_poll_ms_ = ms;
         max_poll_ms_ = std::max(max_poll_ms_, ms);
+        poll_seconds_.observe(ms / 1e3);
         if (s.reruns != 0)
             LOG_WARN("network_tracer: %u socket(s) shown twice by the iterator (data lost)",
                      s.reruns);
@@ -583,6 +609,28 @@ void NetworkTracerModule::clients_changed() {
     uint64_t now = reactor_.now_ms();
     if (!expiry_.armed() || expiry_.deadline_ms() != next)
         expiry_.arm_after(next > now ? next - now : 0);
+}
+
+void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
+    const auto k = counters_.sum_as<nt_counters_cpu>();
+    w.gauge(kTracked, {}, static_cast<int64_t>(last_tracked_));
+    w.gauge(kClosedBuffered, {}, static_cast<int64_t>(clients_.closed_buffered()));
+    w.gauge(kClients, {}, static_cast<int64_t>(clients_.size()));
+    w.counter(kClosed, {{"type", "tcp"}}, static_cast<uint64_t>(k.tcp_closed));
+    w.counter(kClosed, {{"type", "udp"}}, static_cast<uint64_t>(k.udp_closed));
+    const std::pair<std::string_view, uint64_t> drops[] = {
+        {"closed_conn_dropped", clients_.closed_dropped()},
+        {"closed_ring_full", ring_ ? ring_->lost() : 0},
+        {"conn_dropped", conn_dropped_},
+        {"over_max_tracked_per_poll", over_limit_},
+        {"socks_table_full", k.socks_full},
+        {"endpoints_table_full", k.endpoints_full},
+        {"listeners_table_full", k.listeners_full},
+        {"clients_refused", clients_.refused()},
+    };
+    for (const auto& [reason, n] : drops) w.counter(kDropped, {{"reason", reason}}, n);
+    w.counter(kPolls, {}, polls_);
+    w.histogram(kPollDuration, {}, poll_seconds_);
 }
 
 void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {

@@ -786,6 +786,22 @@ TEST_CASE(
         Payload again = poll(client, id);
         CHECK(again.between(conn.port, kServerPort).empty());
     }
+
+    // The same facts in /metrics (http/metrics.h families).
+    auto m = client.get("/metrics");
+    REQUIRE(m.has_value());
+    REQUIRE(m->status == 200);
+    auto value = [&](const std::string& sample) {
+        size_t at = m->body.find("\n" + sample + " ");
+        REQUIRE_MESSAGE(at != std::string::npos, sample << " not in /metrics");
+        return std::strtod(m->body.c_str() + at + sample.size() + 2, nullptr);
+    };
+    CHECK(value("ringprobe_network_tracer_closed_connections_total{type=\"tcp\"}") >= 2);
+    CHECK(value("ringprobe_network_tracer_polls_total") >= 6);
+    CHECK(value("ringprobe_network_tracer_clients") == 2);
+    CHECK(value("ringprobe_network_tracer_poll_duration_seconds_count") >= 6);
+    CHECK(value("ringprobe_network_tracer_dropped_total{reason=\"closed_ring_full\"}") == 0);
+    CHECK(value("ringprobe_module_ring_events_total{module=\"network_tracer\"}") >= 2);
 }
 
 TEST_CASE("network_tracer: a refused connect counts under 111; loopback is intra-host") {
