@@ -54,7 +54,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define NT_SOCK_BINDPORT_LOCK 8
 #define NT_EEXIST 17
 #define NT_ECANCELED 125
-#define NT_E2BIG 7
 
 /* Reads of a pointer the verifier does not trust (a socket reached through a file). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
@@ -929,12 +928,14 @@ static __always_inline void nt_close_slots(struct nt_sock *st, struct nt_closed 
 		nt_unlock(st);
 }
 
-static __always_inline int nt_failure(struct sock *sk, int oldstate)
+static __always_inline int nt_failure(struct sock *sk, struct tcp_sock *tp, int oldstate)
 {
 	int err = sk->sk_err;
 
+	/* The connecting process gave up; unless no SYN left (a connect that failed locally, e.g.
+	 * without a free port, is no connection: upstream never sees it either). */
 	if (oldstate == TCP_SYN_SENT && err == 0)
-		return NT_ECANCELED; /* the connecting process gave up */
+		return tp->segs_out ? NT_ECANCELED : 0;
 	switch (err) {
 	case 101: /* ENETUNREACH */
 	case 104: /* ECONNRESET */
@@ -960,7 +961,7 @@ static __always_inline int nt_tcp_close(struct sock *sk, int oldstate)
 	if (!tp || (st->flags & NT_S_CLOSED))
 		return 0;
 	nt_ep_remove(st);
-	failure = nt_failure(sk, oldstate);
+	failure = nt_failure(sk, tp, oldstate);
 	/* Never established and no failure (a half-open child dropped): nothing to report. */
 	if (!(st->flags & (NT_S_ESTABLISHED | NT_S_PRE_EXISTING)) && !failure)
 		goto done;

@@ -346,9 +346,7 @@ std::expected<void, std::string> NetworkTracerModule::load(bpf::Runtime& rt) {
             start_poll(res, *c, p.mode, p.enc, p.pretty);
         });
     });
-    map_memlock_ =
-        bpf::maps_memlock({skel_->maps.socks, skel_->maps.endpoints, skel_->maps.listeners,
-                           skel_->maps.closed, skel_->maps.counters, skel_->maps.closed_lost});
+    map_memlock_ = skel_.core().map_bytes();
     log_attached("max_tracked_connections " + std::to_string(o.max_tracked) + ", " +
                  std::to_string(init_stats_.visited) + " sockets already open tracked in " +
                  std::to_string(static_cast<int>(init_ms_)) + " ms");
@@ -572,10 +570,7 @@ void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete
                 "Got request on /connections?client_id=%s (count: %llu): retrieved %zu "
                 "connections in %.3f ms",
                 c.id.c_str(), static_cast<unsigned long long>(polls_), connections, ms);
-        if (skel_)
-            map_memlock_ = bpf::maps_memlock({skel_->maps.socks, skel_->maps.endpoints,
-                                              skel_->maps.listeners, skel_->maps.closed,
-                                              skel_->maps.counters, skel_->maps.closed_lost});
+        if (skel_) map_memlock_ = skel_.core().map_bytes();  // it grows with the sockets
     }
     clients_changed();
     if (pending_) resume_.arm_after(0);

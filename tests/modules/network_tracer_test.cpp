@@ -89,12 +89,13 @@ Fields parse(std::string_view data) {
     Fields f;
     protozero::pbf_reader r(data.data(), data.size());
     while (r.next()) {
+        const uint32_t tag = r.tag();  // before the value: reading it ends the field
         if (r.wire_type() == protozero::pbf_wire_type::varint)
-            f.varints.emplace(r.tag(), r.get_uint64());
+            f.varints.emplace(tag, r.get_uint64());
         else if (r.wire_type() == protozero::pbf_wire_type::length_delimited)
-            f.bytes.emplace(r.tag(), std::string(r.get_view()));
+            f.bytes.emplace(tag, std::string(r.get_view()));
         else
-            FAIL("unexpected wire type in field " << r.tag());
+            FAIL("unexpected wire type in field " << tag);
     }
     return f;
 }
@@ -335,12 +336,12 @@ TEST_CASE("network_tracer clients: slots and generations, closed deltas, caps, e
     // new generation.
     all[2]->streaming = true;
     all[0]->last_fetch_ms = 9000;
+    const uint32_t old_gen = all[1]->gen;  // all[1] is freed by the expiry
     CHECK(t.next_expiry_ms(2000) == 3001);
     CHECK(t.expire(4000, 2000) == 4);
     CHECK(t.size() == 2);
     CHECK(t.find("a") == a);
     CHECK(t.find("c") != nullptr);
-    uint32_t old_gen = all[1]->gen;
     Client* h = t.get_or_create("h", 4000);
     REQUIRE(h != nullptr);
     CHECK(h->slot == 1);
