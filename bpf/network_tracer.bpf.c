@@ -11,8 +11,9 @@
  *                      where the final counters and the failure (sk_err, or 125 for a connect
  *                      abandoned in SYN_SENT) leave through the `closed` ring buffer;
  *   TCP congestion     tp_btf/tcp_cong_state_set: entries into the Loss (RTO) and Recovery states;
- *   UDP bytes/packets  tp_btf/sock_send_length and sock_recv_length (the socket system calls), which
- *                      also give accepted TCP sockets their pid at their first send or receive;
+ *   UDP bytes/packets  tp_btf/sock_send_length and sock_recv_length (the socket system calls), into
+ *                      socket storage (no hash lookup per datagram); the same hooks give an
+ *                      accepted TCP socket its pid at its first send or receive;
  *   UDP close          cgroup/sock_release on the cgroup v2 root (every process is below it).
  *
  * Per-socket state lives in `socks`, a hash map keyed by the socket's address and bounded by
@@ -96,7 +97,7 @@ struct nt_sock {
 	__u16 _pad;
 	union {
 		struct nt_counters base; /* TCP: the counters when tracking began */
-		struct nt_counters udp;  /* UDP: the counters (UDP sockets have none of their own) */
+		__u64 udp;               /* UDP: address of its `udp_counts` storage (see there) */
 	};
 	struct nt_slot slot[NT_MAX_CLIENTS];
 };
@@ -108,6 +109,35 @@ struct {
 	__type(key, __u64);         /* the struct sock's address */
 	__type(value, struct nt_sock);
 } socks SEC(".maps");
+
+/* A UDP socket's bytes and datagrams (UDP sockets count nothing themselves), in socket storage:
+ * the send and receive hooks reach it in a few loads, no hash lookup per datagram. The iterator
+ * may not use socket storage (it holds no trusted socket pointer): it reads the counters through
+ * the address the socket's `socks` entry keeps, valid while the socket lives (the iterator holds
+ * its file). The release program reads them through the storage. Freed with the socket. */
+struct nt_udp {
+	__u64 bytes_sent;
+	__u64 bytes_recv;
+	__u64 pkts_sent;
+	__u64 pkts_recv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nt_udp);
+} udp_counts SEC(".maps");
+
+/* Accepted TCP sockets whose process is not known yet (made at the passive open, in softirq):
+ * their first send or receive names it. Any other TCP system call finds no storage here, which
+ * costs a few loads, not a hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} pid_wanted SEC(".maps");
 
 /* One all-zero nt_sock: the value new entries start from. */
 struct {
@@ -814,8 +844,9 @@ static __always_inline int nt_iter_tcp(struct seq_file *seq, __u32 tgid, __u32 f
 
 static __always_inline int nt_iter_udp(struct seq_file *seq, __u32 tgid, __u32 fd, struct sock *sk)
 {
+	struct nt_counters mono = {};
 	struct nt_conn rec = {};
-	struct nt_counters mono;
+	struct nt_udp u;
 	struct nt_sock *st;
 	int emit;
 
@@ -836,7 +867,12 @@ static __always_inline int nt_iter_udp(struct seq_file *seq, __u32 tgid, __u32 f
 	nt_tuple(sk, &rec);
 	st->laddr = rec.saddr; /* for the closed record */
 	st->lport = rec.sport;
-	mono = st->udp;
+	if (!st->udp || bpf_probe_read_kernel(&u, sizeof(u), (void *)st->udp))
+		return 0;
+	mono.bytes_sent = u.bytes_sent;
+	mono.bytes_recv = u.bytes_recv;
+	mono.pkts_sent = u.pkts_sent;
+	mono.pkts_recv = u.pkts_recv;
 	if (!nt_trylock(st))
 		return 0;
 	if (st->flags & NT_S_CLOSED) {
@@ -1063,6 +1099,7 @@ int BPF_PROG(nt_set_state, const struct sock *csk, const int oldstate, const int
 			return 0;
 		st->netns = sk->__sk_common.skc_net.net->ns.inum;
 		nt_set(st, NT_S_TCP | NT_S_INCOMING);
+		bpf_sk_storage_get(&pid_wanted, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		return 0;
 	case TCP_ESTABLISHED:
 		st = nt_get(sk);
@@ -1128,52 +1165,69 @@ int BPF_PROG(nt_cong_state, struct sock *sk, const u8 ca_state)
 
 /* ---- socket system calls: UDP bytes and packets, TCP pids */
 
+/* A UDP socket's first system call since the module started: its `socks` entry (pid, local
+ * endpoint, direction) and the counters' address. NULL when the table is full. */
+static __always_inline int nt_udp_first(struct sock *sk, struct nt_udp *u)
+{
+	struct nt_conn t = {};
+	struct nt_sock *st = nt_create(sk, bpf_get_socket_cookie(sk));
+
+	if (!st)
+		return -1;
+	if (!(__sync_fetch_and_or(&st->flags, NT_S_UDP) & NT_S_UDP)) {
+		st->pid = nt_tgid();
+		st->netns = sk->__sk_common.skc_net.net->ns.inum;
+		nt_tuple(sk, &t);
+		st->laddr = t.saddr;
+		st->lport = t.sport;
+		nt_ep_add(st, NT_TYPE_UDP);
+	}
+	if (sk->sk_userlocks & NT_SOCK_BINDPORT_LOCK)
+		nt_set(st, NT_S_UDP_BOUND);
+	st->udp = (__u64)u;
+	return 0;
+}
+
 static __always_inline int nt_io(struct sock *sk, int ret, int flags, int send)
 {
 	__u16 family = sk->__sk_common.skc_family;
-	struct nt_conn t = {};
 	struct nt_sock *st;
+	struct nt_udp *u;
 
 	if (ret <= 0 || (family != NT_AF_INET && family != NT_AF_INET6))
 		return 0;
 	if (sk->sk_protocol == IPPROTO_TCP) {
-		/* An accepted socket learns its process here, at its first send or receive. */
+		/* An accepted socket learns its process at its first send or receive. */
+		if (!bpf_sk_storage_get(&pid_wanted, sk, 0, 0))
+			return 0;
 		st = nt_get(sk);
 		if (st && !st->pid) {
 			st->pid = nt_tgid();
 			NT_COUNT(tcp_attributed);
 		}
+		bpf_sk_storage_delete(&pid_wanted, sk);
 		return 0;
 	}
 	if (sk->sk_protocol != IPPROTO_UDP || sk->sk_type != NT_SOCK_DGRAM)
 		return 0;
 	if (!send && (flags & NT_MSG_PEEK))
 		return 0;
-	st = nt_get(sk);
-	if (!st || !(st->flags & NT_S_UDP) || (st->flags & NT_S_CLOSED) ||
-	    st->cookie != bpf_get_socket_cookie(sk)) {
-		/* First system call of this socket (or an entry left at its address). */
-		st = nt_create(sk, bpf_get_socket_cookie(sk));
-		if (!st)
+	u = bpf_sk_storage_get(&udp_counts, sk, 0, 0);
+	if (!u) {
+		u = bpf_sk_storage_get(&udp_counts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!u || nt_udp_first(sk, u)) {
+			if (u)
+				bpf_sk_storage_delete(&udp_counts, sk); /* try again next time */
 			return 0;
-		if (!(__sync_fetch_and_or(&st->flags, NT_S_UDP) & NT_S_UDP)) {
-			st->pid = nt_tgid();
-			st->netns = sk->__sk_common.skc_net.net->ns.inum;
-			nt_tuple(sk, &t);
-			st->laddr = t.saddr;
-			st->lport = t.sport;
-			nt_ep_add(st, NT_TYPE_UDP);
 		}
 	}
-	if ((sk->sk_userlocks & NT_SOCK_BINDPORT_LOCK) && !(st->flags & NT_S_UDP_BOUND))
-		nt_set(st, NT_S_UDP_BOUND);
 	if (send) {
-		__sync_fetch_and_add(&st->udp.bytes_sent, ret);
-		__sync_fetch_and_add(&st->udp.pkts_sent, 1);
+		__sync_fetch_and_add(&u->bytes_sent, ret);
+		__sync_fetch_and_add(&u->pkts_sent, 1);
 		NT_COUNT(udp_sends);
 	} else {
-		__sync_fetch_and_add(&st->udp.bytes_recv, ret);
-		__sync_fetch_and_add(&st->udp.pkts_recv, 1);
+		__sync_fetch_and_add(&u->bytes_recv, ret);
+		__sync_fetch_and_add(&u->pkts_recv, 1);
 		NT_COUNT(udp_recvs);
 	}
 	return 0;
@@ -1198,6 +1252,7 @@ int nt_sock_release(struct bpf_sock *ctx)
 {
 	struct nt_closed *rec;
 	struct nt_sock *st;
+	struct nt_udp *u;
 	__u32 family = ctx->family;
 
 	if (ctx->protocol != IPPROTO_UDP || (family != NT_AF_INET && family != NT_AF_INET6))
@@ -1207,7 +1262,7 @@ int nt_sock_release(struct bpf_sock *ctx)
 		return 1;
 	if (!(st->flags & NT_S_UDP) || (st->flags & NT_S_CLOSED) ||
 	    st->cookie != bpf_get_socket_cookie(ctx))
-		goto done;
+		goto done; /* not this socket's (the address of an earlier one) */
 	nt_ep_remove(st);
 	if (!clients_active)
 		goto done;
@@ -1232,7 +1287,13 @@ int nt_sock_release(struct bpf_sock *ctx)
 	rec->conn.direction = (st->flags & NT_S_UDP_BOUND) ? NT_DIR_INCOMING : NT_DIR_OUTGOING;
 	if (nt_intra_host(&rec->conn))
 		rec->conn.flags |= NT_C_INTRA_HOST;
-	rec->conn.c = st->udp;
+	u = bpf_sk_storage_get(&udp_counts, ctx, 0, 0);
+	if (u) {
+		rec->conn.c.bytes_sent = u->bytes_sent;
+		rec->conn.c.bytes_recv = u->bytes_recv;
+		rec->conn.c.pkts_sent = u->pkts_sent;
+		rec->conn.c.pkts_recv = u->pkts_recv;
+	}
 	nt_close_slots(st, rec);
 	nt_submit(rec);
 	NT_COUNT(udp_closed);
