@@ -275,8 +275,10 @@ int cmd_poll(const std::string& sock, int daemon_pid, int n, int rounds, int ss_
     double open_ms = ms_since(t_open);
     touch_all(workers);
     poll_once(c, daemon_pid);  // the first poll: every connection new (baselines created)
-    touch_all(workers);
-    poll_once(c, daemon_pid);  // a steady-state poll before counting
+    for (int i = 0; i < 3; ++i) {  // steady-state polls before counting (buffers grown)
+        touch_all(workers);
+        poll_once(c, daemon_pid);
+    }
     std::vector<double> ms, cpu, ss_ms, ss_cpu;
     size_t bytes = 0;
     uint64_t allocs0 = alloc_count(alloc_file);
