@@ -20,6 +20,9 @@ Client* ClientTable::get_or_create(std::string_view id, uint64_t now_ms) {
     auto c = std::make_unique<Client>();
     c->id = id;
     c->last_fetch_ms = now_ms;
+    // As upstream (minClosedCapacity): room for a usual interval's closes from the start, so that
+    // the first closes of a new client do not grow the buffer one doubling at a time.
+    c->closed.reserve(std::min<size_t>(max_closed_, kMinClosedCapacity));
     for (uint32_t s = 0; s < NT_MAX_CLIENTS; ++s) {
         if (slot_used_[s]) continue;
         slot_used_[s] = true;
@@ -101,8 +104,12 @@ void ClientTable::take_closed(Client& c, size_t n) {
     n = std::min(n, c.closed.size());
     c.closed.erase(c.closed.begin(), c.closed.begin() + static_cast<ptrdiff_t>(n));
     closed_buffered_ -= n;
-    if (c.closed.capacity() > 4096 && c.closed.size() * 4 < c.closed.capacity())
-        c.closed.shrink_to_fit();
+    if (c.closed.capacity() > 4096 && c.closed.size() * 4 < c.closed.capacity()) {
+        std::vector<nt_conn> kept;
+        kept.reserve(std::max(c.closed.size(), std::min(max_closed_, kMinClosedCapacity)));
+        kept.assign(c.closed.begin(), c.closed.end());
+        c.closed.swap(kept);
+    }
 }
 
 }  // namespace rp::modules::network_tracer

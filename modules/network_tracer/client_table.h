@@ -56,6 +56,8 @@ struct Client {
 
 class ClientTable {
   public:
+    static constexpr size_t kMinClosedCapacity = 1024;  // closed connections reserved per client
+
     ClientTable(size_t max_clients, size_t max_closed, uint32_t max_stats)
         : max_clients_(max_clients), max_closed_(max_closed), max_stats_(max_stats) {}
 
@@ -72,7 +74,8 @@ class ClientTable {
     void add_closed(const nt_closed& rec);
 
     // The first n closed connections of c were reported: forgets them (the buffer's memory is
-    // returned after a burst: capacity above 4096 entries and four times what is left).
+    // returned after a burst: capacity above 4096 entries and four times what is left, never
+    // below kMinClosedCapacity).
     void take_closed(Client& c, size_t n);
 
     // Baselines the client's next poll may create (the stats cap minus those it holds).

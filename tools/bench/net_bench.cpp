@@ -13,6 +13,7 @@
 //       --alloc-file PATH: the daemon runs under librp_alloc_count.so writing there; the heap
 //       allocations it made during the measured rounds are reported (per poll). The module's
 //       map memory and tracked sockets are read from /debug/stats while the connections are open.
+//       RP_NET_BENCH_VERBOSE=1 prints each poll's time, size and allocations to stderr.
 //   rp_net_bench churn --seconds S
 //       Short connections on 127.0.0.1, one after another (connect, accept, 1 byte, close both):
 //       connections per second. Prints one JSON line.
@@ -262,7 +263,7 @@ void touch_all(const std::vector<Worker>& ws) {
 }
 
 int cmd_poll(const std::string& sock, int daemon_pid, int n, int rounds, int ss_rounds, int hold_s,
-             const std::string& alloc_file) {
+             const std::string& alloc_file, bool verbose) {
     constexpr int kPerWorker = 9000;
     rp::http::Client c(rp::http::Endpoint::unix_from(sock), std::chrono::seconds(60));
     auto reg = c.get("/network_tracer/register?client_id=bench");
@@ -274,7 +275,7 @@ int cmd_poll(const std::string& sock, int daemon_pid, int n, int rounds, int ss_
     for (const auto& w : workers) expect(w, 'r');
     double open_ms = ms_since(t_open);
     touch_all(workers);
-    poll_once(c, daemon_pid);  // the first poll: every connection new (baselines created)
+    poll_once(c, daemon_pid);      // the first poll: every connection new (baselines created)
     for (int i = 0; i < 3; ++i) {  // steady-state polls before counting (buffers grown)
         touch_all(workers);
         poll_once(c, daemon_pid);
@@ -284,7 +285,11 @@ int cmd_poll(const std::string& sock, int daemon_pid, int n, int rounds, int ss_
     uint64_t allocs0 = alloc_count(alloc_file);
     for (int i = 0; i < rounds; ++i) {
         touch_all(workers);
+        uint64_t a0 = verbose ? alloc_count(alloc_file) : 0;
         PollResult r = poll_once(c, daemon_pid);
+        if (verbose)
+            std::fprintf(stderr, "poll %d: %.2f ms, %zu bytes, %llu allocations\n", i, r.ms,
+                         r.bytes, static_cast<unsigned long long>(alloc_count(alloc_file) - a0));
         ms.push_back(r.ms);
         cpu.push_back(r.cpu_ms);
         bytes = r.bytes;
@@ -386,6 +391,7 @@ int main(int argc, char** argv) {
     std::string sock;
     int pid = 0, conns = 10000, rounds = 20, ss_rounds = 10, hold_s = 0;
     std::string alloc_file;
+    const bool verbose = std::getenv("RP_NET_BENCH_VERBOSE") != nullptr;
     double seconds = 3;
     size_t size = 64;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -414,7 +420,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (cmd == "poll") return cmd_poll(sock, pid, conns, rounds, ss_rounds, hold_s, alloc_file);
+    if (cmd == "poll")
+        return cmd_poll(sock, pid, conns, rounds, ss_rounds, hold_s, alloc_file, verbose);
     if (cmd == "churn") return cmd_churn(seconds);
     if (cmd == "udp") return cmd_udp(seconds, size);
     std::fprintf(stderr, "rp_net_bench: unknown command %s\n", argv[1]);
