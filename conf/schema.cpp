@@ -139,6 +139,21 @@ std::span<const KeySpec> schema() {
         // --- modules enabled by their own namespace ---
         {.path = "network_config.enabled", .type = kBool, .default_value = false,
          .help = "Enables the network_tracer module (connections)."},
+        {.path = "network_config.network_id", .type = kStr, .default_value = S(""),
+         .help = "What GET /network_tracer/network_id answers (the VPC id); empty: 500, as "
+                 "system-probe when it finds no cloud metadata.",
+         .check = check_no_nul},
+        {.path = "system_probe_config.max_tracked_connections", .type = kInt,
+         .default_value = I{65536}, .min = 1, .max = 16777216,
+         .help = "network_tracer: sockets tracked in the kernel, and connections one poll reports."},
+        {.path = "system_probe_config.max_closed_connections_buffered", .type = kInt,
+         .default_value = I{0}, .min = 0, .max = 16777216,
+         .help = "network_tracer: closed connections kept per client between polls; 0: "
+                 "max_tracked_connections."},
+        {.path = "system_probe_config.max_connection_state_buffered", .type = kInt,
+         .default_value = I{75000}, .min = 0, .max = 16777216,
+         .help = "network_tracer: per-client baselines (upstream's client stats cap); beyond, "
+                 "connections are reported with their whole counters."},
         {.path = "ebpf_check.enabled", .type = kBool, .default_value = false,
          .help = "Enables the ebpf module (every BPF program and map on the host)."},
         {.path = "ebpf_check.kernel_bpf_stats", .type = kBool, .default_value = false,
@@ -306,6 +321,18 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.gpu.collect_events_timeout_ms", .type = kInt,
          .default_value = I{30000}, .min = 1, .max = 3600000,
          .help = "/gpu/debug/collect-events answers with what it has after this long."},
+        {.path = "ringprobe.network_tracer.client_expiry_ms", .type = kInt,
+         .default_value = I{120000}, .min = 1, .max = 86400000,
+         .help = "network_tracer: a client that does not poll for this long is forgotten "
+                 "(system-probe: 2 minutes, fixed)."},
+        {.path = "ringprobe.network_tracer.max_clients", .type = kInt, .default_value = I{16},
+         .min = 1, .max = 1024,
+         .help = "network_tracer: clients (client_id) at once; the first 4 keep their baselines "
+                 "in the kernel."},
+        {.path = "ringprobe.network_tracer.closed_ring_bytes", .type = kInt,
+         .default_value = I{1048576}, .min = 4096, .max = 1073741824,
+         .help = "network_tracer: ring buffer for closed connections (rounded up to a power of "
+                 "two)."},
 
         // --- module keys added by module work go here ---
     };

@@ -13,6 +13,7 @@
     RP_BPF_MODULE(seccomp_tracer)            \
     RP_BPF_MODULE(noisy_neighbor)            \
     RP_BPF_MODULE(ebpf)                      \
+    RP_BPF_MODULE(network_tracer)            \
     RP_BPF_MODULE(tcp_queue_length)          \
     RP_BPF_MODULE(oom_kill)                  \
     RP_MODULE(process)                       \

@@ -79,6 +79,11 @@ std::expected<void, std::string> SkeletonCore::attach(bpf_object* obj) {
     return {};
 }
 
+void SkeletonCore::adopt(bpf_link* link, std::string hook) {
+    links_.push_back(link);
+    hooks_.push_back(std::move(hook));
+}
+
 void SkeletonCore::release() {
     for (bpf_link* l : links_) bpf_link__destroy(l);
     links_.clear();

@@ -50,6 +50,9 @@ class SkeletonCore {
     void register_ids(bpf_object* obj);
     // Attaches every loaded autoattach program of obj.
     std::expected<void, std::string> attach(bpf_object* obj);
+    // Takes a link the module attached itself (an iterator, a cgroup program): listed among the
+    // hooks as `hook`, destroyed with the others.
+    void adopt(bpf_link* link, std::string hook);
     // Destroys the links and unregisters the ids.
     void release();
 
@@ -166,6 +169,8 @@ class Skeleton {
     // Hooks attached, as section names ("tp_btf/mark_victim").
     const std::vector<std::string>& attached() const { return core_.attached(); }
     const SkeletonCore& core() const { return core_; }
+    // See SkeletonCore::adopt.
+    void adopt(bpf_link* link, std::string hook) { core_.adopt(link, std::move(hook)); }
     const SkeletonTimings& timings() const { return core_.timings; }
 
   private:

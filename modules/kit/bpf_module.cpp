@@ -14,16 +14,19 @@ std::expected<bpf::Runtime*, std::string> BpfModule::runtime(
 
 std::expected<void, std::string> BpfModule::register_routes(http::Router& router) {
     // system-probe registers /check for every method.
-    router.handle(
-        "", "/check",
-        [this](const http::Request&, http::Response& res) {
-            last_check_s_ = loop::Reactor::unix_now_s();
-            check(res);
-        },
-        http::RouteOptions{.max_in_flight = check_limit_});
+    if (check_route_ == CheckRoute::served)
+        router.handle(
+            "", "/check",
+            [this](const http::Request&, http::Response& res) {
+                last_check_s_ = loop::Reactor::unix_now_s();
+                check(res);
+            },
+            http::RouteOptions{.max_in_flight = check_limit_});
     register_extra_routes(router);
     return {};
 }
+
+void BpfModule::mark_check() { last_check_s_ = loop::Reactor::unix_now_s(); }
 
 std::optional<BpfProgramRuns> BpfModule::bpf_program_runs() const {
     if (probe_ == nullptr) return std::nullopt;

@@ -5,7 +5,9 @@
 //   - /check registered for every method, as system-probe does, answered by the module's
 //     check(); the kit keeps last_check (unix seconds of the latest /check, 0 if never). A module
 //     whose system-probe route has a concurrency limit sets it with set_check_limit() (429
-//     above it). Other routes: register_extra_routes().
+//     above it). Other routes: register_extra_routes(). A module
+//     whose upstream has no /check (network_tracer) says so in the constructor (CheckRoute::none)
+//     and sets last_check with mark_check() from its own routes.
 //   - /debug/stats: {"last_check"; for a module with a loaded probe (track()) "hooks" (programs
 //     attached, as section names), "missing_hooks" ({"<hook>": "<why>"}: hooks this kernel
 //     lacks), "load_ms", "attach_ms"; then the module's own fields (write_extra_stats())}.
@@ -55,17 +57,21 @@ class BpfModule : public Module {
     int64_t last_check_s() const { return last_check_s_; }
 
   protected:
+    enum class CheckRoute : uint8_t { served, none };
     // `name` is the module's (Factory) name, used in log lines.
-    explicit BpfModule(std::string_view name) : name_(name) {}
+    explicit BpfModule(std::string_view name, CheckRoute check = CheckRoute::served)
+        : name_(name), check_route_(check) {}
 
     // deps.bpf, when the runtime has every feature of `needs`; else the error.
     static std::expected<bpf::Runtime*, std::string> runtime(
         Dependencies& deps, std::initializer_list<bpf::FeatureId> needs);
 
-    // Answers /check (any method). last_check is already set to now.
-    virtual void check(http::Response& res) = 0;
+    // Answers /check (any method; CheckRoute::served). last_check is already set to now.
+    virtual void check(http::Response& res) { res.error(404, "404 page not found"); }
     // The module's routes besides /check (e.g. its EventStreams' /events).
     virtual void register_extra_routes(http::Router& router) {}
+    // last_check = now (modules answering other routes than /check).
+    void mark_check();
     // The module's own stats fields, written inside the stats object after the common ones.
     virtual void write_extra_stats(http::JsonWriter& w) const {}
     // The module's own metric families, after the common ones.
@@ -103,6 +109,7 @@ class BpfModule : public Module {
 
   private:
     std::string_view name_;
+    CheckRoute check_route_ = CheckRoute::served;
     const bpf::SkeletonCore* probe_ = nullptr;
     const bpf::RingBuffer* ring_ = nullptr;
     std::map<std::string, std::string, std::less<>> missing_hooks_;

@@ -82,8 +82,9 @@ func decodeKey(t *testing.T, obj map[string]json.RawMessage, key string, v any) 
 	}
 }
 
-// TestNonOKStatusIsAnError: a route that does not exist (network_tracer is not implemented)
-// reaches the Agent as its non-ok error, not as a payload.
+// TestNonOKStatusIsAnError: a route that does not exist (network_tracer has no /check, as in
+// system-probe; in a build without eBPF the module does not exist at all) reaches the Agent as its
+// non-ok error, not as a payload.
 func TestNonOKStatusIsAnError(t *testing.T) {
 	_, body, err := GetCheck[json.RawMessage](suite.agent, "network_tracer")
 	want := "non-ok status code: url http://sysprobe/network_tracer/check, status_code: 404"
@@ -368,7 +369,7 @@ func checkEBPF(t *testing.T, ph phase, ev *events) {
 			len(stats.Programs))
 	}
 	ours := map[string]bool{"oom_kill_probe": true, "tcp_queue_length_tracer": true,
-		"seccomp_tracer": true, "noisy_neighbor": true, "gpu": true}
+		"seccomp_tracer": true, "noisy_neighbor": true, "gpu": true, "network_tracer": true}
 	tracing := map[string]int{}
 	for _, p := range stats.Programs {
 		if p.ID == 0 || p.XlatedProgLen == 0 || !hexTag.MatchString(p.Tag) || p.Runtime < 0 {

@@ -80,8 +80,36 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 		t.Errorf("jsonpb %s: %v, %v", in, ps.StatsByPID, err)
 	}
 
+	// model.Connections as the process-agent reads it: jsonpb refuses a key Connection lacks and
+	// an enum name the proto does not define; protobuf carries routeIdx -1 as a 10-byte varint.
+	for _, in := range []string{
+		`{"conns":[{"pid":1,"laddr":{"ip":"1.2.3.4"},"lastBytes":"3"}]}`,
+		`{"conns":[{"family":"v5"}]}`,
+		`{"conns":[{"direction":"sideways"}]}`,
+		`{"conns":[{"lastBytesSent":-1}]}`,
+	} {
+		var c Connections
+		if err := (&jsonpb.Unmarshaler{}).Unmarshal(strings.NewReader(in), &c); err == nil {
+			t.Errorf("jsonpb accepted %s: %v", in, c.Conns)
+		}
+	}
+	var c Connections
+	in = `{"conns":[{"pid":7,"family":"v6","direction":"outgoing","lastBytesSent":"5000000000",` +
+		`"routeIdx":-1,"protocol":{"stack":[]},"tcpFailuresByErrCode":{"111":1}}],` +
+		`"CORETelemetryByAsset":{"tracer":"SuccessDefaultBTF"}}`
+	if err := jsonpb.Unmarshal(strings.NewReader(in), &c); err != nil || len(c.Conns) != 1 ||
+		c.Conns[0].Family != 1 || c.Conns[0].Direction != 2 ||
+		c.Conns[0].LastBytesSent != 5000000000 || c.Conns[0].RouteIdx != -1 ||
+		c.Conns[0].TcpFailuresByErrCode[111] != 1 || c.CORETelemetryByAsset["tracer"] != 2 {
+		t.Errorf("jsonpb %s: %v, %v", in, c.Conns, err)
+	}
+	b, err := proto.Marshal(&Connection{RouteIdx: -1})
+	if want := []byte{0xa0, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}; err != nil || !bytes.Equal(b, want) {
+		t.Errorf("Connection{RouteIdx: -1} = % x, %v; want % x", b, err, want)
+	}
+
 	// The hand-written messages have the generated code's wire format: field 1, packed varints.
-	b, err := proto.Marshal(&ProcessStatRequest{Pids: []int32{1, 300}})
+	b, err = proto.Marshal(&ProcessStatRequest{Pids: []int32{1, 300}})
 	if want := []byte{0x0a, 0x03, 0x01, 0xac, 0x02}; err != nil || !bytes.Equal(b, want) {
 		t.Errorf("ProcessStatRequest{1, 300} = % x, %v; want % x", b, err, want)
 	}

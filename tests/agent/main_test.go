@@ -61,6 +61,9 @@ enabled = true
 enabled = true
 nvml_lib_path = "{gpu_dir}/libnvidia-ml.so.1"
 process_scan_interval_seconds = 0
+
+[network_config]
+enabled = true
 `
 
 // Without eBPF only the process module exists.
@@ -77,8 +80,8 @@ enabled = true
 `
 
 var (
-	modulesBPF = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer",
-		"noisy_neighbor", "compliance", "gpu"}
+	modulesBPF = []string{"ebpf", "network_tracer", "tcp_queue_length_tracer", "oom_kill_probe", "process",
+		"seccomp_tracer", "noisy_neighbor", "compliance", "gpu"}
 	modulesNoBPF = []string{"process", "compliance"}
 )
 

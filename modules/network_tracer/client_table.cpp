@@ -1,0 +1,115 @@
+// client_table.cpp — see client_table.h.
+#include "modules/network_tracer/client_table.h"
+
+#include <algorithm>
+
+namespace rp::modules::network_tracer {
+
+Client* ClientTable::find(std::string_view id) {
+    for (auto& c : clients_)
+        if (c->id == id) return c.get();
+    return nullptr;
+}
+
+Client* ClientTable::get_or_create(std::string_view id, uint64_t now_ms) {
+    if (Client* c = find(id)) return c;
+    if (clients_.size() >= max_clients_) {
+        ++refused_;
+        return nullptr;
+    }
+    auto c = std::make_unique<Client>();
+    c->id = id;
+    c->last_fetch_ms = now_ms;
+    // As upstream (minClosedCapacity): room for a usual interval's closes from the start, so that
+    // the first closes of a new client do not grow the buffer one doubling at a time.
+    c->closed.reserve(std::min<size_t>(max_closed_, kMinClosedCapacity));
+    for (uint32_t s = 0; s < NT_MAX_CLIENTS; ++s) {
+        if (slot_used_[s]) continue;
+        slot_used_[s] = true;
+        c->slot = s;
+        // Generation 0 is what an unused slot holds in the kernel: never handed out.
+        c->gen = next_gen_++;
+        if (next_gen_ == 0) next_gen_ = 1;
+        break;
+    }
+    clients_.push_back(std::move(c));
+    return clients_.back().get();
+}
+
+size_t ClientTable::expire(uint64_t now_ms, uint64_t expiry_ms) {
+    size_t before = clients_.size();
+    std::erase_if(clients_, [&](const std::unique_ptr<Client>& c) {
+        if (c->streaming || c->last_fetch_ms + expiry_ms >= now_ms) return false;
+        if (c->slot < NT_MAX_CLIENTS) slot_used_[c->slot] = false;
+        closed_buffered_ -= c->closed.size();
+        return true;
+    });
+    expired_ += before - clients_.size();
+    return before - clients_.size();
+}
+
+uint64_t ClientTable::next_expiry_ms(uint64_t expiry_ms) const {
+    uint64_t next = 0;
+    for (const auto& c : clients_) {
+        uint64_t at = c->last_fetch_ms + expiry_ms + 1;
+        if (next == 0 || at < next) next = at;
+    }
+    return next;
+}
+
+bool ClientTable::is_zero(const nt_counters& c) {
+    return c.bytes_sent == 0 && c.bytes_recv == 0 && c.pkts_sent == 0 && c.pkts_recv == 0 &&
+           c.retrans == 0 && c.rto == 0 && c.recovery == 0 && c.reord_seen == 0 &&
+           c.ooo_pack == 0 && c.delivered_ce == 0 && c.established == 0 && c.closed == 0;
+}
+
+nt_counters ClientTable::closed_delta(const nt_closed& rec, const Client& c) {
+    nt_counters d = rec.conn.c;
+    if (c.slot >= NT_MAX_CLIENTS || rec.slot[c.slot].gen != c.gen) return d;
+    const nt_counters& b = rec.slot[c.slot].seen;
+    auto sub = [](auto x, auto y) { return x > y ? x - y : decltype(x){0}; };
+    d.bytes_sent = sub(d.bytes_sent, b.bytes_sent);
+    d.bytes_recv = sub(d.bytes_recv, b.bytes_recv);
+    d.pkts_sent = sub(d.pkts_sent, b.pkts_sent);
+    d.pkts_recv = sub(d.pkts_recv, b.pkts_recv);
+    d.retrans = sub(d.retrans, b.retrans);
+    d.rto = sub(d.rto, b.rto);
+    d.recovery = sub(d.recovery, b.recovery);
+    d.reord_seen = sub(d.reord_seen, b.reord_seen);
+    d.ooo_pack = sub(d.ooo_pack, b.ooo_pack);
+    d.delivered_ce = sub(d.delivered_ce, b.delivered_ce);
+    d.established = sub(d.established, b.established);
+    d.closed = sub(d.closed, b.closed);
+    return d;
+}
+
+void ClientTable::add_closed(const nt_closed& rec) {
+    for (auto& cp : clients_) {
+        Client& c = *cp;
+        bool had_baseline = c.slot < NT_MAX_CLIENTS && rec.slot[c.slot].gen == c.gen;
+        if (had_baseline && c.held > 0) --c.held;  // the socket, and its baseline, are gone
+        nt_counters d = closed_delta(rec, c);
+        if (is_zero(d)) continue;
+        if (c.closed.size() >= max_closed_) {
+            ++closed_dropped_;
+            continue;
+        }
+        c.closed.push_back(rec.conn);
+        c.closed.back().c = d;
+        ++closed_buffered_;
+    }
+}
+
+void ClientTable::take_closed(Client& c, size_t n) {
+    n = std::min(n, c.closed.size());
+    c.closed.erase(c.closed.begin(), c.closed.begin() + static_cast<ptrdiff_t>(n));
+    closed_buffered_ -= n;
+    if (c.closed.capacity() > 4096 && c.closed.size() * 4 < c.closed.capacity()) {
+        std::vector<nt_conn> kept;
+        kept.reserve(std::max(c.closed.size(), std::min(max_closed_, kMinClosedCapacity)));
+        kept.assign(c.closed.begin(), c.closed.end());
+        c.closed.swap(kept);
+    }
+}
+
+}  // namespace rp::modules::network_tracer
