@@ -53,9 +53,11 @@ std::string_view check_no_nul(const Value& v) {
 
 using S = std::string;
 using I = int64_t;
+using L = StringList;
 constexpr auto kBool = Type::boolean;
 constexpr auto kInt = Type::integer;
 constexpr auto kStr = Type::string;
+constexpr auto kList = Type::string_list;
 
 }  // namespace
 
@@ -112,8 +114,13 @@ std::span<const KeySpec> schema() {
          .help = "Adds user stack traces to seccomp denials."},
         {.path = "noisy_neighbor.enabled", .type = kBool, .default_value = false,
          .help = "Enables the noisy_neighbor module."},
-        {.path = "discovery.enabled", .type = kBool, .default_value = false,
-         .help = "Enables the discovery module."},
+        {.path = "discovery.enabled", .type = kBool, .default_value = true,
+         .help = "Enables the discovery module (services, ports, languages); on by default, as in "
+                 "the Agent since 2026-03."},
+        {.path = "discovery.ignored_command_names", .type = kList,
+         .default_value = L{"chronyd", "cilium-agent", "containerd", "dhclient", "dockerd",
+                            "kubelet", "livenessprobe", "local-volume-pr", "sshd", "systemd"},
+         .help = "Command names (comm, 15 bytes at most) that discovery never reports as services."},
         {.path = "ping.enabled", .type = kBool, .default_value = false,
          .help = "Enables the ping module."},
         {.path = "traceroute.enabled", .type = kBool, .default_value = false,
@@ -157,6 +164,10 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.seccomp_tracer.max_entries", .type = kInt, .default_value = I{10240},
          .min = 1, .max = 1048576,
          .help = "(pid, syscall, action) entries kept by seccomp_tracer between two /check calls."},
+
+        {.path = "ringprobe.discovery.binary_cache_size", .type = kInt, .default_value = I{1000},
+         .min = 1, .max = 1000000,
+         .help = "Executables whose language discovery remembers (by device and inode)."},
 
         // --- module keys added by module work go here ---
     };
