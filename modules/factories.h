@@ -9,6 +9,7 @@ namespace rp::modules {
 using CreateResult = std::expected<std::unique_ptr<Module>, std::string>;
 
 CreateResult create_process(const conf::Config& cfg, Dependencies& deps);
+CreateResult create_discovery(const conf::Config& cfg, Dependencies& deps);
 #if RINGPROBE_WITH_BPF
 CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps);
 CreateResult create_tcp_queue_length(const conf::Config& cfg, Dependencies& deps);

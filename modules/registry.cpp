@@ -7,6 +7,7 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kSystemProbeNs[] = {"system_probe_config"};
+constexpr std::string_view kDiscoveryNs[] = {"discovery"};
 #if RINGPROBE_WITH_BPF
 constexpr std::string_view kEbpfNs[] = {"ebpf_check"};
 constexpr std::string_view kSeccompNs[] = {"seccomp_tracer"};
@@ -21,6 +22,7 @@ const Factory kFactories[] = {
     {"oom_kill_probe", kSystemProbeNs, "system_probe_config.enable_oom_kill", create_oom_kill, true},
 #endif
     {"process", kSystemProbeNs, "system_probe_config.process_config.enabled", create_process, false},
+    {"discovery", kDiscoveryNs, "discovery.enabled", create_discovery, false},
 };
 
 }  // namespace
