@@ -27,6 +27,11 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 		{"oom victimPid negative", `[{"victimPid":-1}]`, &[]OOMKillStats{}},
 		{"tcp usage as a float", `{"c":{"read_buffer_max_usage":1.5}}`, &TCPQueueLengthStats{}},
 		{"seccomp count as a string", `[{"count":"3"}]`, &SeccompStats{}},
+		{"discovery tcp_ports as strings", `{"services":[{"pid":1,"tcp_ports":["80"]}]}`, &DiscoveryServicesResponse{}},
+		{"discovery port beyond uint16", `{"services":[{"pid":1,"udp_ports":[70000]}]}`, &DiscoveryServicesResponse{}},
+		{"discovery pid as a string", `{"services":[{"pid":"1"}]}`, &DiscoveryServicesResponse{}},
+		{"discovery apm_instrumentation as a string", `{"services":[{"pid":1,"apm_instrumentation":"false"}]}`, &DiscoveryServicesResponse{}},
+		{"discovery tracer schema_version beyond uint8", `{"services":[{"pid":1,"tracer_metadata":[{"schema_version":256}]}]}`, &DiscoveryServicesResponse{}},
 	}
 	for _, b := range bad {
 		if err := json.Unmarshal([]byte(b.body), b.into); err == nil {
@@ -44,6 +49,14 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 	if err := json.Unmarshal([]byte(legacyGood), &l); err != nil || l.Maps[0].Type != 1 ||
 		l.Programs[0].Type != progTypeTracing || l.Programs[0].Runtime.Nanoseconds() != 1500 {
 		t.Errorf("%s: %+v, %v", legacyGood, l, err)
+	}
+
+	// The suite's strict discovery decoder refuses a key the Agent's model lacks.
+	if _, err := strictServices([]byte(`{"services":[],"injected_pids":null,"extra":1}`)); err == nil {
+		t.Errorf("strictServices accepted an unknown key")
+	}
+	if _, err := strictServices([]byte(`{"services":[{"pid":1,"has_nvidia_gpu":false}],"injected_pids":[2]}`)); err != nil {
+		t.Errorf("strictServices: %v", err)
 	}
 
 	// gogo jsonpb, as the process-agent uses it, rejects a key the message lacks.

@@ -60,8 +60,9 @@ enabled = true
 `
 
 var (
-	modulesBPF   = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer"}
-	modulesNoBPF = []string{"process"}
+	// discovery is on by default (no key in the configs above), as in the Agent.
+	modulesBPF   = []string{"ebpf", "tcp_queue_length_tracer", "oom_kill_probe", "process", "seccomp_tracer", "discovery"}
+	modulesNoBPF = []string{"process", "discovery"}
 )
 
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
