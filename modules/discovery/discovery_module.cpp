@@ -14,7 +14,6 @@
 // nothing once they have grown. A request for more than kWholeMaxPids pids is streamed: about
 // kPieceNs of work per loop turn, so 10,000 pids hold other clients up for no longer than that.
 #include <fcntl.h>
-#include <simdjson.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "http/json_writer.h"
 #include "loop/log.h"
 #include "loop/reactor.h"
+#include "modules/discovery/json_scan.h"
 #include "modules/discovery/language.h"
 #include "modules/discovery/procfs.h"
 #include "modules/discovery/service_name.h"
@@ -46,7 +46,8 @@ constexpr size_t kWholeMaxPids = 64;      // larger requests are streamed
 constexpr uint64_t kPieceNs = 2'000'000;  // work per loop turn of a streamed answer
 constexpr size_t kPieceBytes = 64 * 1024;
 constexpr size_t kMaxCmdlineBytes = 128 * 1024;
-constexpr size_t kMaxCommLen = 15;  // TASK_COMM_LEN - 1
+constexpr size_t kChunkBytes = 32 * 1024;  // /proc reads (maps, environ, net tables, sock_diag)
+constexpr size_t kMaxCommLen = 15;         // TASK_COMM_LEN - 1
 
 uint64_t now_ns() {
     timespec ts{};
@@ -66,7 +67,7 @@ struct Shared {
     uint64_t services = 0, heartbeats = 0, injected = 0, ignored = 0;
     uint64_t tracer_metadata = 0, spring_checked = 0;
     uint64_t maps_scans = 0, maps_skipped = 0;
-    uint64_t netns_read = 0, socket_lines = 0, socket_overflow = 0;
+    uint64_t netns_read = 0, socket_lines = 0, socket_overflow = 0, diag_dumps = 0;
     uint64_t sockets_dropped = 0, logs_dropped = 0;
     uint64_t last_request_ns = 0, max_request_ns = 0, total_request_ns = 0;
     uint64_t last_request_pids = 0;
@@ -79,7 +80,7 @@ struct Shared {
 class Request final : public http::StreamBody {
   public:
     explicit Request(Shared& s) : shared_(s), tables_(s.ephemeral) {
-        chunk_.resize(64 * 1024);
+        chunk_.resize(kChunkBytes);
         elf_.resize(64 * 1024);
     }
 
@@ -164,6 +165,7 @@ class Request final : public http::StreamBody {
         shared_.netns_read += tables_.namespaces();
         shared_.socket_lines += tables_.lines_parsed();
         shared_.socket_overflow += tables_.overflow();
+        shared_.diag_dumps += tables_.diag_dumps();
         busy_ = false;
     }
 
@@ -187,7 +189,7 @@ class Request final : public http::StreamBody {
     bool ignored_comm() {
         if (shared_.ignored_comms.empty()) return false;
         char buf[kMaxCommLen + 1];
-        ssize_t n = read_small(dir_.fd(), "comm", buf, kMaxCommLen);
+        ssize_t n = read_small(piddir(), "comm", buf, kMaxCommLen);
         if (n <= 0) return true;
         std::string_view comm(buf, static_cast<size_t>(n));
         size_t dash = comm.find('-');
@@ -208,11 +210,11 @@ class Request final : public http::StreamBody {
     // namespace and request.
     bool may_have_injector() {
         struct stat st;
-        if (::fstatat(dir_.fd(), "ns/mnt", &st, 0) != 0) return true;
+        if (::fstatat(fd_dir_, "../ns/mnt", &st, 0) != 0) return true;
         for (const auto& m : mount_ns_)
             if (m.ino == st.st_ino) return m.has_dir;
         bool has =
-            ::faccessat(dir_.fd(), "root/opt/datadog-packages/datadog-apm-inject", F_OK, 0) == 0;
+            ::faccessat(piddir(), "root/opt/datadog-packages/datadog-apm-inject", F_OK, 0) == 0;
         if (mount_ns_.size() < 4096) mount_ns_.push_back({st.st_ino, has});
         return has;
     }
@@ -221,20 +223,20 @@ class Request final : public http::StreamBody {
         if (maps_read_) return;
         maps_read_ = true;
         ++shared_.maps_scans;
-        scan_maps(dir_.fd(), chunk_, maps_);
+        scan_maps(piddir(), chunk_, maps_);
     }
 
     // Open files and ports; true when the process is a service.
     bool scan_service() {
-        if (!scan_open_files(dir_.fd(), files_)) return false;
+        scan_open_files(fd_dir_, files_);
         shared_.sockets_dropped += files_.sockets_dropped;
         shared_.logs_dropped += files_.logs_dropped;
         tcp_.clear();
         udp_.clear();
         if (!files_.sockets.empty()) {
             struct stat st;
-            if (::fstatat(dir_.fd(), "ns/net", &st, 0) == 0) {
-                auto table = tables_.namespace_of(st.st_ino, dir_.fd(), chunk_);
+            if (::fstatat(fd_dir_, "../ns/net", &st, 0) == 0) {
+                auto table = tables_.namespace_of(st.st_ino, piddir(), chunk_);
                 SocketTables::ports(table, files_.sockets, tcp_, udp_);
             }
         }
@@ -255,7 +257,7 @@ class Request final : public http::StreamBody {
             bool dup = false;
             for (size_t k = 0; k < i && !dup; ++k)
                 dup = log_ok_[k] && files_.path(files_.logs[k]) == p;
-            if (!dup) log_ok_[i] = fd_is_append_only_write(dir_.fd(), files_.logs[i].fd);
+            if (!dup) log_ok_[i] = fd_is_append_only_write(piddir(), files_.logs[i].fd);
         }
     }
 
@@ -270,7 +272,7 @@ class Request final : public http::StreamBody {
         if (files_.language_memfd >= 0) {
             char name[24], buf[10];
             std::snprintf(name, sizeof name, "fd/%d", files_.language_memfd);
-            ssize_t n = read_small(dir_.fd(), name, buf, sizeof buf);
+            ssize_t n = read_small(piddir(), name, buf, sizeof buf);
             if (n > 0) {
                 std::string_view v(buf, static_cast<size_t>(n));
                 if (v == "nodejs" || v == "js" || v == "node") return Language::nodejs;
@@ -283,13 +285,13 @@ class Request final : public http::StreamBody {
         }
         // Go build info, cached per executable.
         struct stat st;
-        if (::fstatat(dir_.fd(), "exe", &st, 0) == 0) {
+        if (::fstatat(piddir(), "exe", &st, 0) == 0) {
             const bool* cached = shared_.binaries.find(st.st_dev, st.st_ino);
             bool go = false;
             if (cached != nullptr) {
                 go = *cached;
             } else {
-                int fd = ::openat(dir_.fd(), "exe", O_RDONLY | O_CLOEXEC);
+                int fd = ::openat(piddir(), "exe", O_RDONLY | O_CLOEXEC);
                 if (fd >= 0) {
                     go = is_go_elf(fd, elf_);
                     ::close(fd);
@@ -399,9 +401,30 @@ class Request final : public http::StreamBody {
         w.end_array();
     }
 
+    // The /proc handles of the pid being looked at: its fd directory, always, and its /proc/<pid>
+    // directory, opened only when more than the fd listing is needed (a service, a new mount
+    // namespace). Closed when the pid is done.
+    struct PidScope {
+        Request& r;
+        PidScope(Request& req, int32_t pid) : r(req) {
+            r.pid_ = pid;
+            r.fd_dir_ = open_fd_dir(pid);
+            r.maps_read_ = false;
+        }
+        ~PidScope() {
+            if (r.fd_dir_ >= 0) ::close(r.fd_dir_);
+            r.fd_dir_ = -1;
+            r.dir_.close();
+        }
+    };
+    int piddir() {
+        if (dir_.fd() < 0) dir_.open(pid_);
+        return dir_.fd();
+    }
+
     void new_pid(int32_t pid, http::JsonWriter& w) {
-        maps_read_ = false;
-        if (!dir_.open(pid)) {
+        PidScope scope(*this, pid);
+        if (fd_dir_ < 0) {
             ++shared_.pids_missing;
             return;
         }
@@ -417,22 +440,22 @@ class Request final : public http::StreamBody {
         }
         if (!scan_service()) return;
         bool truncated = false;
-        if (!read_all(dir_.fd(), "cmdline", cmdline_buf_, kMaxCmdlineBytes, &truncated)) return;
+        if (!read_all(piddir(), "cmdline", cmdline_buf_, kMaxCmdlineBytes, &truncated)) return;
         cmdline_.parse(cmdline_buf_.view());
         char exe[4096];
-        ssize_t exe_len = read_link(dir_.fd(), "exe", exe, sizeof exe);
+        ssize_t exe_len = read_link(piddir(), "exe", exe, sizeof exe);
         if (exe_len <= 0) return;  // a kernel thread, or no permission: not reported (upstream)
         have_tracer_ = false;
         if (files_.tracer_memfd >= 0) {
             char name[24];
             std::snprintf(name, sizeof name, "fd/%d", files_.tracer_memfd);
-            if (read_all(dir_.fd(), name, memfd_buf_, TracerMetadata::kMaxBytes))
+            if (read_all(piddir(), name, memfd_buf_, TracerMetadata::kMaxBytes))
                 have_tracer_ = tracer_.parse(memfd_buf_.view());
             if (have_tracer_) ++shared_.tracer_metadata;
         }
         Language lang = detect_language(std::string_view(exe, static_cast<size_t>(exe_len)));
-        if (!envs_.read(dir_.fd(), chunk_)) return;
-        fs_.reset(dir_.fd(), &envs_);
+        if (!envs_.read(piddir(), chunk_)) return;
+        fs_.reset(piddir(), &envs_);
         NameContext ctx{fs_, envs_, file_buf_, scratch_, scratch2_};
         generate_name(lang, cmdline_, ctx, name_);
         fs_.reset(-1, nullptr);
@@ -475,7 +498,8 @@ class Request final : public http::StreamBody {
     }
 
     void heartbeat_pid(int32_t pid, http::JsonWriter& w) {
-        if (!dir_.open(pid)) {
+        PidScope scope(*this, pid);
+        if (fd_dir_ < 0) {
             ++shared_.pids_missing;
             return;
         }
@@ -524,6 +548,8 @@ class Request final : public http::StreamBody {
     http::JsonWriter writer_{placeholder_};
 
     // Per pid, reused.
+    int32_t pid_ = 0;
+    int fd_dir_ = -1;
     PidDir dir_;
     OpenFiles files_;
     std::vector<uint16_t> tcp_, udp_;
@@ -590,6 +616,7 @@ class DiscoveryModule final : public Module {
         w.kv_uint("maps_skipped_no_injector", s.maps_skipped);
         w.kv_uint("network_namespaces_read", s.netns_read);
         w.kv_uint("socket_table_lines", s.socket_lines);
+        w.kv_uint("sock_diag_dumps", s.diag_dumps);
         w.kv_uint("socket_table_overflow", s.socket_overflow);
         w.kv_uint("socket_links_dropped", s.sockets_dropped);
         w.kv_uint("log_candidates_dropped", s.logs_dropped);
@@ -643,54 +670,114 @@ class DiscoveryModule final : public Module {
     }
 
     // {"new_pids": [int32...], "heartbeat_pids": [int32...]} as encoding/json reads it into
-    // core.Params: both optional (null = none), keys case-insensitive, other keys ignored; a
-    // value of another type is an error. An empty body is an empty request.
-    std::string parse(std::string_view body, std::vector<int32_t>& new_pids,
-                      std::vector<int32_t>& hb_pids) {
+    // core.Params: both optional (null = none), keys case-insensitive, other keys ignored (their
+    // values still have to be valid JSON); a value of another type is an error, and so is
+    // anything after the object. An empty body is an empty request. Read with a scanner that
+    // copies nothing (json_scan.h).
+    static std::string parse(std::string_view body, std::vector<int32_t>& new_pids,
+                             std::vector<int32_t>& hb_pids) {
         new_pids.clear();
         hb_pids.clear();
         if (body.empty()) return {};
-        padded_.resize(body.size() + simdjson::SIMDJSON_PADDING);
-        std::memcpy(padded_.data(), body.data(), body.size());
-        std::memset(padded_.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
-        simdjson::dom::element doc;
-        if (auto e = parser_.parse(padded_.data(), body.size(), false).get(doc);
-            e != simdjson::SUCCESS)
-            return std::string("request body is not valid JSON: ") + simdjson::error_message(e);
-        if (doc.is_null()) return {};
-        simdjson::dom::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+        std::string_view s = body;
+        // Error texts are made only when there is an error: a request allocates nothing.
+        auto invalid = [] { return std::string("request body is not valid JSON"); };
+        json::skip_ws(s);
+        if (json::null(s)) {
+            json::skip_ws(s);
+            return s.empty() ? std::string() : invalid();
+        }
+        if (s.empty() || s[0] != '{') {
+            std::string_view probe = s;
+            if (!json::skip(probe)) return invalid();
             return "request body must be a JSON object {\"new_pids\": [...], \"heartbeat_pids\": "
                    "[...]}";
-        for (auto field : obj) {
+        }
+        s.remove_prefix(1);
+        json::skip_ws(s);
+        bool first = true;
+        while (true) {
+            json::skip_ws(s);
+            if (first && !s.empty() && s[0] == '}') break;
+            first = false;
+            char key[32];
+            size_t key_len = 0;
+            if (!json::string(s, key, &key_len, sizeof key)) return invalid();
+            json::skip_ws(s);
+            if (s.empty() || s[0] != ':') return invalid();
+            s.remove_prefix(1);
+            json::skip_ws(s);
+            std::string_view k(key, std::min(key_len, sizeof key));
             std::vector<int32_t>* out = nullptr;
             std::string_view name;
-            if (key_is(field.key, "new_pids"))
+            if (key_len <= sizeof key && key_is(k, "new_pids"))
                 out = &new_pids, name = "new_pids";
-            else if (key_is(field.key, "heartbeat_pids"))
+            else if (key_len <= sizeof key && key_is(k, "heartbeat_pids"))
                 out = &hb_pids, name = "heartbeat_pids";
-            else
-                continue;
-            out->clear();  // a repeated key: the last one wins, as encoding/json
-            if (field.value.is_null()) continue;
-            simdjson::dom::array arr;
-            if (field.value.get_array().get(arr) != simdjson::SUCCESS)
-                return "field \"" + std::string(name) + "\" must be an array of int32 pids";
-            for (auto v : arr) {
-                int64_t pid = 0;
-                if (v.get_int64().get(pid) != simdjson::SUCCESS || pid < INT32_MIN ||
-                    pid > INT32_MAX)
-                    return "field \"" + std::string(name) + "\" must hold only int32 pids";
-                out->push_back(static_cast<int32_t>(pid));
+            if (out == nullptr) {
+                if (!json::skip(s)) return invalid();
+            } else {
+                out->clear();  // a repeated key: the last one wins, as encoding/json
+                std::string err = parse_pids(s, *out, name);
+                if (!err.empty()) return err;
             }
+            json::skip_ws(s);
+            if (s.empty()) return invalid();
+            if (s[0] == ',') {
+                s.remove_prefix(1);
+                continue;
+            }
+            if (s[0] != '}') return invalid();
+            break;
         }
-        return {};
+        s.remove_prefix(1);
+        json::skip_ws(s);
+        return s.empty() ? std::string() : invalid();
+    }
+
+    // null, or an array of int32.
+    static std::string parse_pids(std::string_view& s, std::vector<int32_t>& out,
+                                  std::string_view name) {
+        if (json::null(s)) return {};
+        auto type_error = [name] {
+            return "field \"" + std::string(name) + "\" must hold only int32 pids";
+        };
+        if (s.empty() || s[0] != '[') {
+            std::string_view probe = s;
+            if (!json::skip(probe)) return "request body is not valid JSON";
+            return "field \"" + std::string(name) + "\" must be an array of int32 pids";
+        }
+        s.remove_prefix(1);
+        json::skip_ws(s);
+        if (!s.empty() && s[0] == ']') {
+            s.remove_prefix(1);
+            return {};
+        }
+        for (;;) {
+            json::skip_ws(s);
+            int64_t pid = 0;
+            std::string_view before = s;
+            if (!json::integer(s, &pid)) {
+                std::string_view probe = before;
+                if (!json::skip(probe)) return "request body is not valid JSON";
+                return type_error();
+            }
+            if (pid < INT32_MIN || pid > INT32_MAX) return type_error();
+            out.push_back(static_cast<int32_t>(pid));
+            json::skip_ws(s);
+            if (s.empty()) return "request body is not valid JSON";
+            if (s[0] == ',') {
+                s.remove_prefix(1);
+                continue;
+            }
+            if (s[0] != ']') return "request body is not valid JSON";
+            s.remove_prefix(1);
+            return {};
+        }
     }
 
     Shared shared_;
     std::array<std::unique_ptr<Request>, kMaxInFlight> requests_;
-    simdjson::dom::parser parser_;
-    std::vector<char> padded_;
 };
 
 }  // namespace

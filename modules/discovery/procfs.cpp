@@ -159,14 +159,20 @@ void OpenFiles::clear() {
     fds = sockets_dropped = logs_dropped = 0;
 }
 
-bool scan_open_files(int piddir, OpenFiles& out) {
+int open_fd_dir(int pid) {
+    if (pid <= 0) return -1;
+    char path[40];
+    std::snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    return ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+void scan_open_files(int dfd, OpenFiles& out) {
     out.clear();
-    int dfd = ::openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return false;
     alignas(8) char dents[8192];
     char target[4096];
-    for (;;) {
+    for (bool done = false; !done;) {
         long got = syscall(SYS_getdents64, dfd, dents, sizeof dents);
+        done = fd_listing_done(got, sizeof dents);
         if (got <= 0) break;
         for (long off = 0; off < got;) {
             auto* d = reinterpret_cast<struct dirent64*>(dents + off);
@@ -208,8 +214,6 @@ bool scan_open_files(int piddir, OpenFiles& out) {
             }
         }
     }
-    ::close(dfd);
-    return true;
 }
 
 bool fd_is_append_only_write(int piddir, int fd) {

@@ -83,9 +83,17 @@ struct OpenFiles {
         return {paths.data() + c.path_off, c.path_len};
     }
 };
-// Lists /proc/<pid>/fd and classifies every link. False when the directory cannot be read
-// (process gone, no permission).
-bool scan_open_files(int piddir, OpenFiles& out);
+// Opens /proc/<pid>/fd (O_DIRECTORY); -1 when the process is gone (or cannot be read).
+int open_fd_dir(int pid);
+// Lists the fd directory `fd_dir` (open_fd_dir) and classifies every link.
+void scan_open_files(int fd_dir, OpenFiles& out);
+// Whether a getdents64 that returned `got` bytes into a buffer of `cap` reached the end of a
+// /proc/<pid>/fd listing: procfs stops filling only when the next entry (at most 32 bytes for a
+// decimal fd name) does not fit, so room to spare means nothing is left; the call that would
+// return 0 is saved.
+inline bool fd_listing_done(long got, size_t cap) {
+    return got <= 0 || cap - static_cast<size_t>(got) >= 64;
+}
 
 // Classification of one fd link target, exposed for tests.
 enum class FdKind : uint8_t { other, socket, log, tracer_memfd, language_memfd, gpu_device };

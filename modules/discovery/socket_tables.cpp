@@ -2,9 +2,16 @@
 #include "modules/discovery/socket_tables.h"
 
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 #include "modules/discovery/procfs.h"
@@ -76,10 +83,72 @@ bool SocketTables::parse_line(std::string_view line, unsigned want_state, uint64
     return true;
 }
 
+SocketTables::SocketTables(PortRange ephemeral, bool use_diag) : ephemeral_(ephemeral) {
+    struct stat st;
+    if (!use_diag || ::stat("/proc/self/ns/net", &st) != 0) return;
+    own_netns_ = st.st_ino;
+    diag_fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+}
+
+SocketTables::~SocketTables() {
+    if (diag_fd_ >= 0) ::close(diag_fd_);
+}
+
 void SocketTables::reset() {
     entries_.clear();
     namespaces_.clear();
-    lines_parsed_ = overflow_ = 0;
+    lines_parsed_ = overflow_ = diag_dumps_ = 0;
+}
+
+void SocketTables::add(uint64_t ino, uint16_t port, bool udp) {
+    if (ino == 0) return;  // a socket being torn down
+    if (udp && ephemeral_.contains(port)) return;
+    if (entries_.size() >= kMaxEntries) {
+        ++overflow_;
+        return;
+    }
+    entries_.push_back({ino, port, udp});
+}
+
+bool SocketTables::dump_diag(int family, bool udp, std::vector<char>& chunk) {
+    struct {
+        nlmsghdr nlh;
+        inet_diag_req_v2 req;
+    } msg{};
+    msg.nlh.nlmsg_len = sizeof msg;
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.nlh.nlmsg_seq = static_cast<uint32_t>(++diag_dumps_);
+    msg.req.sdiag_family = static_cast<uint8_t>(family);
+    msg.req.sdiag_protocol = udp ? IPPROTO_UDP : IPPROTO_TCP;
+    msg.req.idiag_states = udp ? 1u << kUdpUnconnected : 1u << kTcpListen;
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    if (::sendto(diag_fd_, &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
+        return false;
+    size_t mark = entries_.size();
+    for (;;) {
+        ssize_t n = ::recv(diag_fd_, chunk.data(), chunk.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        auto* h = reinterpret_cast<nlmsghdr*>(chunk.data());
+        for (int left = static_cast<int>(n); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_seq != msg.nlh.nlmsg_seq) continue;  // a late answer to an older dump
+            if (h->nlmsg_type == NLMSG_DONE) return true;
+            if (h->nlmsg_type == NLMSG_ERROR) {  // e.g. no udp_diag in this kernel
+                entries_.resize(mark);
+                return false;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))
+                continue;
+            const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+            ++lines_parsed_;
+            add(d->idiag_inode, ntohs(d->id.idiag_sport), udp);
+        }
+    }
+    entries_.resize(mark);
+    return false;
 }
 
 void SocketTables::read_table(int piddir, const char* name, bool udp, std::vector<char>& chunk) {
@@ -89,14 +158,7 @@ void SocketTables::read_table(int piddir, const char* name, bool udp, std::vecto
         ++lines_parsed_;
         uint64_t ino = 0;
         uint16_t port = 0;
-        if (!parse_line(line, want, &ino, &port)) return true;
-        if (ino == 0) return true;  // a socket being torn down
-        if (udp && ephemeral_.contains(port)) return true;
-        if (entries_.size() >= kMaxEntries) {
-            ++overflow_;
-            return true;
-        }
-        entries_.push_back({ino, port, udp});
+        if (parse_line(line, want, &ino, &port)) add(ino, port, udp);
         return true;
     });
 }
@@ -111,10 +173,16 @@ std::span<const SocketTables::Entry> SocketTables::namespace_of(uint64_t netns_i
         return {};
     }
     auto begin = static_cast<uint32_t>(entries_.size());
-    read_table(piddir, "net/tcp", false, chunk);
-    read_table(piddir, "net/tcp6", false, chunk);
-    read_table(piddir, "net/udp", true, chunk);
-    read_table(piddir, "net/udp6", true, chunk);
+    struct Table {
+        int family;
+        bool udp;
+        const char* procfs;
+    };
+    for (Table t : {Table{AF_INET, false, "net/tcp"}, Table{AF_INET6, false, "net/tcp6"},
+                    Table{AF_INET, true, "net/udp"}, Table{AF_INET6, true, "net/udp6"}}) {
+        if (netns_ino == own_netns_ && diag_fd_ >= 0 && dump_diag(t.family, t.udp, chunk)) continue;
+        read_table(piddir, t.procfs, t.udp, chunk);
+    }
     std::sort(entries_.begin() + begin, entries_.end(),
               [](const Entry& a, const Entry& b) { return a.inode < b.inode; });
     namespaces_.push_back({netns_ino, begin, static_cast<uint32_t>(entries_.size())});

@@ -8,6 +8,12 @@
 // UDP sockets in state 07 (unconnected, bound) whose port is not in the ephemeral range (a client
 // that bound port 0). Storage is reused from request to request and bounded (kMaxEntries sockets,
 // kMaxNamespaces namespaces; beyond them ports are not reported, and the overflow is counted).
+//
+// The daemon's own network namespace (the host's, normally) is asked through NETLINK_SOCK_DIAG
+// instead, for listening TCP and unconnected UDP sockets only: the same sockets the procfs
+// tables list, without the walk over every established connection that /proc/net/tcp makes (the
+// largest single cost of a request on a busy host). Other namespaces, and a kernel without
+// inet_diag, are read through procfs.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +40,11 @@ class SocketTables {
     static constexpr size_t kMaxEntries = 262144;
     static constexpr size_t kMaxNamespaces = 4096;
 
-    explicit SocketTables(PortRange ephemeral) : ephemeral_(ephemeral) {}
+    // `use_diag`: ask sock_diag for the daemon's own namespace (else procfs everywhere).
+    explicit SocketTables(PortRange ephemeral, bool use_diag = true);
+    ~SocketTables();
+    SocketTables(const SocketTables&) = delete;
+    SocketTables& operator=(const SocketTables&) = delete;
     // Forgets the namespaces read so far and the counters below (a new request).
     void reset();
     // The sockets of the namespace `netns_ino`, read through `piddir` (a /proc/<pid> fd of a
@@ -51,8 +61,9 @@ class SocketTables {
     static bool parse_line(std::string_view line, unsigned want_state, uint64_t* inode,
                            uint16_t* port);
 
-    // Since reset().
+    // Since reset(): table lines (or sock_diag records) read, sock_diag dumps made.
     uint64_t lines_parsed() const { return lines_parsed_; }
+    uint64_t diag_dumps() const { return diag_dumps_; }
     uint64_t overflow() const { return overflow_; }
     size_t entries() const { return entries_.size(); }
     size_t namespaces() const { return namespaces_.size(); }
@@ -63,7 +74,14 @@ class SocketTables {
         uint32_t begin, end;  // in entries_
     };
     void read_table(int piddir, const char* name, bool udp, std::vector<char>& chunk);
+    // One sock_diag dump (family, TCP LISTEN or UDP unconnected) into entries_; false when the
+    // kernel refused it (the caller then reads procfs).
+    bool dump_diag(int family, bool udp, std::vector<char>& chunk);
+    void add(uint64_t inode, uint16_t port, bool udp);
 
+    int diag_fd_ = -1;
+    uint64_t own_netns_ = 0;
+    uint64_t diag_dumps_ = 0;
     PortRange ephemeral_;
     std::vector<Entry> entries_;
     std::vector<Namespace> namespaces_;

@@ -24,8 +24,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "conf/config.h"
@@ -1278,14 +1280,23 @@ TEST_CASE(
         {R"({"heartbeat_pids": ["1"]})", "\\\"heartbeat_pids\\\" must hold only int32 pids"},
         {R"({"new_pids": [2147483648]})", "must hold only int32 pids"},
         {R"({"new_pids": [1]} trailing)", "not valid JSON"},
+        {R"({"new_pids": [1e3]})", "must hold only int32 pids"},
+        {R"({"new_pids": [01]})", "not valid JSON"},
+        {R"({"new_pids": [1,]})", "not valid JSON"},
+        {R"({"other": {"a": [}, "new_pids": []})", "not valid JSON"},
+        {R"({"new_pids": [1] "heartbeat_pids": []})", "not valid JSON"},
+        {"{\"new_pids\": [1]", "not valid JSON"},
+        {"  ", "not valid JSON"},
     };
     for (const auto& c : cases) {
         std::string out = d.call("/discovery/services", c.body);
-        CHECK_MESSAGE(d.status == 400, c.body);
-        CHECK_MESSAGE(out.find(c.error) != std::string::npos, c.body, " -> ", out);
+        CHECK_MESSAGE(d.status == 400, std::string(c.body));
+        CHECK_MESSAGE(out.find(c.error) != std::string::npos, std::string(c.body), " -> ", out);
     }
-    for (const char* ok : {"", "null", "{}", R"({"new_pids":null,"heartbeat_pids":[]})",
-                           R"({"NEW_PIDS":[],"pids":[1],"heartbeat_time":5})"}) {
+    for (const char* ok :
+         {"", "null", "{}", R"({"new_pids":null,"heartbeat_pids":[]})",
+          R"({"NEW_PIDS":[],"pids":[1],"heartbeat_time":5})",
+          R"( {"other": {"deep": [1, "x", null, {"y": -2.5e-3}]}, "new_pids": [] } )"}) {
         std::string out = d.call("/discovery/services", ok);
         CHECK_MESSAGE(d.status == 200, ok);
         CHECK_MESSAGE(out == "{\"services\":[],\"injected_pids\":null}", ok);
@@ -1295,4 +1306,47 @@ TEST_CASE(
     CHECK(ctype.starts_with("text/plain"));
     CHECK(d.call("/discovery/state", "", &ctype) == "{}");
     CHECK(ctype == "application/json");
+}
+
+TEST_CASE("discovery: sock_diag and /proc/net give the same sockets for the daemon's namespace") {
+    uint16_t tp = free_port(false), up = free_port(true);
+    int t = listening_socket(tp);
+    int u = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // v6 (dual-stack) UDP as well
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(up);
+    a.sin6_addr = in6addr_any;
+    REQUIRE(::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    struct stat ns;
+    REQUIRE(::stat("/proc/self/ns/net", &ns) == 0);
+    PidDir self;
+    REQUIRE(self.open(getpid()));
+    std::vector<char> chunk(64 * 1024);
+    SocketTables diag(read_ephemeral_range(), true), procfs(read_ephemeral_range(), false);
+    auto as_set = [](std::span<const SocketTables::Entry> s) {
+        std::set<std::tuple<uint64_t, uint16_t, bool>> out;
+        for (const auto& e : s) out.insert({e.inode, e.port, e.udp});
+        return out;
+    };
+    // Other programs on the host may open or close a listener between the two reads: retry.
+    std::set<std::tuple<uint64_t, uint16_t, bool>> s1, s2;
+    for (int tries = 0; tries < 5; ++tries) {
+        diag.reset();
+        procfs.reset();
+        s1 = as_set(diag.namespace_of(ns.st_ino, self.fd(), chunk));
+        s2 = as_set(procfs.namespace_of(ns.st_ino, self.fd(), chunk));
+        if (s1 == s2) break;
+    }
+    CHECK(diag.diag_dumps() == 4);
+    CHECK(procfs.diag_dumps() == 0);
+    CHECK(s1 == s2);
+    bool tcp_seen = false, udp_seen = false;
+    for (const auto& [ino, port, udp] : s1) {
+        tcp_seen |= !udp && port == tp;
+        udp_seen |= udp && port == up;
+    }
+    CHECK(tcp_seen);
+    CHECK(udp_seen);
+    ::close(t);
+    ::close(u);
 }
