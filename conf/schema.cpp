@@ -168,6 +168,12 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.discovery.binary_cache_size", .type = kInt, .default_value = I{1000},
          .min = 1, .max = 1000000,
          .help = "Executables whose language discovery remembers (by device and inode)."},
+        {.path = "ringprobe.discovery.bpf_iterator", .type = kBool, .default_value = true,
+         .help = "Read every process's open files with one BPF iterator (eBPF builds, root) "
+                 "instead of /proc/<pid>/fd; /proc is the fallback."},
+        {.path = "ringprobe.discovery.bpf_iterator_min_pids", .type = kInt, .default_value = I{32},
+         .min = 1, .max = 1000000,
+         .help = "Requests with at least this many pids use the BPF iterator; smaller ones /proc."},
 
         // --- module keys added by module work go here ---
     };

@@ -34,6 +34,9 @@
 #include "modules/discovery/service_name.h"
 #include "modules/discovery/socket_tables.h"
 #include "modules/discovery/tracer_metadata.h"
+#if RINGPROBE_WITH_BPF
+#include "modules/discovery/task_files.h"
+#endif
 #include "modules/factories.h"
 
 namespace rp::modules {
@@ -72,6 +75,16 @@ struct Shared {
     uint64_t last_request_ns = 0, max_request_ns = 0, total_request_ns = 0;
     uint64_t last_request_pids = 0;
     int64_t last_request_unix = 0;
+    uint64_t snapshots = 0, snapshot_errors = 0, snapshot_pids = 0, procfs_pids = 0;
+    uint64_t last_snapshot_bytes = 0, last_snapshot_tasks = 0, last_snapshot_ns = 0;
+
+#if RINGPROBE_WITH_BPF
+    std::unique_ptr<TaskFiles> iterator;  // null: /proc only
+#endif
+    std::string iterator_status = "off";  // "bpf_iterator", or why not
+    // From this many pids a request reads the iterator's snapshot of every process's files (one
+    // kernel walk over every task) rather than /proc/<pid>/fd of each pid.
+    size_t iterator_min_pids = 32;
 
     explicit Shared(size_t cache) : binaries(cache), ephemeral(read_ephemeral_range()) {}
 };
@@ -97,6 +110,24 @@ class Request final : public http::StreamBody {
         injected_.clear();
         tables_.reset();
         mount_ns_.clear();
+        use_snapshot_ = false;
+#if RINGPROBE_WITH_BPF
+        if (shared_.iterator &&
+            new_pids_.size() + heartbeat_pids_.size() >= shared_.iterator_min_pids) {
+            uint64_t t0 = now_ns();
+            std::string err;
+            use_snapshot_ = shared_.iterator->snapshot(snapshot_, tasks_, &err);
+            if (use_snapshot_) {
+                ++shared_.snapshots;
+                shared_.last_snapshot_bytes = snapshot_.size();
+                shared_.last_snapshot_tasks = tasks_.size();
+                shared_.last_snapshot_ns = now_ns() - t0;
+            } else {
+                ++shared_.snapshot_errors;
+                RP_LOG(warn, "discovery: %s; reading /proc instead", err.c_str());
+            }
+        }
+#endif
     }
 
     // Writes the whole answer into w (a whole response).
@@ -208,14 +239,17 @@ class Request final : public http::StreamBody {
     // The injector can only be mapped from its directory: maps is read (for it) only in mount
     // namespaces where /opt/datadog-packages/datadog-apm-inject exists, checked once per
     // namespace and request.
-    bool may_have_injector() {
-        struct stat st;
-        if (::fstatat(fd_dir_, "../ns/mnt", &st, 0) != 0) return true;
+    bool may_have_injector(uint64_t mnt_ns) {
+        if (mnt_ns == 0) {
+            struct stat st;
+            if (::fstatat(piddir(), "ns/mnt", &st, 0) != 0) return true;
+            mnt_ns = st.st_ino;
+        }
         for (const auto& m : mount_ns_)
-            if (m.ino == st.st_ino) return m.has_dir;
+            if (m.ino == mnt_ns) return m.has_dir;
         bool has =
             ::faccessat(piddir(), "root/opt/datadog-packages/datadog-apm-inject", F_OK, 0) == 0;
-        if (mount_ns_.size() < 4096) mount_ns_.push_back({st.st_ino, has});
+        if (mount_ns_.size() < 4096) mount_ns_.push_back({mnt_ns, has});
         return has;
     }
 
@@ -226,11 +260,13 @@ class Request final : public http::StreamBody {
         scan_maps(piddir(), chunk_, maps_);
     }
 
-    // Open files and ports; true when the process is a service.
-    bool scan_service() {
+    // Open files and ports from /proc: the links of /proc/<pid>/fd, the sockets' ports from the
+    // tables of the process's network namespace. False when the process is gone.
+    bool gather_procfs() {
+        fd_dir_ = open_fd_dir(pid_);
+        if (fd_dir_ < 0) return false;
+        ++shared_.procfs_pids;
         scan_open_files(fd_dir_, files_);
-        shared_.sockets_dropped += files_.sockets_dropped;
-        shared_.logs_dropped += files_.logs_dropped;
         tcp_.clear();
         udp_.clear();
         if (!files_.sockets.empty()) {
@@ -240,6 +276,81 @@ class Request final : public http::StreamBody {
                 SocketTables::ports(table, files_.sockets, tcp_, udp_);
             }
         }
+        return true;
+    }
+
+#if RINGPROBE_WITH_BPF
+    // The same from the iterator's snapshot: the ports read from the sockets themselves.
+    void gather_snapshot(const TaskFiles::Task& t) {
+        ++shared_.snapshot_pids;
+        files_.clear();
+        tcp_.clear();
+        udp_.clear();
+        TaskFiles::each(snapshot_, t, [&](const disc_record& r, std::string_view path) {
+            int fd = static_cast<int>(r.fd);
+            switch (r.kind) {
+                case DISC_TCP_LISTEN:
+                    tcp_.push_back(r.port);
+                    break;
+                case DISC_UDP_UNCONN:
+                    if (!shared_.ephemeral.contains(r.port)) udp_.push_back(r.port);
+                    break;
+                case DISC_LOG:
+                    files_.add_log(fd, path, static_cast<int32_t>(r.flags));
+                    break;
+                case DISC_TRACER_MEMFD:
+                    files_.tracer_memfd = fd;
+                    break;
+                case DISC_LANG_MEMFD:
+                    files_.language_memfd = fd;
+                    break;
+                case DISC_GPU_DEVICE:
+                    files_.gpu_device = true;
+                    break;
+                case DISC_LONG_PATH: {  // a path longer than the iterator's buffer: its link
+                    char name[24], target[4096];
+                    std::snprintf(name, sizeof name, "fd/%d", fd);
+                    ssize_t n = read_link(piddir(), name, target, sizeof target);
+                    uint64_t ino;
+                    if (n > 0 && classify_fd_link(std::string_view(target, static_cast<size_t>(n)),
+                                                  &ino) == FdKind::log)
+                        files_.add_log(fd, std::string_view(target, static_cast<size_t>(n)),
+                                       static_cast<int32_t>(r.flags));
+                    break;
+                }
+                default:
+                    break;
+            }
+        });
+        for (auto* v : {&tcp_, &udp_}) {  // as SocketTables::ports does
+            std::sort(v->begin(), v->end());
+            v->erase(std::unique(v->begin(), v->end()), v->end());
+            if (v->size() > SocketTables::kMaxPorts) v->resize(SocketTables::kMaxPorts);
+        }
+    }
+#endif
+
+    // Open files and ports, from the snapshot when the request has one and it knows the process,
+    // else from /proc. False when the process is gone. *mnt_ns: its mount namespace, 0 when not
+    // known yet.
+    bool gather(uint64_t* mnt_ns) {
+        *mnt_ns = 0;
+#if RINGPROBE_WITH_BPF
+        if (use_snapshot_) {
+            if (const TaskFiles::Task* t = TaskFiles::find(tasks_, static_cast<uint32_t>(pid_))) {
+                gather_snapshot(*t);
+                *mnt_ns = t->mnt_ns;
+                return true;
+            }
+        }
+#endif
+        return gather_procfs();
+    }
+
+    // Whether what gather() found makes a service (and its command is not ignored).
+    bool is_service() {
+        shared_.sockets_dropped += files_.sockets_dropped;
+        shared_.logs_dropped += files_.logs_dropped;
         bool service =
             !tcp_.empty() || !udp_.empty() || files_.tracer_memfd >= 0 || !files_.logs.empty();
         if (service && ignored_comm()) {
@@ -257,7 +368,10 @@ class Request final : public http::StreamBody {
             bool dup = false;
             for (size_t k = 0; k < i && !dup; ++k)
                 dup = log_ok_[k] && files_.path(files_.logs[k]) == p;
-            if (!dup) log_ok_[i] = fd_is_append_only_write(piddir(), files_.logs[i].fd);
+            if (dup) continue;
+            int32_t flags = files_.logs[i].flags;  // known from the snapshot, else fdinfo
+            log_ok_[i] = flags >= 0 ? (flags & O_WRONLY) != 0 && (flags & O_APPEND) != 0
+                                    : fd_is_append_only_write(piddir(), files_.logs[i].fd);
         }
     }
 
@@ -408,7 +522,7 @@ class Request final : public http::StreamBody {
         Request& r;
         PidScope(Request& req, int32_t pid) : r(req) {
             r.pid_ = pid;
-            r.fd_dir_ = open_fd_dir(pid);
+            r.fd_dir_ = -1;
             r.maps_read_ = false;
         }
         ~PidScope() {
@@ -424,12 +538,13 @@ class Request final : public http::StreamBody {
 
     void new_pid(int32_t pid, http::JsonWriter& w) {
         PidScope scope(*this, pid);
-        if (fd_dir_ < 0) {
+        uint64_t mnt_ns = 0;
+        if (!gather(&mnt_ns)) {
             ++shared_.pids_missing;
             return;
         }
         // Injector: checked for every new pid, service or not.
-        if (may_have_injector()) {
+        if (may_have_injector(mnt_ns)) {
             ensure_maps();
             if (maps_.apm_injector) {
                 injected_.push_back(pid);
@@ -438,7 +553,7 @@ class Request final : public http::StreamBody {
         } else {
             ++shared_.maps_skipped;
         }
-        if (!scan_service()) return;
+        if (!is_service()) return;
         bool truncated = false;
         if (!read_all(piddir(), "cmdline", cmdline_buf_, kMaxCmdlineBytes, &truncated)) return;
         cmdline_.parse(cmdline_buf_.view());
@@ -499,11 +614,12 @@ class Request final : public http::StreamBody {
 
     void heartbeat_pid(int32_t pid, http::JsonWriter& w) {
         PidScope scope(*this, pid);
-        if (fd_dir_ < 0) {
+        uint64_t mnt_ns = 0;
+        if (!gather(&mnt_ns)) {
             ++shared_.pids_missing;
             return;
         }
-        if (!scan_service()) return;
+        if (!is_service()) return;
         collect_logs();
         // Only what changes: ports and log files; the other fields are zero values.
         w.start_object();
@@ -561,6 +677,11 @@ class Request final : public http::StreamBody {
     ProcessFs fs_;
     MapsFacts maps_;
     bool maps_read_ = false;
+    bool use_snapshot_ = false;
+#if RINGPROBE_WITH_BPF
+    http::Buffer snapshot_;
+    std::vector<TaskFiles::Task> tasks_;
+#endif
     TracerMetadata tracer_;
     bool have_tracer_ = false;
     ServiceName name_;
@@ -633,10 +754,45 @@ class DiscoveryModule final : public Module {
         w.kv_uint("evictions", s.binaries.evictions());
         w.end_object();
         w.kv_uint("ignored_command_names", s.ignored_comms.size());
+        w.kv("open_files_source", s.iterator_status);
+        w.kv_uint("snapshots", s.snapshots);
+        w.kv_uint("snapshot_errors", s.snapshot_errors);
+        w.kv_uint("pids_from_snapshot", s.snapshot_pids);
+        w.kv_uint("pids_from_procfs", s.procfs_pids);
+        w.kv_uint("last_snapshot_bytes", s.last_snapshot_bytes);
+        w.kv_uint("last_snapshot_processes", s.last_snapshot_tasks);
+        w.kv_number("last_snapshot_ms", static_cast<double>(s.last_snapshot_ns) / 1e6);
         w.end_object();
     }
 
-    void close() override {}
+    void close() override {
+#if RINGPROBE_WITH_BPF
+        shared_.iterator.reset();
+#endif
+    }
+
+    // Loads the BPF iterator when asked and possible; /proc otherwise (the reason in the stats).
+    void use_iterator(bool wanted, size_t min_pids) {
+        shared_.iterator_min_pids = min_pids;
+        if (!wanted) {
+            shared_.iterator_status = "procfs (ringprobe.discovery.bpf_iterator = false)";
+            return;
+        }
+#if RINGPROBE_WITH_BPF
+        auto it = TaskFiles::load();
+        if (it) {
+            shared_.iterator = std::move(*it);
+            shared_.iterator_status = "bpf_iterator";
+            RP_LOG(info, "discovery: iter/task_file loaded in %.1f ms (program id %u)",
+                   shared_.iterator->load_ms(), shared_.iterator->program_id());
+        } else {
+            shared_.iterator_status = "procfs (" + it.error() + ")";
+            RP_LOG(info, "discovery: reading /proc/<pid>/fd: %s", it.error().c_str());
+        }
+#else
+        shared_.iterator_status = "procfs (this build has no eBPF: RINGPROBE_WITH_BPF=OFF)";
+#endif
+    }
 
   private:
     void handle_services(const http::Request& req, http::Response& res) {
@@ -792,7 +948,10 @@ CreateResult create_discovery(const conf::Config& cfg, Dependencies&) {
         ignored.push_back(c.size() > kMaxCommLen ? c.substr(0, kMaxCommLen) : c);
     }
     auto cache = static_cast<size_t>(cfg.get_int("ringprobe.discovery.binary_cache_size"));
-    return std::make_unique<DiscoveryModule>(std::move(ignored), cache);
+    auto m = std::make_unique<DiscoveryModule>(std::move(ignored), cache);
+    m->use_iterator(cfg.get_bool("ringprobe.discovery.bpf_iterator"),
+                    static_cast<size_t>(cfg.get_int("ringprobe.discovery.bpf_iterator_min_pids")));
+    return m;
 }
 
 }  // namespace rp::modules

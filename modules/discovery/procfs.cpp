@@ -150,6 +150,16 @@ FdKind classify_fd_link(std::string_view t, uint64_t* socket_inode) {
     return FdKind::other;
 }
 
+void OpenFiles::add_log(int fd, std::string_view path, int32_t flags) {
+    if (logs.size() >= kMaxLogCandidates) {
+        ++logs_dropped;
+        return;
+    }
+    logs.push_back(
+        {fd, static_cast<uint32_t>(paths.size()), static_cast<uint32_t>(path.size()), flags});
+    paths.append(path);
+}
+
 void OpenFiles::clear() {
     sockets.clear();
     logs.clear();
@@ -192,13 +202,7 @@ void scan_open_files(int dfd, OpenFiles& out) {
                         ++out.sockets_dropped;
                     break;
                 case FdKind::log:
-                    if (out.logs.size() < OpenFiles::kMaxLogCandidates) {
-                        out.logs.push_back({fd, static_cast<uint32_t>(out.paths.size()),
-                                            static_cast<uint32_t>(t.size())});
-                        out.paths.append(t);
-                    } else {
-                        ++out.logs_dropped;
-                    }
+                    out.add_log(fd, t);
                     break;
                 case FdKind::tracer_memfd:
                     out.tracer_memfd = fd;

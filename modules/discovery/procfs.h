@@ -63,6 +63,7 @@ bool for_each_line(int dirfd, const char* name, std::vector<char>& chunk, size_t
 struct LogCandidate {
     int fd;
     uint32_t path_off, path_len;  // in OpenFiles::paths
+    int32_t flags;                // the file's open flags when known (-1: read fdinfo)
 };
 struct OpenFiles {
     std::vector<uint64_t> sockets;   // inodes of socket:[N] links, at most kMaxSockets
@@ -79,6 +80,7 @@ struct OpenFiles {
     static constexpr size_t kMaxLogCandidates = 64;
 
     void clear();
+    void add_log(int fd, std::string_view path, int32_t flags = -1);
     std::string_view path(const LogCandidate& c) const {
         return {paths.data() + c.path_off, c.path_len};
     }

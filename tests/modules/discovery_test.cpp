@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -826,17 +827,50 @@ struct Discovery {
     simdjson::dom::parser parser;
     int status = 0;
 
-    explicit Discovery(std::string_view toml = "") {
-        if (!toml.empty()) {
-            auto c = conf::Config::parse(toml, "test.toml", {}, nullptr);
-            REQUIRE(c.has_value());
-            cfg = std::move(*c);
-        }
+    // Where open files come from: the test binary runs twice (tests/modules/CMakeLists.txt),
+    // with /proc and with the BPF iterator for every request (RP_DISC_TEST_SOURCE=iterator).
+    enum class Source { procfs, iterator };
+    static Source test_source() {
+        const char* v = std::getenv("RP_DISC_TEST_SOURCE");
+        return v != nullptr && std::string_view(v) == "iterator" ? Source::iterator
+                                                                 : Source::procfs;
+    }
+
+    explicit Discovery(std::string_view toml = "", Source source = test_source()) {
+        std::string text = source == Source::iterator
+                               ? "ringprobe.discovery.bpf_iterator_min_pids = 1\n"
+                               : "ringprobe.discovery.bpf_iterator = false\n";
+        text += toml;
+        auto c = conf::Config::parse(text, "test.toml", {}, nullptr);
+        REQUIRE_MESSAGE(c.has_value(), c.error());
+        cfg = std::move(*c);
         modules::Dependencies deps{*reactor, nullptr};
         auto m = modules::create_discovery(cfg, deps);
         REQUIRE(m.has_value());
         module = std::move(*m);
         REQUIRE(module->register_routes(router.mount("discovery")).has_value());
+        std::string src = stat_string("open_files_source");
+        if (source == Source::iterator && src != "bpf_iterator")
+            rp::test::skip_unless("discovery's BPF iterator did not load: " + src);
+        if (source == Source::procfs) REQUIRE(src.starts_with("procfs"));
+    }
+    std::string stats() {
+        http::Buffer b;
+        http::JsonWriter w(b);
+        module->write_stats(w);
+        return std::string(b.view());
+    }
+    std::string stat_string(std::string_view key) {
+        simdjson::dom::parser p;
+        std::string_view v;
+        if (p.parse(stats())[key].get_string().get(v) != simdjson::SUCCESS) return {};
+        return std::string(v);
+    }
+    uint64_t stat_uint(std::string_view key) {
+        simdjson::dom::parser p;
+        uint64_t v = 0;
+        if (p.parse(stats())[key].get_uint64().get(v) != simdjson::SUCCESS) return 0;
+        return v;
     }
     std::string call(std::string_view path, std::string_view body_text,
                      std::string* ctype = nullptr) {
@@ -1349,4 +1383,63 @@ TEST_CASE("discovery: sock_diag and /proc/net give the same sockets for the daem
     CHECK(udp_seen);
     ::close(t);
     ::close(u);
+}
+
+TEST_CASE("discovery: the BPF iterator and /proc give the same answers") {
+    if (Discovery::test_source() != Discovery::Source::iterator) {
+        MESSAGE("runs in the iterator pass (discovery_iterator_test)");
+        return;
+    }
+    require_tool(python3());
+    Discovery iter("", Discovery::Source::iterator), proc("", Discovery::Source::procfs);
+    TempDir t;
+    uint16_t tp = free_port(false), up = free_port(true);
+    // TCP and UDP (v4 and v6), a write-append log, a read-write log, a tracer memfd, a deleted
+    // log (not reported), and a log path longer than the iterator's 256-byte buffer.
+    std::string deep = t.path;
+    while (deep.size() < 300) deep += "/deeper-directory-name";
+    std::filesystem::create_directories(deep);
+    std::string script =
+        "import socket,os,time\n"
+        "a=socket.socket(); a.bind(('127.0.0.1'," +
+        std::to_string(tp) +
+        ")); a.listen()\n"
+        "b=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); b.bind(('::'," +
+        std::to_string(up) +
+        "))\n"
+        "c=socket.socket(); c.bind(('127.0.0.1',0))\n"  // bound, not listening: not a port
+        "f=open('" +
+        (t / "app.log") + "','a'); g=open('" + (t / "rw.log") +
+        "','w+')\n"
+        "h=open('" +
+        deep + "/long.log','a'); d=open('" + (t / "gone.log") + "','a'); os.unlink('" +
+        (t / "gone.log") +
+        "')\n"
+        "m=os.memfd_create('datadog-tracer-info-x'); os.write(m, "
+        "bytes([0x81,0xaf])+b'tracer_language'+bytes([0xa2])+b'go')\n"
+        "time.sleep(1000)\n";
+    Child py({python3(), "-c", script});
+    Child plain({"sleep", "1000"});
+    wait_comm(plain, "sleep");
+    REQUIRE(eventually(
+        [&] { return proc_net_has(py.pid(), tp, false) && proc_net_has(py.pid(), up, true); }));
+    REQUIRE(eventually([&] {
+        return std::filesystem::exists(t / "rw.log") && !std::filesystem::exists(t / "gone.log");
+    }));
+    std::string a, b;
+    bool same = eventually([&] {
+        a = iter.services({py.pid(), plain.pid(), 4194303}, {py.pid()});
+        b = proc.services({py.pid(), plain.pid(), 4194303}, {py.pid()});
+        return a == b && a.find("long.log") != std::string::npos;
+    });
+    CHECK_MESSAGE(same, "iterator: ", a, "\nprocfs:   ", b);
+    CHECK(a.find("\"tcp_ports\":[" + std::to_string(tp) + "],\"udp_ports\":[" + std::to_string(up) +
+                 "]") != std::string::npos);
+    CHECK(a.find("app.log") != std::string::npos);
+    CHECK(a.find("rw.log") == std::string::npos);
+    CHECK(a.find("gone.log") == std::string::npos);
+    CHECK(a.find("\"tracer_language\":\"go\"") != std::string::npos);
+    CHECK(iter.stat_uint("snapshots") >= 1);
+    CHECK(iter.stat_uint("pids_from_snapshot") >= 3);
+    CHECK(proc.stat_uint("snapshots") == 0);
 }
