@@ -150,13 +150,14 @@ int discovery_task_file(struct bpf_iter__task_file *ctx)
 		return 0;
 	__u64 len = n - 1; /* n counts the NUL */
 	const char *p = b->path;
-	if (mode == S_IFCHR) {
-		if (!has_prefix(p, len, "/dev/nvidia", 11))
-			return 0;
+	/* The path decides, whatever the file's type (as /proc's readlink is classified). */
+	if (has_prefix(p, len, "/dev/nvidia", 11)) {
 		r.kind = DISC_GPU_DEVICE;
 		emit(seq, &r, sizeof(r));
 		return 0;
 	}
+	if (mode == S_IFCHR)
+		return 0;
 	if (has_prefix(p, len, "/memfd:", 7)) {
 		if (has_prefix(p, len, "/memfd:datadog-tracer-info-", 27))
 			r.kind = DISC_TRACER_MEMFD;

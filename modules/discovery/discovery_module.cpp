@@ -2,17 +2,18 @@
 // process collector (system-probe's pkg/discovery/module; docs/modules/discovery.md).
 //
 //   POST /discovery/services  {"new_pids": [...], "heartbeat_pids": [...]}
-//        → {"services": [Service...], "injected_pids": [...] | null}
+//        → {"services": [Service...], "injected_pids": [...] | null, "gpu_pids": [...] | null}
 //   GET  /discovery/status    "Discovery Module is running"
 //   GET  /discovery/state     {}
 //
 // A new pid is reported with every field when it is a service — it has a listening TCP or bound
 // UDP port, a tracer memfd or a log file open — and its command name is not ignored; a heartbeat
 // pid only with its ports and log files. A new pid that maps the APM injector is listed in
-// injected_pids whether it is a service or not. Everything is read from /proc at request time;
-// the work per pid is bounded and uses the request's reusable buffers, so a request allocates
-// nothing once they have grown. A request for more than kWholeMaxPids pids is streamed: about
-// kPieceNs of work per loop turn, so 10,000 pids hold other clients up for no longer than that.
+// injected_pids whether it is a service or not, and one that uses an NVIDIA GPU in gpu_pids.
+// Everything is read from /proc at request time; the work per pid is bounded and uses the request's
+// reusable buffers, so a request allocates nothing once they have grown. A request for more than
+// kWholeMaxPids pids is streamed: about kPieceNs of work per loop turn, so 10,000 pids hold other
+// clients up for no longer than that.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -67,8 +68,8 @@ struct Shared {
     // Counters (GetStats).
     uint64_t requests = 0, bad_requests = 0, streamed = 0;
     uint64_t new_pids = 0, heartbeat_pids = 0, pids_missing = 0;
-    uint64_t services = 0, heartbeats = 0, injected = 0, ignored = 0;
-    uint64_t tracer_metadata = 0, spring_checked = 0;
+    uint64_t services = 0, heartbeats = 0, injected = 0, gpu = 0, ignored = 0;
+    uint64_t tracer_metadata = 0;
     uint64_t maps_scans = 0, maps_skipped = 0;
     uint64_t netns_read = 0, socket_lines = 0, socket_overflow = 0, diag_dumps = 0;
     uint64_t sockets_dropped = 0, logs_dropped = 0;
@@ -108,6 +109,7 @@ class Request final : public http::StreamBody {
         next_new_ = next_hb_ = 0;
         started_ = false;
         injected_.clear();
+        gpu_pids_.clear();
         tables_.reset();
         mount_ns_.clear();
         use_snapshot_ = false;
@@ -178,12 +180,15 @@ class Request final : public http::StreamBody {
     }
     void close_document(http::JsonWriter& w) {
         w.end_array();
-        w.key("injected_pids");
-        if (injected_.empty()) {
-            w.null();
-        } else {
+        for (auto [key, pids] :
+             {std::pair{"injected_pids", &injected_}, std::pair{"gpu_pids", &gpu_pids_}}) {
+            w.key(key);
+            if (pids->empty()) {
+                w.null();
+                continue;
+            }
             w.start_array();
-            for (int pid : injected_) w.int64(pid);
+            for (int pid : *pids) w.int64(pid);
             w.end_array();
         }
         w.end_object();
@@ -236,21 +241,29 @@ class Request final : public http::StreamBody {
         return false;
     }
 
-    // The injector can only be mapped from its directory: maps is read (for it) only in mount
-    // namespaces where /opt/datadog-packages/datadog-apm-inject exists, checked once per
-    // namespace and request.
-    bool may_have_injector(uint64_t mnt_ns) {
+    // What the mount namespace of the pid being looked at holds, checked once per namespace and
+    // request. The injector can only be mapped from its directory, and the NVIDIA libraries are
+    // of use only where the driver's device nodes are: a new pid's maps is read only in mount
+    // namespaces with /opt/datadog-packages/datadog-apm-inject (for the injector) or
+    // /dev/nvidiactl or /dev/nvidia0 (for the libraries) — unless it is a service, whose maps is
+    // read anyway. Unknown (no ns/mnt): both may be there.
+    struct MountNs {
+        uint64_t ino;
+        bool injector_dir, nvidia_dev;
+    };
+    MountNs mount_ns(uint64_t mnt_ns) {
         if (mnt_ns == 0) {
             struct stat st;
-            if (::fstatat(piddir(), "ns/mnt", &st, 0) != 0) return true;
+            if (::fstatat(piddir(), "ns/mnt", &st, 0) != 0) return {0, true, true};
             mnt_ns = st.st_ino;
         }
         for (const auto& m : mount_ns_)
-            if (m.ino == mnt_ns) return m.has_dir;
-        bool has =
-            ::faccessat(piddir(), "root/opt/datadog-packages/datadog-apm-inject", F_OK, 0) == 0;
-        if (mount_ns_.size() < 4096) mount_ns_.push_back({mnt_ns, has});
-        return has;
+            if (m.ino == mnt_ns) return m;
+        auto has = [this](const char* path) { return ::faccessat(piddir(), path, F_OK, 0) == 0; };
+        MountNs m{mnt_ns, has("root/opt/datadog-packages/datadog-apm-inject"),
+                  has("root/dev/nvidiactl") || has("root/dev/nvidia0")};
+        if (mount_ns_.size() < 4096) mount_ns_.push_back(m);
+        return m;
     }
 
     void ensure_maps() {
@@ -543,17 +556,27 @@ class Request final : public http::StreamBody {
             ++shared_.pids_missing;
             return;
         }
-        // Injector: checked for every new pid, service or not.
-        if (may_have_injector(mnt_ns)) {
+        // Injector and GPU: checked for every new pid, service or not.
+        MountNs ns = mount_ns(mnt_ns);
+        if (ns.injector_dir) {
             ensure_maps();
             if (maps_.apm_injector) {
                 injected_.push_back(pid);
                 ++shared_.injected;
             }
-        } else {
-            ++shared_.maps_skipped;
         }
-        if (!is_service()) return;
+        bool service = is_service();
+        bool gpu = files_.gpu_device;
+        if (!gpu && (service || ns.nvidia_dev)) {
+            ensure_maps();
+            gpu = maps_.nvidia_libs;
+        }
+        if (!maps_read_) ++shared_.maps_skipped;
+        if (gpu) {
+            gpu_pids_.push_back(pid);
+            ++shared_.gpu;
+        }
+        if (!service) return;
         bool truncated = false;
         if (!read_all(piddir(), "cmdline", cmdline_buf_, kMaxCmdlineBytes, &truncated)) return;
         cmdline_.parse(cmdline_buf_.view());
@@ -575,8 +598,6 @@ class Request final : public http::StreamBody {
         generate_name(lang, cmdline_, ctx, name_);
         fs_.reset(-1, nullptr);
         bool apm = apm_instrumented(lang);
-        ensure_maps();
-        bool gpu = files_.gpu_device || maps_.nvidia_libs;
         collect_logs();
 
         w.start_object();
@@ -645,11 +666,6 @@ class Request final : public http::StreamBody {
         ++shared_.heartbeats;
     }
 
-    struct MountNs {
-        uint64_t ino;
-        bool has_dir;
-    };
-
     Shared& shared_;
     bool busy_ = false;
     bool pretty_ = false;
@@ -657,7 +673,7 @@ class Request final : public http::StreamBody {
     uint64_t start_ns_ = 0;
     std::vector<int32_t> new_pids_, heartbeat_pids_;
     size_t next_new_ = 0, next_hb_ = 0;
-    std::vector<int> injected_;
+    std::vector<int> injected_, gpu_pids_;
     std::vector<MountNs> mount_ns_;
     SocketTables tables_;
     http::Buffer placeholder_;
@@ -731,10 +747,11 @@ class DiscoveryModule final : public Module {
         w.kv_uint("services_found", s.services);
         w.kv_uint("heartbeats_answered", s.heartbeats);
         w.kv_uint("injected_pids_found", s.injected);
+        w.kv_uint("gpu_pids_found", s.gpu);
         w.kv_uint("ignored_services", s.ignored);
         w.kv_uint("tracer_metadata_read", s.tracer_metadata);
         w.kv_uint("maps_scans", s.maps_scans);
-        w.kv_uint("maps_skipped_no_injector", s.maps_skipped);
+        w.kv_uint("maps_skipped", s.maps_skipped);
         w.kv_uint("network_namespaces_read", s.netns_read);
         w.kv_uint("socket_table_lines", s.socket_lines);
         w.kv_uint("sock_diag_dumps", s.diag_dumps);

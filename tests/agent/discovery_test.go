@@ -97,8 +97,8 @@ func TestDiscoveryServices(t *testing.T) {
 	if len(got.Services) != 1 || !reflect.DeepEqual(got.Services[0], want) {
 		t.Errorf("new pid: got %+v\nwant %+v\n%s", got.Services, want, raw)
 	}
-	if got.InjectedPIDs != nil {
-		t.Errorf("injected_pids %v, want null", got.InjectedPIDs)
+	if got.InjectedPIDs != nil || got.GPUPIDs != nil {
+		t.Errorf("injected_pids %v, gpu_pids %v, want null", got.InjectedPIDs, got.GPUPIDs)
 	}
 
 	// A heartbeat: only what changes (ports, log files); the rest zero values.
@@ -125,7 +125,7 @@ func TestDiscoveryServices(t *testing.T) {
 	if err != nil || got.Services == nil || len(got.Services) != 0 {
 		t.Errorf("no pids: %v, %v\n%s", got, err, raw)
 	}
-	if string(raw) != `{"services":[],"injected_pids":null}`+"\n" {
+	if string(raw) != `{"services":[],"injected_pids":null,"gpu_pids":null}`+"\n" {
 		t.Errorf("no pids: body %q", raw)
 	}
 

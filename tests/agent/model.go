@@ -169,10 +169,11 @@ type DiscoveryService struct {
 }
 
 // DiscoveryServicesResponse mirrors pkg/discovery/model.ServicesResponse, the answer to
-// POST /discovery/services.
+// POST /discovery/services (GPUPIDs: datadog-agent model.go@07ac8b4f; older Agents ignore it).
 type DiscoveryServicesResponse struct {
 	Services     []DiscoveryService `json:"services"`
 	InjectedPIDs []int              `json:"injected_pids"`
+	GPUPIDs      []int              `json:"gpu_pids"`
 }
 
 // DiscoveryParams mirrors pkg/discovery/core.Params, the body the process collector posts.

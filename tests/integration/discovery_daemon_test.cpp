@@ -70,10 +70,11 @@ TEST_CASE("discovery: the built-in defaults run it; POST /discovery/services ans
     CHECK(std::string_view(services.at(0)["generated_name"]) == "integration_test");
     CHECK(std::string_view(services.at(1)["generated_name"]) == "");
     CHECK(doc["injected_pids"].is_null());
+    CHECK(doc["gpu_pids"].is_null());
     // The alias prefix and the other routes.
     r = c.post("/modules/discovery/services", "{}");
     REQUIRE(r.has_value());
-    CHECK(r->body == "{\"services\":[],\"injected_pids\":null}\n");
+    CHECK(r->body == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}\n");
     r = c.get("/discovery/status");
     REQUIRE(r.has_value());
     CHECK(r->body == "Discovery Module is running");

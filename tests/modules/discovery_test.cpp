@@ -1189,10 +1189,11 @@ TEST_CASE("discovery: a process that maps the APM injector is an injected pid, s
     }));
     std::string out = d.services({injected.pid(), plain.pid()});
     CHECK(d.status == 200);
-    CHECK(out == "{\"services\":[],\"injected_pids\":[" + std::to_string(injected.pid()) + "]}");
+    CHECK(out == "{\"services\":[],\"injected_pids\":[" + std::to_string(injected.pid()) +
+                     "],\"gpu_pids\":null}");
     // A heartbeat does not look for it.
     out = d.services({}, {injected.pid()});
-    CHECK(out == "{\"services\":[],\"injected_pids\":null}");
+    CHECK(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}");
 }
 
 TEST_CASE(
@@ -1238,7 +1239,7 @@ TEST_CASE("discovery: ignored command names are not reported, as new or heartbea
     {
         Discovery d;
         std::string out = d.services({sshd.pid(), family.pid()}, {sshd.pid(), family.pid()});
-        CHECK(out == "{\"services\":[],\"injected_pids\":null}");
+        CHECK(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}");
     }
     // With the list empty nothing is ignored (upstream: no list, no family prefixes either).
     Discovery all("[discovery]\nignored_command_names = []\n");
@@ -1277,6 +1278,64 @@ TEST_CASE(
                    "\"version\":\"\"},\"has_nvidia_gpu\":false}");
 }
 
+TEST_CASE(
+    "discovery: gpu_pids: an NVIDIA device open, or NVIDIA libraries mapped where the driver's "
+    "devices are; services or not") {
+    require_root("unshare -m makes a mount namespace with a /dev of its own");
+    require_tool(python3());
+    require_tool("unshare");
+    Discovery d;
+    TempDir t;
+    write_text(t / "libcuda.so.1", std::string(4096, '\0'));
+    const std::string map_lib = "import mmap,time\nf=open('" + (t / "libcuda.so.1") +
+                                "','rb')\nm=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ)\n"
+                                "time.sleep(1000)\n";
+    const std::string open_dev = "import time\nf=open('/dev/nvidia0','rb')\ntime.sleep(1000)\n";
+    // A mount namespace whose /dev is a tmpfs holding nvidiactl and nvidia0 (character devices
+    // with /dev/null's numbers: only their paths matter, and they open without NVIDIA's driver);
+    // it goes away with its last process.
+    auto in_gpu_ns = [&](const std::string& script) {
+        return Child({"unshare", "-m", "sh", "-c",
+                      "mount -t tmpfs rp-disc-dev /dev && mknod /dev/nvidiactl c 1 3 && "
+                      "mknod /dev/nvidia0 c 1 3 && "
+                      "exec \"$0\" -c \"$1\"",
+                      python3(), script});
+    };
+    Child dev = in_gpu_ns(open_dev);
+    Child lib = in_gpu_ns(map_lib);
+    Child plain({"sleep", "1000"});
+    auto maps_has = [](int pid, std::string_view what) {
+        return read_text("/proc/" + std::to_string(pid) + "/maps").find(what) != std::string::npos;
+    };
+    auto fd_to = [](int pid, std::string_view target) {
+        std::error_code ec;
+        for (const auto& e :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+            std::error_code ec2;
+            if (std::filesystem::read_symlink(e.path(), ec2).string() == target) return true;
+        }
+        return false;
+    };
+    REQUIRE(eventually([&] { return fd_to(dev.pid(), "/dev/nvidia0"); }));
+    REQUIRE(eventually([&] { return maps_has(lib.pid(), "libcuda.so.1"); }));
+    wait_comm(plain, "sleep");
+    std::string out = d.services({plain.pid(), dev.pid(), lib.pid()});
+    CHECK(d.status == 200);
+    CHECK(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":[" +
+                     std::to_string(dev.pid()) + "," + std::to_string(lib.pid()) + "]}");
+    // Heartbeats do not look again (upstream: the Agent keeps what the new pid said).
+    out = d.services({}, {dev.pid(), lib.pid()});
+    CHECK(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}");
+    // The same library mapped by a process that is not a service, in a mount namespace without
+    // NVIDIA device nodes: its maps is not read (docs/modules/discovery.md, "Deviations").
+    if (!std::filesystem::exists("/dev/nvidiactl") && !std::filesystem::exists("/dev/nvidia0")) {
+        Child host({python3(), "-c", map_lib});
+        REQUIRE(eventually([&] { return maps_has(host.pid(), "libcuda.so.1"); }));
+        out = d.services({host.pid()});
+        CHECK(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}");
+    }
+}
+
 TEST_CASE("discovery: NVIDIA libraries mapped: has_nvidia_gpu; a db port: service_type db") {
     require_tool(python3());
     Discovery d;
@@ -1294,6 +1353,7 @@ TEST_CASE("discovery: NVIDIA libraries mapped: has_nvidia_gpu; a db port: servic
         REQUIRE(eventually([&] { return proc_net_has(py.pid(), port, false); }));
         std::string s = d.wait_service(py.pid());
         CHECK(s.find("\"has_nvidia_gpu\":true") != std::string::npos);
+        CHECK(d.services({py.pid()}).ends_with("\"gpu_pids\":[" + std::to_string(py.pid()) + "]}"));
         CHECK(s.find("\"service_type\":\"db\"") != std::string::npos);
     } else {
         MESSAGE("port 5432 is taken on this host: service_type db not checked");
@@ -1333,7 +1393,7 @@ TEST_CASE(
           R"( {"other": {"deep": [1, "x", null, {"y": -2.5e-3}]}, "new_pids": [] } )"}) {
         std::string out = d.call("/discovery/services", ok);
         CHECK_MESSAGE(d.status == 200, ok);
-        CHECK_MESSAGE(out == "{\"services\":[],\"injected_pids\":null}", ok);
+        CHECK_MESSAGE(out == "{\"services\":[],\"injected_pids\":null,\"gpu_pids\":null}", ok);
     }
     std::string ctype;
     CHECK(d.call("/discovery/status", "", &ctype) == "Discovery Module is running");
