@@ -54,6 +54,14 @@ bool TaskFiles::snapshot(http::Buffer& out, std::vector<Task>& tasks, std::strin
     }
     ++reads_;
     for (;;) {
+        if (out.size() >= kMaxSnapshotBytes) {
+            *err = "iter/task_file: snapshot larger than " +
+                   std::to_string(kMaxSnapshotBytes >> 20) + " MiB";
+            ::close(fd);
+            out.clear();
+            out.shrink_to(1 << 20);
+            return false;
+        }
         out.reserve(out.size() + 65536);
         ssize_t n = ::read(fd, out.data() + out.size(), 65536);
         if (n < 0 && errno == EINTR) continue;

@@ -33,6 +33,9 @@ namespace rp::modules::discovery {
 
 class TaskFiles {
   public:
+    // A larger snapshot is given up (the request reads /proc): 40 bytes per process and per
+    // listening socket, at most 296 per log file — 64 MiB is far beyond any host's.
+    static constexpr size_t kMaxSnapshotBytes = size_t{64} << 20;
     // Opens, loads (verifier) and attaches the iterator. Needs CAP_BPF + CAP_PERFMON (root).
     static std::expected<std::unique_ptr<TaskFiles>, std::string> load();
     ~TaskFiles();
