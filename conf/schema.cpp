@@ -46,6 +46,12 @@ std::string_view check_type_encoding(const Value& v) {
     return "must be \"name\" or \"number\"";
 }
 
+std::string_view check_seccomp_mode(const Value& v) {
+    const auto& s = std::get<std::string>(v);
+    if (s == "auto" || s == "entry_marks") return {};
+    return "is not a seccomp_tracer mode (auto, entry_marks)";
+}
+
 std::string_view check_no_nul(const Value& v) {
     if (std::get<std::string>(v).find('\0') == std::string::npos) return {};
     return "must not contain a NUL byte";
@@ -131,6 +137,9 @@ std::span<const KeySpec> schema() {
         // --- ringprobe's own tunables ---
         {.path = "ringprobe.drop_capabilities", .type = kBool, .default_value = false,
          .help = "Once started (socket bound, probes loaded), drop capabilities no longer needed."},
+        {.path = "ringprobe.shutdown_timeout_ms", .type = kInt, .default_value = I{5000},
+         .min = 1, .max = 3600000,
+         .help = "On SIGTERM/SIGINT, time open connections get to finish before they are closed."},
         {.path = "ringprobe.http.max_header_bytes", .type = kInt, .default_value = I{8192},
          .min = 1024, .max = 1048576,
          .help = "Largest request head (request line and headers); larger gets 431."},
@@ -164,6 +173,10 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.seccomp_tracer.max_entries", .type = kInt, .default_value = I{10240},
          .min = 1, .max = 1048576,
          .help = "(pid, syscall, action) entries kept by seccomp_tracer between two /check calls."},
+        {.path = "ringprobe.seccomp_tracer.mode", .type = kStr, .default_value = S("auto"),
+         .help = "How seccomp_tracer finds denials: auto (replay the filters where the kernel "
+                 "keeps them, else entry_marks) or entry_marks (infer them at every call).",
+         .check = check_seccomp_mode},
 
         {.path = "ringprobe.discovery.binary_cache_size", .type = kInt, .default_value = I{1000},
          .min = 1, .max = 1000000,

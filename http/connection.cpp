@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 #include "http/server.h"
 #include "loop/log.h"
@@ -61,6 +62,12 @@ const char* decode_path(std::string_view in, Buffer& out) {
     return nullptr;
 }
 
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 char* put(char* p, std::string_view s) {
     std::memcpy(p, s.data(), s.size());
     return p + s.size();
@@ -68,8 +75,12 @@ char* put(char* p, std::string_view s) {
 
 int cb_message_begin(llhttp_t* p) { return self(p)->on_message_begin(); }
 int cb_url(llhttp_t* p, const char* at, size_t n) { return self(p)->on_url(at, n); }
-int cb_header_field(llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_field(at, n); }
-int cb_header_value(llhttp_t* p, const char* at, size_t n) { return self(p)->on_header_value(at, n); }
+int cb_header_field(llhttp_t* p, const char* at, size_t n) {
+    return self(p)->on_header_field(at, n);
+}
+int cb_header_value(llhttp_t* p, const char* at, size_t n) {
+    return self(p)->on_header_value(at, n);
+}
 int cb_headers_complete(llhttp_t* p) { return self(p)->on_headers_complete(); }
 int cb_body(llhttp_t* p, const char* at, size_t n) { return self(p)->on_body(at, n); }
 int cb_message_complete(llhttp_t* p) { return self(p)->on_message_complete(); }
@@ -126,7 +137,8 @@ void Deferred::reset() {
         return;
     }
     LOG_WARN("http: a deferred request was dropped without an answer; answering 500");
-    complete([](Response& r) { r.error(500, "the handler dropped this request without answering"); });
+    complete(
+        [](Response& r) { r.error(500, "the handler dropped this request without answering"); });
 }
 
 // --- the connection.
@@ -216,7 +228,8 @@ void Connection::finish_close() {
 
 size_t Connection::buffer_bytes() const {
     return req_.capacity() + out_.capacity() + sending_.capacity() + path_.capacity() +
-           pending_in_.capacity() + resume_in_.capacity() + headers_.capacity() * sizeof(HeaderSpan);
+           pending_in_.capacity() + resume_in_.capacity() +
+           headers_.capacity() * sizeof(HeaderSpan);
 }
 
 size_t Connection::release_buffers() {
@@ -235,10 +248,18 @@ void Connection::arm_timer(TimerRole role) {
     timer_role_ = role;
     const ServerLimits& l = server_.limits();
     switch (role) {
-        case TimerRole::none: timer_.cancel(); break;
-        case TimerRole::idle: timer_.arm_after(l.idle_timeout_ms); break;
-        case TimerRole::request: timer_.arm_after(l.header_timeout_ms); break;
-        case TimerRole::write: timer_.arm_after(l.write_timeout_ms); break;
+        case TimerRole::none:
+            timer_.cancel();
+            break;
+        case TimerRole::idle:
+            timer_.arm_after(l.idle_timeout_ms);
+            break;
+        case TimerRole::request:
+            timer_.arm_after(l.header_timeout_ms);
+            break;
+        case TimerRole::write:
+            timer_.arm_after(l.write_timeout_ms);
+            break;
     }
 }
 
@@ -260,7 +281,8 @@ void Connection::on_timer() {
             LOG_DEBUG("http: closing a connection whose client stopped reading");
             close();
             break;
-        case TimerRole::none: break;
+        case TimerRole::none:
+            break;
     }
 }
 
@@ -275,7 +297,8 @@ void Connection::on_recv(const loop::Completion& c) {
     if (!c.more()) recv_ref_ = {};
     if (c.res > 0 && c.has_buffer()) {
         uint16_t id = c.buffer_id();
-        if (!closing_ && !stop_parsing_) feed(server_.reactor().recv_buffer(id), static_cast<size_t>(c.res));
+        if (!closing_ && !stop_parsing_)
+            feed(server_.reactor().recv_buffer(id), static_cast<size_t>(c.res));
         server_.reactor().release_recv_buffer(id);
     } else if (c.has_buffer()) {
         server_.reactor().release_recv_buffer(c.buffer_id());
@@ -352,11 +375,21 @@ void Connection::feed(const char* data, size_t len) {
         want_close_ = true;
         const char* msg;
         switch (limit_status_) {
-            case 400: msg = "bad request: whitespace in a header name"; break;
-            case 413: msg = "request body too large"; break;
-            case 414: msg = "request URI too long"; break;
-            case 431: msg = "request header fields too large"; break;
-            default: msg = nullptr; break;
+            case 400:
+                msg = "bad request: whitespace in a header name";
+                break;
+            case 413:
+                msg = "request body too large";
+                break;
+            case 414:
+                msg = "request URI too long";
+                break;
+            case 431:
+                msg = "request header fields too large";
+                break;
+            default:
+                msg = nullptr;
+                break;
         }
         if (msg != nullptr) {
             queue_error(limit_status_, msg);
@@ -491,6 +524,8 @@ int Connection::on_message_complete() {
 void Connection::handle_request() {
     Server& s = server_;
     ++s.mutable_stats().requests;
+    answer_start_ns_ = monotonic_ns();
+    count_on_ = nullptr;
     arm_timer(TimerRole::none);
     if (!llhttp_should_keep_alive(&parser_)) {
         want_close_ = true;
@@ -519,7 +554,8 @@ void Connection::handle_request() {
     size_t q = target.find('?');
     std::string_view raw_path = target.substr(0, q);
     if (q != std::string_view::npos) req.query = target.substr(q + 1);
-    if (size_t h = raw_path.find('#'); h != std::string_view::npos) raw_path = raw_path.substr(0, h);
+    if (size_t h = raw_path.find('#'); h != std::string_view::npos)
+        raw_path = raw_path.substr(0, h);
 
     if (const char* bad = decode_path(raw_path, path_); bad != nullptr) {
         queue_error(400, bad);
@@ -539,6 +575,7 @@ void Connection::handle_request() {
         res.add_header(std::string_view(allow, static_cast<size_t>(n)));
     } else if (RouteLoad& load = **m.load; load.limit != 0 && load.in_flight >= load.limit) {
         ++load.rejected;
+        count_on_ = &load;
         char msg[96];
         std::snprintf(msg, sizeof msg, "too many concurrent requests on this route (limit %u)",
                       load.limit);
@@ -546,6 +583,7 @@ void Connection::handle_request() {
     } else {
         ++load.in_flight;
         load_ = *m.load;
+        count_on_ = &load;
         deferred_pretty_ = pretty;
         (*m.handler)(req, res);
     }
@@ -582,7 +620,8 @@ void Connection::finish_handler(Response& res) {
 
 size_t Connection::format_head(char* out, int status, std::string_view content_type,
                                const Response& res, size_t body_len, bool stream) {
-    // Formatted by hand: two snprintf calls were ~1,600 instructions, 5 % of a /debug/stats request.
+    // Formatted by hand: two snprintf calls were ~1,600 instructions, 5 % of a /debug/stats
+    // request.
     char* p = out;
     p = put(p, "HTTP/1.1 ");
     p = std::to_chars(p, p + 8, status).ptr;
@@ -625,8 +664,14 @@ void Connection::count_status(int status) {
         ++st.responses_5xx;
 }
 
+void Connection::count_answer(int status) {
+    RouteLoad& l = count_on_ != nullptr ? *count_on_ : server_.unmatched();
+    l.answered(status, static_cast<double>(monotonic_ns() - answer_start_ns_) * 1e-9);
+}
+
 void Connection::finish_whole(Response& res) {
     count_status(res.status());
+    count_answer(res.status());
     size_t body_start = res.body_start_;
     size_t room_at = body_start - kHeaderRoom;
     if (res.is_json() && out_.size() > body_start) out_.push_back('\n');
@@ -659,6 +704,8 @@ void Connection::queue_error(int status, std::string_view message) {
     want_close_ = true;
     stop_parsing_ = true;
     if (awaiting_ != Awaiting::none) return;  // the answer in progress goes first; then we close
+    answer_start_ns_ = monotonic_ns();
+    count_on_ = nullptr;
     Response res(*this, out_, start_response(), server_.writers(), false);
     res.error(status, message);
     finish_whole(res);
@@ -709,8 +756,10 @@ void Connection::begin_stream(Response& res, StreamBody& body) {
         finish_whole(err);
         return;
     }
-    stream_chunked_ = !http10_;  // HTTP/1.0 has no chunked coding: the body ends with the connection
+    // HTTP/1.0 has no chunked coding: there the body ends with the connection.
+    stream_chunked_ = !http10_;
     count_status(res.status());
+    stream_status_ = res.status();
     char head[kHeaderRoom];
     size_t h = format_head(head, res.status(), res.content_type(), res, 0, true);
     if (out_front_ == out_.size()) {
@@ -761,6 +810,7 @@ void Connection::pump_stream() {
     stream_->conn_ = nullptr;
     stream_ = nullptr;
     awaiting_ = Awaiting::none;
+    count_answer(stream_status_);
     end_answer();
 }
 
@@ -773,6 +823,8 @@ void Connection::end_answer() {
 }
 
 void Connection::abandon_answer() {
+    // An answer the client did not wait for counts as 499 (nginx's "client closed request").
+    if (awaiting_ != Awaiting::none) count_answer(499);
     if (awaiting_ == Awaiting::deferred) ++deferred_gen_;  // every handle is dead now
     if (awaiting_ == Awaiting::stream && stream_ != nullptr) {
         StreamBody* body = stream_;
@@ -788,7 +840,8 @@ void Connection::abandon_answer() {
 }
 
 void Connection::schedule_resume() {
-    if (!resume_timer_.armed()) resume_timer_.arm_after(0);  // next loop turn, not from inside a handler
+    if (!resume_timer_.armed())
+        resume_timer_.arm_after(0);  // next loop turn, not from inside a handler
 }
 
 void Connection::resume_input() {
@@ -816,7 +869,8 @@ void Connection::flush() {
         out_front_ = 0;
         out_.clear();
     }
-    send_ref_ = server_.reactor().send(this, kSend, fd_, sending_.data() + sent_, sending_.size() - sent_);
+    send_ref_ =
+        server_.reactor().send(this, kSend, fd_, sending_.data() + sent_, sending_.size() - sent_);
     if (!send_ref_) {
         LOG_WARN("http: no reactor slot to send a response; closing the connection");
         close();
@@ -834,7 +888,8 @@ void Connection::on_send(const loop::Completion& c) {
         return;
     }
     if (c.res < 0) {
-        if (c.res != -EPIPE && c.res != -ECONNRESET) LOG_DEBUG("http: send: %s", std::strerror(-c.res));
+        if (c.res != -EPIPE && c.res != -ECONNRESET)
+            LOG_DEBUG("http: send: %s", std::strerror(-c.res));
         ++server_.mutable_stats().closed_error;
         close();
         return;

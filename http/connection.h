@@ -26,7 +26,7 @@ namespace rp::http {
 class Server;
 
 class Connection final : private loop::Handler {
-public:
+  public:
     explicit Connection(Server& server);
     ~Connection();
     Connection(const Connection&) = delete;
@@ -34,7 +34,8 @@ public:
 
     void open(int fd);
     // Starts closing: cancels reads, waits for an in-flight send to end, closes the fd, returns to
-    // the pool. A deferred or streamed answer in progress is abandoned. Safe to call more than once.
+    // the pool. A deferred or streamed answer in progress is abandoned. Safe to call more than
+    // once.
     void close();
     bool idle() const;  // no partial request, no answer in progress and nothing to send
     // Graceful shutdown: close once the current response is out.
@@ -63,7 +64,7 @@ public:
     void stream_woken();
     void stream_destroyed();
 
-private:
+  private:
     enum Tag : uint32_t { kRecv = 1, kSend = 2 };
     enum class TimerRole { none, idle, request, write };
     enum class Awaiting : uint8_t { none, deferred, stream };
@@ -80,8 +81,11 @@ private:
     void finish_whole(Response& res);
     void queue_error(int status, std::string_view message);
     void count_status(int status);
-    size_t format_head(char* out, int status, std::string_view content_type,
-                       const Response& res, size_t body_len, bool stream);
+    // Counts an answer (status, time since answer_start_ns_) on its route, or the server's
+    // unmatched requests.
+    void count_answer(int status);
+    size_t format_head(char* out, int status, std::string_view content_type, const Response& res,
+                       size_t body_len, bool stream);
     void pump_stream();
     void end_answer();  // a deferred or streamed answer is complete (or abandoned)
     void abandon_answer();
@@ -112,14 +116,14 @@ private:
     size_t header_bytes_ = 0;
     size_t header_count_ = 0;
     std::vector<HeaderSpan> headers_;  // grows to the most fields a request had (<= kMaxFields)
-    bool in_value_ = false;  // the last header callback was a value
+    bool in_value_ = false;            // the last header callback was a value
     bool in_message_ = false;
     bool headers_done_ = false;
     bool expect_continue_ = false;
-    bool want_close_ = false;     // after the queued output is sent, close
-    bool stop_parsing_ = false;   // a fatal request error was answered
+    bool want_close_ = false;    // after the queued output is sent, close
+    bool stop_parsing_ = false;  // a fatal request error was answered
     bool closing_ = false;
-    int limit_status_ = 0;        // a limit hit inside a callback: answer after execute returns
+    int limit_status_ = 0;  // a limit hit inside a callback: answer after execute returns
 
     // An answer in progress (deferred or streamed) and what it holds.
     Awaiting awaiting_ = Awaiting::none;
@@ -129,6 +133,9 @@ private:
     bool stream_chunked_ = true;
     bool http10_ = false;
     std::shared_ptr<RouteLoad> load_;  // the route slot the current answer holds
+    RouteLoad* count_on_ = nullptr;    // where the current answer is counted (/metrics)
+    uint64_t answer_start_ns_ = 0;     // CLOCK_MONOTONIC when its handler was called
+    int stream_status_ = 200;
     Buffer pending_in_;  // bytes received while an answer was in progress
     Buffer resume_in_;   // pending_in_ being parsed
 

@@ -1,8 +1,8 @@
 // json_writer.h — the JSON writer every handler and module uses.
 //
 // Wraps RapidJSON's Writer and PrettyWriter (2-space indent, as the Agent's ?pretty_print=1) over a
-// Buffer, chosen at run time. Writes straight into the buffer; no DOM, no allocation once the buffer
-// has grown (keep one writer and reset() it per document). Strings are escaped by RapidJSON.
+// Buffer, chosen at run time. Writes straight into the buffer; no DOM, no allocation once the
+// buffer has grown (keep one writer and reset() it per document). Strings are escaped by RapidJSON.
 #pragma once
 
 #include <rapidjson/prettywriter.h>
@@ -94,7 +94,7 @@ inline bool Writer<rp::http::Buffer>::ScanWriteUnescapedString(StringStream& is,
 namespace rp::http {
 
 class JsonWriter {
-public:
+  public:
     using Compact = rapidjson::Writer<Buffer>;
     using Pretty = rapidjson::PrettyWriter<Buffer>;
 
@@ -111,10 +111,18 @@ public:
     }
     Buffer& buffer() { return *out_; }
 
-    void start_object() { call([](auto& w) { w.StartObject(); }); }
-    void end_object() { call([](auto& w) { w.EndObject(); }); }
-    void start_array() { call([](auto& w) { w.StartArray(); }); }
-    void end_array() { call([](auto& w) { w.EndArray(); }); }
+    void start_object() {
+        call([](auto& w) { w.StartObject(); });
+    }
+    void end_object() {
+        call([](auto& w) { w.EndObject(); });
+    }
+    void start_array() {
+        call([](auto& w) { w.StartArray(); });
+    }
+    void end_array() {
+        call([](auto& w) { w.EndArray(); });
+    }
     void key(std::string_view k) {
         if (!pretty_ && json_plain_ascii(k.data(), k.size())) return plain_string(k);
         call([k](auto& w) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); });
@@ -122,8 +130,12 @@ public:
     // Invalid UTF-8 (a comm or cgroup name can hold any bytes) is written with each bad byte
     // replaced by U+FFFD, as Go's encoder does.
     void string(std::string_view s);
-    void int64(int64_t v) { call([v](auto& w) { w.Int64(v); }); }
-    void uint64(uint64_t v) { call([v](auto& w) { w.Uint64(v); }); }
+    void int64(int64_t v) {
+        call([v](auto& w) { w.Int64(v); });
+    }
+    void uint64(uint64_t v) {
+        call([v](auto& w) { w.Uint64(v); });
+    }
     // NaN and infinities have no JSON form: written as null.
     void number(double v) {
         if (v != v || v - v != 0) {
@@ -132,16 +144,38 @@ public:
         }
         call([v](auto& w) { w.Double(v); });
     }
-    void boolean(bool v) { call([v](auto& w) { w.Bool(v); }); }
-    void null() { call([](auto& w) { w.Null(); }); }
+    void boolean(bool v) {
+        call([v](auto& w) { w.Bool(v); });
+    }
+    void null() {
+        call([](auto& w) { w.Null(); });
+    }
 
     // key + value shorthands.
-    void kv(std::string_view k, std::string_view v) { key(k); string(v); }
-    void kv(std::string_view k, const char* v) { key(k); string(v); }
-    void kv_int(std::string_view k, int64_t v) { key(k); int64(v); }
-    void kv_uint(std::string_view k, uint64_t v) { key(k); uint64(v); }
-    void kv_bool(std::string_view k, bool v) { key(k); boolean(v); }
-    void kv_number(std::string_view k, double v) { key(k); number(v); }
+    void kv(std::string_view k, std::string_view v) {
+        key(k);
+        string(v);
+    }
+    void kv(std::string_view k, const char* v) {
+        key(k);
+        string(v);
+    }
+    void kv_int(std::string_view k, int64_t v) {
+        key(k);
+        int64(v);
+    }
+    void kv_uint(std::string_view k, uint64_t v) {
+        key(k);
+        uint64(v);
+    }
+    void kv_bool(std::string_view k, bool v) {
+        key(k);
+        boolean(v);
+    }
+    void kv_number(std::string_view k, double v) {
+        key(k);
+        number(v);
+    }
 
     // One complete value given as compact JSON text, copied as is (a fragment rendered earlier).
     // Compact documents only: returns false and writes nothing in pretty mode.
@@ -155,7 +189,7 @@ public:
     bool complete() const { return pretty_ ? pretty_w_.IsComplete() : compact_.IsComplete(); }
     bool pretty() const { return pretty_; }
 
-private:
+  private:
     // A string that needs neither escaping nor UTF-8 checks (most keys and values): RapidJSON
     // writes the separator (RawValue of nothing, typed as a string, keeps its state right) and
     // the bytes are copied in one go — ~70 instructions a string less than Writer::String's
@@ -188,7 +222,7 @@ namespace rp::http {
 // response completed from inside another one's handler — a deferred answer, say — needs a writer
 // of its own). Grows only when more responses are written at once than ever before.
 class JsonWriterPool {
-public:
+  public:
     JsonWriterPool() = default;
     JsonWriterPool(const JsonWriterPool&) = delete;
     JsonWriterPool& operator=(const JsonWriterPool&) = delete;
@@ -205,7 +239,7 @@ public:
     void release(JsonWriter* w) { free_.push_back(w); }
     size_t size() const { return all_.size(); }
 
-private:
+  private:
     Buffer placeholder_;  // what an idle writer points at
     std::vector<std::unique_ptr<JsonWriter>> all_;
     std::vector<JsonWriter*> free_;

@@ -31,9 +31,10 @@ std::expected<void, std::string> make_parents(const std::string& path) {
     size_t slash = path.rfind('/');
     if (slash == 0 || slash == std::string::npos) return {};
     std::string dir = path.substr(0, slash);
-    struct stat st{};
+    struct stat st {};
     if (stat(dir.c_str(), &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return std::unexpected("socket directory " + dir + " is not a directory");
+        if (!S_ISDIR(st.st_mode))
+            return std::unexpected("socket directory " + dir + " is not a directory");
         return {};
     }
     if (auto r = make_parents(dir); !r) return r;
@@ -64,11 +65,12 @@ std::expected<int, std::string> listen_unix(const UnixListenOptions& opts) {
         return std::unexpected("unix socket path \"" + path + "\" is empty or longer than " +
                                std::to_string(sizeof sa.sun_path - 1) + " bytes");
     if (auto r = make_parents(path); !r) return std::unexpected(r.error());
-    struct stat st{};
+    struct stat st {};
     if (lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return std::unexpected("refusing to start: " + path + " exists and is not a socket");
-        if (unlink(path.c_str()) != 0) return std::unexpected(errno_text("unlink stale socket " + path));
+        if (unlink(path.c_str()) != 0)
+            return std::unexpected(errno_text("unlink stale socket " + path));
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return std::unexpected(errno_text("socket(AF_UNIX)"));
@@ -121,7 +123,8 @@ std::expected<int, std::string> listen_unix(const UnixListenOptions& opts) {
     return fd;
 }
 
-std::expected<int, std::string> listen_tcp(const std::string& host_in, int port, uint64_t retry_ms) {
+std::expected<int, std::string> listen_tcp(const std::string& host_in, int port,
+                                           uint64_t retry_ms) {
     std::string host = host_in == "localhost" ? "127.0.0.1" : host_in;
     sockaddr_storage ss{};
     socklen_t len;
@@ -164,9 +167,10 @@ std::expected<int, std::string> listen_tcp(const std::string& host_in, int port,
             return std::unexpected(e);
         }
         if (!logged) {
-            LOG_WARN("bind tcp %s: address in use; retrying for up to %llu ms (a previous instance "
-                     "may still be closing it)",
-                     where.c_str(), static_cast<unsigned long long>(retry_ms));
+            LOG_WARN(
+                "bind tcp %s: address in use; retrying for up to %llu ms (a previous instance "
+                "may still be closing it)",
+                where.c_str(), static_cast<unsigned long long>(retry_ms));
             logged = true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(kBindRetryStepMs));

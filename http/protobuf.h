@@ -13,12 +13,11 @@
 // The field numbers of the upstream messages live in modules/proto/, one namespace per message.
 #pragma once
 
+#include <cstring>
 #include <protozero/basic_pbf_writer.hpp>
 #include <protozero/buffer_tmpl.hpp>
 #include <protozero/exception.hpp>
 #include <protozero/pbf_reader.hpp>
-
-#include <cstring>
 #include <string>
 #include <string_view>
 

@@ -33,7 +33,8 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
         std::string_view pair = q.substr(0, amp);
         size_t eq = pair.find('=');
         std::string_view k = pair.substr(0, eq);
-        if (k == name) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        if (k == name)
+            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
         if (amp == std::string_view::npos) break;
         q.remove_prefix(amp + 1);
     }

@@ -43,14 +43,16 @@ struct HeaderSpan {
 // surrounding whitespace). Bounded by the server's header limits (at most kMaxFields fields and
 // max_header_bytes in all); nothing is allocated: the fields are views into the request buffer.
 class Headers {
-public:
+  public:
     static constexpr size_t kMaxFields = 100;
     Headers() = default;
     Headers(const char* base, const HeaderSpan* spans, size_t count)
         : base_(base), spans_(spans), count_(count) {}
 
     size_t size() const { return count_; }
-    std::string_view name(size_t i) const { return {base_ + spans_[i].name_off, spans_[i].name_len}; }
+    std::string_view name(size_t i) const {
+        return {base_ + spans_[i].name_off, spans_[i].name_len};
+    }
     std::string_view value(size_t i) const {
         return {base_ + spans_[i].value_off, spans_[i].value_len};
     }
@@ -74,7 +76,7 @@ public:
 
     static bool equal_names(std::string_view a, std::string_view b);
 
-private:
+  private:
     const char* base_ = nullptr;
     const HeaderSpan* spans_ = nullptr;
     size_t count_ = 0;
@@ -98,7 +100,8 @@ struct Request {
     std::string_view param(std::string_view name) const { return params.get(name); }
     // Value of the first `name=` in the query (raw, not percent-decoded); nullopt if absent.
     std::optional<std::string_view> query_param(std::string_view name) const;
-    // ?pretty_print=1|t|true|yes|y|on (case-insensitive), as system-probe's utils.GetPrettyPrintFromQueryParams.
+    // ?pretty_print=1|t|true|yes|y|on (case-insensitive), as system-probe's
+    // utils.GetPrettyPrintFromQueryParams.
     bool pretty() const;
     // The encoding the client asked the answer in: protobuf when an Accept field contains
     // application/protobuf, else JSON.

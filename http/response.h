@@ -38,16 +38,15 @@ template <typename Sig>
 class FnRef;
 template <typename R, typename... A>
 class FnRef<R(A...)> {
-public:
+  public:
     template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FnRef>>>
     FnRef(F&& f)  // NOLINT: implicit on purpose, like std::function
-        : obj_(const_cast<void*>(static_cast<const void*>(&f))),
-          call_([](void* o, A... a) -> R {
+        : obj_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* o, A... a) -> R {
               return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<A>(a)...);
           }) {}
     R operator()(A... a) const { return call_(obj_, std::forward<A>(a)...); }
 
-private:
+  private:
     void* obj_;
     R (*call_)(void*, A...);
 };
@@ -56,7 +55,7 @@ private:
 // until produce() returned true or abandoned() was called; destroying it earlier closes the
 // connection that streams it (a chunked body that cannot end properly must not look complete).
 class StreamBody {
-public:
+  public:
     StreamBody() = default;
     virtual ~StreamBody();
     StreamBody(const StreamBody&) = delete;
@@ -76,7 +75,7 @@ public:
     // Whether a connection is streaming this body now.
     bool streaming() const { return conn_ != nullptr; }
 
-private:
+  private:
     friend class Connection;
     Connection* conn_ = nullptr;
 };
@@ -89,7 +88,7 @@ struct ResponseAnchor {
 // A request that a handler answers later. Move-only; dropping a live handle without completing it
 // answers 500 (a handler bug, logged) so that the client is never left waiting.
 class Deferred {
-public:
+  public:
     Deferred() = default;
     Deferred(Deferred&& o) noexcept
         : anchor_(std::move(o.anchor_)), generation_(std::exchange(o.generation_, 0)) {}
@@ -107,7 +106,7 @@ public:
     // Drops the handle (a live one is answered 500).
     void reset();
 
-private:
+  private:
     friend class Connection;
     Deferred(std::shared_ptr<ResponseAnchor> a, uint64_t gen)
         : anchor_(std::move(a)), generation_(gen) {}
@@ -116,7 +115,7 @@ private:
 };
 
 class Response {
-public:
+  public:
     // A response whose body is all of `out` (tests, tools): starting a body clears it. Here
     // stream() produces the whole body at once and defer() returns a handle that is never alive.
     Response(Buffer& out, JsonWriter& writer, bool pretty)
@@ -162,7 +161,7 @@ public:
     size_t header_count() const { return header_count_; }
     std::string_view header(size_t i) const { return headers_[i]; }
 
-private:
+  private:
     friend class Connection;
     // A response written into a connection's output buffer, its body starting at body_start.
     Response(Connection& conn, Buffer& out, size_t body_start, JsonWriterPool& pool, bool pretty)

@@ -34,6 +34,7 @@ void Router::handle(std::string_view method, std::string_view pattern, HandlerFn
         if (r.method == method && r.pattern == pattern) {
             r.fn = std::move(fn);
             r.load = std::make_shared<RouteLoad>();
+            r.load->label = prefix_ + r.pattern;
             r.load->limit = options.max_in_flight;
             return;
         }
@@ -47,6 +48,7 @@ void Router::handle(std::string_view method, std::string_view pattern, HandlerFn
     });
     r.fn = std::move(fn);
     r.load = std::make_shared<RouteLoad>();
+    r.load->label = prefix_ + r.pattern;
     r.load->limit = options.max_in_flight;
     routes_.push_back(std::move(r));
 }
@@ -55,6 +57,7 @@ Router& Router::mount(std::string_view module) {
     for (auto& m : mounts_)
         if (m.name == module) return *m.router;
     mounts_.push_back({std::string(module), std::make_unique<Router>()});
+    mounts_.back().router->prefix_ = prefix_ + "/" + std::string(module);
     return *mounts_.back().router;
 }
 

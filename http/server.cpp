@@ -2,7 +2,6 @@
 #include "http/server.h"
 
 #include <malloc.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,9 +39,7 @@ struct Server::Listener final : loop::Handler {
     Listener(Server& s, int f, std::string n) : server(s), fd(f), name(std::move(n)) {
         retry.init(s.reactor(), [this] { arm(); });
     }
-    ~Listener() {
-        stop();
-    }
+    ~Listener() { stop(); }
     void arm() { ref = server.reactor().accept_multishot(this, 0, fd); }
     void stop() {
         retry.cancel();
@@ -101,7 +98,8 @@ void Server::accept_one(int fd) {
     if (shutting_down_ || stats_.active >= limits_.max_connections) {
         ++stats_.rejected_over_limit;
         // A non-blocking best-effort answer: the socket buffer of a new connection has room.
-        ssize_t ignored = ::send(fd, kOverLimit.data(), kOverLimit.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t ignored =
+            ::send(fd, kOverLimit.data(), kOverLimit.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)ignored;
         ::shutdown(fd, SHUT_WR);
         ::close(fd);

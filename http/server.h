@@ -5,10 +5,11 @@
 // its body straight into the connection's output buffer (response.h has the handler contract:
 // whole, streamed and deferred answers). Pipelined requests are answered in order.
 //
-// Limits (each with its own status and a short JSON error body): header bytes → 431, URL longer than
-// the header limit → 414, body bytes → 413, malformed → 400 and close, connections → 503 and close,
-// request not complete within header_timeout_ms → 408 and close, idle keep-alive → close, a client
-// that does not read: output beyond max_output_bytes or no send progress for write_timeout_ms → close.
+// Limits (each with its own status and a short JSON error body): header bytes → 431, URL longer
+// than the header limit → 414, body bytes → 413, malformed → 400 and close, connections → 503 and
+// close, request not complete within header_timeout_ms → 408 and close, idle keep-alive → close, a
+// client that does not read: output beyond max_output_bytes or no send progress for
+// write_timeout_ms → close.
 #pragma once
 
 #include <llhttp.h>
@@ -45,20 +46,21 @@ struct ServerStats {
     uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
     uint64_t closed_idle = 0, closed_timeout = 0, closed_backpressure = 0, closed_error = 0;
     uint64_t active = 0;
-    uint64_t pooled = 0;              // connection objects (open + closed and kept for reuse)
-    uint64_t idle_buffer_bytes = 0;   // buffers held by closed connections kept for reuse
+    uint64_t pooled = 0;             // connection objects (open + closed and kept for reuse)
+    uint64_t idle_buffer_bytes = 0;  // buffers held by closed connections kept for reuse
 };
 
 class Connection;
 
 class Server {
-public:
+  public:
     Server(loop::Reactor& reactor, Router& router, ServerLimits limits);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Starts accepting on a listening socket (the server takes ownership of fd). `name` is for logs.
+    // Starts accepting on a listening socket (the server takes ownership of fd). `name` is for
+    // logs.
     std::expected<void, std::string> add_listener(int fd, std::string name);
     // Serves an already-connected socket as if it had been accepted (tests and the fuzzer use a
     // socketpair). The server takes ownership of fd. Subject to max_connections like accept.
@@ -76,12 +78,15 @@ public:
     const Router& router() const { return router_; }
     const llhttp_settings_t& parser_settings() const { return settings_; }
     JsonWriterPool& writers() { return writers_; }
+    // Answers that matched no route (404, 405, malformed requests), counted like a route's.
+    RouteLoad& unmatched() { return unmatched_; }
+    const RouteLoad& unmatched() const { return unmatched_; }
     ServerStats& mutable_stats() { return stats_; }
     std::string_view date_header();  // "Date: Thu, 26 Nov 2026 03:47:03 GMT", cached per second
     void release(Connection* c);
     bool shutting_down() const { return shutting_down_; }
 
-private:
+  private:
     struct Listener;
     void accept_one(int fd);
     void check_shutdown_done();
@@ -91,6 +96,7 @@ private:
     ServerLimits limits_;
     llhttp_settings_t settings_{};
     JsonWriterPool writers_;
+    RouteLoad unmatched_;
     ServerStats stats_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<Connection>> pool_;

@@ -3,13 +3,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-
-#include <simdjson.h>
-
 #include <map>
 
 #include "loop/log.h"
@@ -33,9 +30,12 @@ struct Host::BpfState {
 
 std::string_view state_name(ModuleState s) {
     switch (s) {
-        case ModuleState::disabled: return "disabled";
-        case ModuleState::running: return "running";
-        case ModuleState::failed: return "failed";
+        case ModuleState::disabled:
+            return "disabled";
+        case ModuleState::running:
+            return "running";
+        case ModuleState::failed:
+            return "failed";
     }
     return "unknown";
 }
@@ -136,7 +136,13 @@ std::expected<void, std::string> Host::ensure_bpf_runtime() {
 #if RINGPROBE_WITH_BPF
     if (!bpf_->attempted) {
         bpf_->attempted = true;
-        auto rt = bpf::Runtime::setup();
+        // One scan of the kernel BTF answers every enabled module's questions (Factory::btf_names).
+        bpf::RuntimeOptions opts;
+        for (const auto& e : entries_) {
+            if (!e.enabled || !e.factory->needs_ebpf) continue;
+            for (std::string_view n : e.factory->btf_names) opts.btf_names.emplace_back(n);
+        }
+        auto rt = bpf::Runtime::setup(opts);
         if (rt) {
             bpf_->runtime = std::move(*rt);
         } else {
@@ -166,30 +172,8 @@ void Host::prepare_bpf() {
     }
 }
 
-// Test hook (docs/HARDENING.md): RINGPROBE_FAIL_MODULES_FILE names a file listing module names, one
-// per line; creating a listed module fails. Read at every create, so a test can "fix the cause"
-// (edit the file) while the daemon runs and then POST /module-restart/{name}.
-static bool injected_failure(std::string_view name) {
-    const char* path = std::getenv("RINGPROBE_FAIL_MODULES_FILE");
-    if (path == nullptr || *path == '\0') return false;
-    std::FILE* f = std::fopen(path, "re");
-    if (f == nullptr) return false;
-    char line[256];
-    bool hit = false;
-    while (!hit && std::fgets(line, sizeof line, f) != nullptr) {
-        std::string_view l(line);
-        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.remove_suffix(1);
-        while (!l.empty() && std::isspace(static_cast<unsigned char>(l.front()))) l.remove_prefix(1);
-        hit = l == name;
-    }
-    std::fclose(f);
-    return hit;
-}
-
 std::expected<void, std::string> Host::create(Entry& e) {
     const Factory& f = *e.factory;
-    if (injected_failure(f.name))
-        return std::unexpected("injected failure (RINGPROBE_FAIL_MODULES_FILE)");
     Dependencies deps{reactor_, nullptr};
     if (f.needs_ebpf) {
         if (auto r = ensure_bpf_runtime(); !r) return r;
@@ -207,8 +191,10 @@ std::expected<void, std::string> Host::create(Entry& e) {
         return std::unexpected(r.error());
     }
     e.module = std::move(*m);
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - t0).count();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    e.load_seconds = static_cast<double>(us) / 1e6;
     LOG_INFO("module %.*s started in %.1f ms", static_cast<int>(f.name.size()), f.name.data(),
              static_cast<double>(us) / 1000.0);
     return {};
@@ -326,8 +312,14 @@ void Host::write_debug_stats(http::JsonWriter& w) {
     }
     w.kv_int("updated_at", loop::Reactor::unix_now_s());
     w.kv_number("delta_seconds", delta);
-    char uptime[kGoDurationMax];  // not a std::string: past 15 characters ("1h0m0.5s" and up) it allocates
-    w.kv("uptime", std::string_view(uptime, format_go_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count(), uptime)));
+    char uptime[kGoDurationMax];  // not a std::string: past 15 characters ("1h0m0.5s" and up) it
+                                  // allocates
+    w.kv("uptime",
+         std::string_view(
+             uptime,
+             format_go_duration(
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count(),
+                 uptime)));
     if (extra_stats_) {
         w.key("ringprobe");
         extra_stats_(w);
@@ -362,77 +354,65 @@ void Host::write_modules(http::JsonWriter& w) const {
 
 namespace {
 
-// Flattens numeric and boolean leaves of a JSON object into (metric suffix, value) pairs:
-// {"a": {"b": 1}} → ("a_b", 1). Strings and arrays are not metrics and are skipped.
-void flatten(simdjson::dom::element e, std::string& prefix,
-             std::vector<std::pair<std::string, double>>& out) {
-    switch (e.type()) {
-        case simdjson::dom::element_type::OBJECT:
-            for (auto field : simdjson::dom::object(e)) {
-                size_t len = prefix.size();
-                if (!prefix.empty()) prefix += '_';
-                for (char c : field.key)
-                    prefix += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
-                flatten(field.value, prefix, out);
-                prefix.resize(len);
-            }
-            break;
-        case simdjson::dom::element_type::INT64: out.emplace_back(prefix, double(int64_t(e))); break;
-        case simdjson::dom::element_type::UINT64: out.emplace_back(prefix, double(uint64_t(e))); break;
-        case simdjson::dom::element_type::DOUBLE: out.emplace_back(prefix, double(e)); break;
-        case simdjson::dom::element_type::BOOL: out.emplace_back(prefix, bool(e) ? 1.0 : 0.0); break;
-        default: break;
-    }
-}
+constexpr http::MetricFamily kUptime{"ringprobe_uptime_seconds", http::MetricKind::gauge,
+                                     "Time since the daemon started.", "seconds"};
+constexpr http::MetricFamily kModuleUp{
+    "ringprobe_module_up", http::MetricKind::gauge,
+    "1 when an enabled module is running, 0 when it failed (the reason is in /debug/stats)."};
+constexpr http::MetricFamily kModuleLoad{"ringprobe_module_load_seconds", http::MetricKind::gauge,
+                                         "Time the module's latest creation took.", "seconds"};
+constexpr http::MetricFamily kRequests{"ringprobe_http_requests", http::MetricKind::counter,
+                                       "HTTP requests answered, by route and status code."};
+constexpr http::MetricFamily kDuration{
+    "ringprobe_http_request_duration_seconds", http::MetricKind::histogram,
+    "Time from a request's handler call to the end of its answer, by route.", "seconds"};
+constexpr http::MetricFamily kInFlight{
+    "ringprobe_http_requests_in_flight", http::MetricKind::gauge,
+    "Deferred or streamed answers in progress, by route (limited routes only)."};
 
 }  // namespace
 
-void Host::write_metrics(http::Buffer& out) {
-    // name → lines; a std::map keeps each metric family together, as the format requires.
-    std::map<std::string, std::string> families;
-    auto add = [&](const std::string& name, const std::string& labels, double v) {
-        char num[64];
-        std::snprintf(num, sizeof num, "%.17g", v);
-        std::string& f = families[name];
-        f += name;
-        if (!labels.empty()) f += "{" + labels + "}";
-        f += " ";
-        f += num;
-        f += "\n";
-    };
-    simdjson::dom::parser parser;
-    http::Buffer tmp;
-    auto collect = [&](const std::string& base, const std::string& labels,
-                       const std::function<void(http::JsonWriter&)>& fn) {
-        tmp.clear();
-        http::JsonWriter w(tmp);
-        fn(w);
-        simdjson::dom::element doc;
-        if (parser.parse(tmp.data(), tmp.size()).get(doc) != simdjson::SUCCESS) return;
-        std::vector<std::pair<std::string, double>> leaves;
-        std::string prefix;
-        flatten(doc, prefix, leaves);
-        for (auto& [k, v] : leaves) add(base + k, labels, v);
-    };
+void write_route_metrics(http::MetricsWriter& w, const http::RouteLoad& load,
+                         std::string_view route) {
+    char code[8];
+    for (const auto& [status, n] : load.codes) {
+        if (status == 0) break;
+        auto end = std::to_chars(code, code + sizeof code, status).ptr;
+        w.counter(kRequests,
+                  {{"route", route}, {"code", std::string_view(code, size_t(end - code))}}, n);
+    }
+    if (load.other_codes != 0)
+        w.counter(kRequests, {{"route", route}, {"code", "other"}}, load.other_codes);
+    if (load.duration.count() != 0) w.histogram(kDuration, {{"route", route}}, load.duration);
+    if (load.limit != 0) w.gauge(kInFlight, {{"route", route}}, int64_t{load.in_flight});
+}
+
+void Host::write_metrics(http::MetricsWriter& w) const {
     auto now = std::chrono::steady_clock::now();
-    add("ringprobe_uptime_seconds", "", std::chrono::duration<double>(now - started_).count());
-    for (auto& e : entries_) {
+    w.gauge(kUptime, {}, std::chrono::duration<double>(now - started_).count());
+    for (const auto& e : entries_) {
         if (!e.enabled) continue;
-        std::string labels = "module=\"" + std::string(e.factory->name) + "\"";
-        add("ringprobe_module_running", labels, e.state == ModuleState::running ? 1 : 0);
-        if (e.state == ModuleState::running)
-            collect("ringprobe_module_", labels, [&](http::JsonWriter& w) { e.module->write_stats(w); });
+        w.gauge(kModuleUp, {{"module", e.factory->name}}, int64_t{e.state == ModuleState::running});
+        if (e.state == ModuleState::running) {
+            w.gauge(kModuleLoad, {{"module", e.factory->name}}, e.load_seconds);
+            e.module->write_metrics(w);
+        }
     }
-    if (extra_stats_) collect("ringprobe_", "", extra_stats_);
-    for (auto& [name, lines] : families) {
-        out.append("# TYPE " + name + " gauge\n");
-        out.append(lines);
-    }
+    router_.for_each_route([&](std::string_view, const http::RouteLoad& load) {
+        write_route_metrics(w, load, load.label);
+    });
+    if (extra_metrics_) extra_metrics_(w);
 }
 
 void Host::register_global_routes() {
-    router_.handle("GET", "/metrics", [this](const http::Request&, http::Response& res) {
-        write_metrics(res.raw_body("text/plain; version=0.0.4; charset=utf-8"));
+    router_.handle("GET", "/metrics", [this](const http::Request& req, http::Response& res) {
+        http::MetricsFormat format = http::negotiate_metrics(req);
+        metrics_.reset();
+        write_metrics(metrics_);
+        metrics_.finish(
+            res.raw_body(format == http::MetricsFormat::openmetrics ? http::kOpenMetricsType
+                                                                    : http::kTextMetricsType),
+            format);
     });
     router_.handle("GET", "/debug/stats", [this](const http::Request&, http::Response& res) {
         write_debug_stats(res.json());

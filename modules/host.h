@@ -29,7 +29,7 @@ std::string_view state_name(ModuleState s);
 using ExtraStatsFn = std::function<void(http::JsonWriter&)>;
 
 class Host {
-public:
+  public:
     Host(loop::Reactor& reactor, const conf::Config& cfg, http::Router& router,
          std::span<const Factory> factories = registry());
     ~Host();
@@ -58,16 +58,21 @@ public:
     // Writes the /debug/stats object.
     void write_debug_stats(http::JsonWriter& w);
     void write_modules(http::JsonWriter& w) const;
-    // Prometheus text exposition (version 0.0.4) of the same facts as /debug/stats.
-    void write_metrics(http::Buffer& out);
+    // The /metrics families of the daemon (uptime, module up and load time, HTTP requests by route
+    // and code, durations), of every running module (Module::write_metrics), then the extra ones.
+    void write_metrics(http::MetricsWriter& w) const;
+    void set_extra_metrics(std::function<void(http::MetricsWriter&)> fn) {
+        extra_metrics_ = std::move(fn);
+    }
 
-private:
+  private:
     struct Entry {
         const Factory* factory;
         bool enabled = false;
         ModuleState state = ModuleState::disabled;
         std::unique_ptr<Module> module;
         std::string error;
+        double load_seconds = 0;  // the latest create
     };
     Entry* find(std::string_view name);
     std::expected<void, std::string> create(Entry& e);
@@ -81,6 +86,8 @@ private:
     struct BpfState;
     std::unique_ptr<BpfState> bpf_;
     ExtraStatsFn extra_stats_;
+    std::function<void(http::MetricsWriter&)> extra_metrics_;
+    http::MetricsWriter metrics_;  // reused by every scrape
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point last_stats_;
 };
@@ -92,6 +99,10 @@ inline constexpr size_t kGoDurationMax = 32;
 
 // The HTTP server's limits from the [ringprobe.http] keys (where the config and HTTP layers meet).
 http::ServerLimits http_limits(const conf::Config& cfg);
+// ringprobe_http_requests_total{route, code}, ringprobe_http_request_duration_seconds{route} and
+// ringprobe_http_requests_in_flight{route} of one route's counters.
+void write_route_metrics(http::MetricsWriter& w, const http::RouteLoad& load,
+                         std::string_view route);
 size_t format_go_duration(int64_t ns, char* out);
 std::string go_duration(int64_t ns);
 

@@ -1,10 +1,11 @@
 // btf_index.cpp — see btf_index.h. Format: include/uapi/linux/btf.h, Documentation/bpf/btf.rst.
 #include "bpf/runtime/btf_index.h"
 
+#include <bpf/btf.h>
 #include <fcntl.h>
+#include <linux/btf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <linux/btf.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,18 +33,18 @@ long trailing_bytes(uint32_t kind, uint32_t vlen) {
         case 18 /* BTF_KIND_TYPE_TAG */:
             return 0;
         case BTF_KIND_ARRAY:
-            return sizeof(btf_array);
+            return sizeof(struct btf_array);
         case BTF_KIND_STRUCT:
         case BTF_KIND_UNION:
-            return long(vlen) * sizeof(btf_member);
+            return long(vlen) * sizeof(struct btf_member);
         case BTF_KIND_ENUM:
-            return long(vlen) * sizeof(btf_enum);
+            return long(vlen) * sizeof(struct btf_enum);
         case BTF_KIND_FUNC_PROTO:
-            return long(vlen) * sizeof(btf_param);
+            return long(vlen) * sizeof(struct btf_param);
         case BTF_KIND_VAR:
-            return sizeof(btf_var);
+            return sizeof(struct btf_var);
         case BTF_KIND_DATASEC:
-            return long(vlen) * sizeof(btf_var_secinfo);
+            return long(vlen) * sizeof(struct btf_var_secinfo);
         case 17 /* BTF_KIND_DECL_TAG */:
             return 4;
         case 19 /* BTF_KIND_ENUM64 */:
@@ -202,17 +203,14 @@ std::expected<BtfIndex, std::string> BtfIndex::scan(In& in, std::span<const std:
         errno = 0;
         if (extra < 0) return fail("unknown BTF kind " + std::to_string(kind));
         if (t.name_off != 0) {
-            for (size_t i = 0; i < names.size(); ++i) {
-                if (name_offs[i] != t.name_off) continue;
-                bool seen = false;
-                for (const auto& f : idx.found_) seen |= f.name == names[i] && f.kind == kind;
-                if (!seen) idx.found_.push_back({std::string(names[i]), kind, int(id)});
-            }
+            for (size_t i = 0; i < names.size(); ++i)
+                if (name_offs[i] == t.name_off) idx.add(names[i], kind, int(id));
         }
         if (extra > 0 && !in.read(nullptr, size_t(extra))) return fail("read types");
         off += sizeof t + uint64_t(extra);
     }
     idx.type_count_ = id;
+    for (auto n : names) idx.names_.emplace_back(n);
     return idx;
 }
 
@@ -229,7 +227,7 @@ std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
     // Linux >= 6.16 lets /sys/kernel/btf/vmlinux be mapped: the kernel's own pages, no copy and
     // no read() per page (sysfs hands out 4 KiB per call: ~1,350 calls per pass otherwise).
     std::expected<BtfIndex, std::string> r;
-    struct stat st{};
+    struct stat st {};
     void* map = MAP_FAILED;
     if (map_file && ::fstat(fd, &st) == 0 && st.st_size > 0)
         map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
@@ -246,10 +244,45 @@ std::expected<BtfIndex, std::string> BtfIndex::load(const std::string& path,
     return r;
 }
 
+BtfIndex BtfIndex::from_btf(const struct btf* btf, std::span<const std::string_view> names) {
+    BtfIndex idx;
+    idx.type_count_ = btf__type_cnt(btf) - 1;
+    for (uint32_t id = 1; id <= idx.type_count_; ++id) {
+        const btf_type* t = btf__type_by_id(btf, id);
+        if (t == nullptr || t->name_off == 0) continue;
+        const char* name = btf__name_by_offset(btf, t->name_off);
+        if (name == nullptr) continue;
+        for (auto n : names)
+            if (n == name) idx.add(n, BTF_INFO_KIND(t->info), int(id));
+    }
+    for (auto n : names) idx.names_.emplace_back(n);
+    return idx;
+}
+
+// Keeps the first (lowest) id per (name, kind), as btf__find_by_name_kind() answers.
+void BtfIndex::add(std::string_view name, uint32_t kind, int id) {
+    for (const auto& f : found_)
+        if (f.kind == kind && f.name == name) return;
+    found_.push_back({std::string(name), kind, id});
+}
+
 int BtfIndex::find(std::string_view name, uint32_t kind) const {
     for (const auto& f : found_)
         if (f.kind == kind && f.name == name) return f.id;
     return -1;
+}
+
+bool BtfIndex::covers(std::string_view name) const {
+    for (const auto& n : names_)
+        if (n == name) return true;
+    return false;
+}
+
+void BtfIndex::merge(BtfIndex&& other) {
+    for (auto& f : other.found_) add(f.name, f.kind, f.id);
+    for (auto& n : other.names_)
+        if (!covers(n)) names_.push_back(std::move(n));
+    if (type_count_ == 0) type_count_ = other.type_count_;
 }
 
 }  // namespace rp::bpf

@@ -3,22 +3,22 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/btf.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
-#include <string_view>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 #include "bpf/runtime/btf_index.h"
 #include "bpf/runtime/feature_probes.h"
@@ -117,6 +117,20 @@ probes::Result setup_tracefs(const RuntimeOptions& opts, std::string* dir) {
     return {true, "was not mounted: mounted tracefs at " + opts.tracefs_path};
 }
 
+// The index of `names` in the kernel BTF at `path`: our own walk, or libbpf's parse of a file the
+// walk does not understand (a BTF kind newer than this code).
+std::expected<BtfIndex, std::string> scan_btf(const std::string& path,
+                                              std::span<const std::string_view> names) {
+    auto idx = BtfIndex::load(path, names);
+    if (idx) return idx;
+    LOG_DEBUG("bpf: %s; parsing it with libbpf", idx.error().c_str());
+    struct btf* parsed = btf__parse_raw(path.c_str());
+    if (parsed == nullptr) return std::unexpected(errno_message("parse " + path, errno));
+    BtfIndex r = BtfIndex::from_btf(parsed, names);
+    btf__free(parsed);
+    return r;
+}
+
 }  // namespace
 
 std::string errno_message(std::string_view what, int err) {
@@ -154,30 +168,22 @@ std::expected<std::unique_ptr<Runtime>, std::string> Runtime::setup(const Runtim
     set(FeatureId::bpf_syscall, probes::bpf_syscall());
 
     probes::Context ctx;
-    std::optional<BtfIndex> index;
-    struct btf* parsed = nullptr;  // libbpf's parse, only when our walk does not know the file
+    std::vector<std::string_view> btf_names(probes::btf_names().begin(), probes::btf_names().end());
+    for (const auto& n : opts.btf_names) btf_names.emplace_back(n);
     struct stat st {};
     if (::stat(opts.btf_path.c_str(), &st) != 0) {
         ctx.btf_missing = opts.btf_path + " missing";
-    } else if (auto idx = BtfIndex::load(opts.btf_path, probes::btf_names())) {
-        index = std::move(*idx);
-        ctx.find_btf_type = [&index](std::string_view name, uint32_t kind) {
-            return index->find(name, kind);
+    } else if (auto idx = scan_btf(opts.btf_path, btf_names)) {
+        rt->btf_ = std::move(*idx);
+        rt->btf_scans_ = 1;
+        Runtime* self = rt.get();
+        ctx.find_btf_type = [self](std::string_view name, uint32_t kind) {
+            return self->btf_->find(name, kind);
         };
         set(FeatureId::btf,
-            {true, opts.btf_path + " (" + std::to_string(index->type_count()) + " types)"});
+            {true, opts.btf_path + " (" + std::to_string(rt->btf_->type_count()) + " types)"});
     } else {
-        LOG_DEBUG("bpf: %s; parsing it with libbpf", idx.error().c_str());
-        parsed = btf__parse_raw(opts.btf_path.c_str());
-        if (parsed == nullptr) {
-            ctx.btf_missing = errno_message("parse " + opts.btf_path, errno);
-        } else {
-            ctx.find_btf_type = [parsed](std::string_view name, uint32_t kind) {
-                return btf__find_by_name_kind(parsed, std::string(name).c_str(), kind);
-            };
-            set(FeatureId::btf, {true, opts.btf_path + " (" +
-                                           std::to_string(btf__type_cnt(parsed) - 1) + " types)"});
-        }
+        ctx.btf_missing = idx.error();
     }
     if (!ctx.find_btf_type) set(FeatureId::btf, {false, ctx.btf_missing});
     auto tracefs = setup_tracefs(opts, &ctx.tracefs_dir);
@@ -201,7 +207,6 @@ std::expected<std::unique_ptr<Runtime>, std::string> Runtime::setup(const Runtim
         set(FeatureId::kprobe, probes::kprobe(ctx));
         set(FeatureId::fentry, probes::fentry(ctx));
     }
-    btf__free(parsed);
 
     rt->setup_ms_ =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -218,6 +223,47 @@ std::expected<std::unique_ptr<Runtime>, std::string> Runtime::setup(const Runtim
 }
 
 Runtime::~Runtime() = default;
+
+int Runtime::btf_find(uint32_t kind, std::string_view name) const {
+    if (!btf_) return -1;
+    if (!btf_->covers(name)) {
+        auto t0 = std::chrono::steady_clock::now();
+        const std::string_view one[] = {name};
+        auto idx = scan_btf(opts_.btf_path, one);
+        ++btf_scans_;
+        if (!idx) {
+            LOG_WARN("bpf: look up %.*s in kernel BTF: %s", static_cast<int>(name.size()),
+                     name.data(), idx.error().c_str());
+            return -1;
+        }
+        btf_->merge(std::move(*idx));
+        LOG_DEBUG(
+            "bpf: BTF name %.*s is not in any enabled module's Factory::btf_names: scanned %s "
+            "again (%.1f ms)",
+            static_cast<int>(name.size()), name.data(), opts_.btf_path.c_str(),
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
+    }
+    return btf_->find(name, kind);
+}
+
+bool Runtime::has_tracepoint(std::string_view system, std::string_view name,
+                             std::string* why) const {
+    if (!tracefs_dir_.empty()) {
+        std::string dir = tracefs_dir_ + "/events/";
+        dir.append(system).append("/").append(name);
+        if (::access(dir.c_str(), F_OK) == 0) return true;
+        if (why != nullptr) *why = "no trace event " + dir;
+        return false;
+    }
+    std::string type = "btf_trace_" + std::string(name);
+    if (btf_has(BTF_KIND_TYPEDEF, type)) return true;
+    if (why != nullptr) {
+        *why = has(FeatureId::btf) ? "not in kernel BTF (no " + type + ")"
+                                   : "no tracefs, and " + missing_message(feature(FeatureId::btf));
+    }
+    return false;
+}
 
 std::string Runtime::missing_message(const Feature& f) {
     std::string s(kFeatures[static_cast<size_t>(f.id)].missing);
@@ -270,6 +316,12 @@ uint64_t fdinfo_memlock(int fd) {
     uint64_t v = 0;
     std::from_chars(text.data(), text.data() + text.size(), v);
     return v;
+}
+
+uint64_t maps_memlock(std::initializer_list<const bpf_map*> maps) {
+    uint64_t total = 0;
+    for (const bpf_map* m : maps) total += fdinfo_memlock(bpf_map__fd(m));
+    return total;
 }
 
 }  // namespace rp::bpf

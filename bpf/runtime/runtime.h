@@ -8,6 +8,11 @@
 // missing is a Feature with available = false and a reason, and require() turns it into the error
 // of only the modules that need it ("kernel has no BTF (/sys/kernel/btf/vmlinux missing)").
 //
+// Kernel BTF questions (does this kernel have type X, tracepoint Y?) are answered from one index
+// of /sys/kernel/btf/vmlinux (btf_index.h) built at set-up for every name the feature probes and
+// the enabled modules declare (RuntimeOptions::btf_names, from each Factory's btf_names): no
+// module parses the kernel BTF itself.
+//
 // The runtime also keeps the ownership registry of our own BPF programs and maps (kernel id →
 // module), which Skeleton<T> fills and the `ebpf` module reads for its "Module" field.
 //
@@ -19,10 +24,15 @@
 #include <expected>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "bpf/runtime/btf_index.h"
+
+struct bpf_map;
 
 namespace rp::bpf {
 
@@ -54,6 +64,9 @@ struct RuntimeOptions {
     bool mount_tracefs = true;  // mount tracefs at tracefs_path when it is not mounted
     bool raise_memlock = true;
     bool route_libbpf_log = true;  // libbpf_set_print → rp::log
+    // Kernel BTF names the modules will ask about (btf_has, has_tracepoint's btf_trace_<name>),
+    // indexed in the same scan as the probes' own names.
+    std::vector<std::string> btf_names;
 };
 
 enum class ObjectKind : uint8_t { program, map };
@@ -91,6 +104,21 @@ class Runtime {
     const Owner* owner(ObjectKind kind, uint32_t id) const;
     size_t owned_count(ObjectKind kind) const;
 
+    // --- kernel BTF and trace events.
+    // Id of the kernel BTF type of `kind` (BTF_KIND_*) named `name`, or -1 (also without kernel
+    // BTF). A name outside RuntimeOptions::btf_names still works: it costs one more scan of the
+    // file (logged at debug), whose answer is kept.
+    int btf_find(uint32_t kind, std::string_view name) const;
+    bool btf_has(uint32_t kind, std::string_view name) const { return btf_find(kind, name) > 0; }
+    // Whether trace event `system`/`name` exists: its directory under tracefs/events when tracefs
+    // is mounted, else the btf_trace_<name> typedef in kernel BTF. When it does not and `why` is
+    // given, *why says what was looked for ("no trace event /sys/kernel/tracing/events/tcp/x",
+    // "not in kernel BTF (no btf_trace_x)").
+    bool has_tracepoint(std::string_view system, std::string_view name,
+                        std::string* why = nullptr) const;
+    // Scans of the kernel BTF file so far: 1 after set-up, one more per undeclared name asked.
+    size_t btf_scans() const { return btf_scans_; }
+
     const RuntimeOptions& options() const { return opts_; }
     // Where tracefs is mounted ("" when it is not).
     const std::string& tracefs_dir() const { return tracefs_dir_; }
@@ -105,11 +133,15 @@ class Runtime {
     std::unordered_map<uint32_t, Owner> programs_;
     std::unordered_map<uint32_t, Owner> maps_;
     double setup_ms_ = 0;
+    mutable std::optional<BtfIndex> btf_;  // empty without kernel BTF
+    mutable size_t btf_scans_ = 0;
 };
 
 // "memlock:" of /proc/self/fdinfo/<fd> for a BPF map or program fd: the kernel's own accounting
 // of the object's memory (bpf_map_memory_usage() for maps since Linux 6.4). 0 when unreadable.
 uint64_t fdinfo_memlock(int fd);
+// The sum of fdinfo_memlock over loaded maps.
+uint64_t maps_memlock(std::initializer_list<const bpf_map*> maps);
 
 // "what: strerror(err)" for a positive errno value — the shape of every error of this layer.
 std::string errno_message(std::string_view what, int err);

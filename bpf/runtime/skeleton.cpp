@@ -19,11 +19,15 @@ SkeletonCore& SkeletonCore::operator=(SkeletonCore&& o) noexcept {
         hooks_ = std::move(o.hooks_);
         prog_ids_ = std::move(o.prog_ids_);
         map_ids_ = std::move(o.map_ids_);
+        prog_fds_ = std::move(o.prog_fds_);
+        map_fds_ = std::move(o.map_fds_);
         timings = o.timings;
         o.links_.clear();
         o.hooks_.clear();
         o.prog_ids_.clear();
         o.map_ids_.clear();
+        o.prog_fds_.clear();
+        o.map_fds_.clear();
     }
     return *this;
 }
@@ -37,6 +41,7 @@ void SkeletonCore::register_ids(bpf_object* obj) {
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
         map_ids_.push_back(info.id);
+        map_fds_.push_back(fd);
         if (rt_ != nullptr) rt_->add_owner(ObjectKind::map, info.id, module_, bpf_map__name(map));
     }
     bpf_program* prog = nullptr;
@@ -47,6 +52,7 @@ void SkeletonCore::register_ids(bpf_object* obj) {
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
         prog_ids_.push_back(info.id);
+        prog_fds_.push_back(fd);
         if (rt_ != nullptr)
             rt_->add_owner(ObjectKind::program, info.id, module_, bpf_program__name(prog));
     }
@@ -83,6 +89,26 @@ void SkeletonCore::release() {
     }
     prog_ids_.clear();
     map_ids_.clear();
+    prog_fds_.clear();
+    map_fds_.clear();
+}
+
+uint64_t SkeletonCore::map_bytes() const {
+    uint64_t total = 0;
+    for (int fd : map_fds_) total += fdinfo_memlock(fd);
+    return total;
+}
+
+SkeletonCore::ProgramRuns SkeletonCore::program_runs() const {
+    ProgramRuns r;
+    for (int fd : prog_fds_) {
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+        r.run_time_ns += info.run_time_ns;
+        r.run_count += info.run_cnt;
+    }
+    return r;
 }
 
 }  // namespace rp::bpf

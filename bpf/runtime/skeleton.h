@@ -56,6 +56,15 @@ class SkeletonCore {
     const std::vector<std::string>& attached() const { return hooks_; }
     const std::vector<uint32_t>& program_ids() const { return prog_ids_; }
     const std::vector<uint32_t>& map_ids() const { return map_ids_; }
+    // Memory of the loaded maps, the kernel's own figure (fdinfo "memlock", read now: hash maps
+    // without preallocation and socket/task storage grow and shrink).
+    uint64_t map_bytes() const;
+    // Run time and run count of the loaded programs (zero unless kernel.bpf_stats_enabled).
+    struct ProgramRuns {
+        uint64_t run_time_ns = 0;
+        uint64_t run_count = 0;
+    };
+    ProgramRuns program_runs() const;
     SkeletonTimings timings;
 
   private:
@@ -66,6 +75,8 @@ class SkeletonCore {
     std::vector<std::string> hooks_;
     std::vector<uint32_t> prog_ids_;
     std::vector<uint32_t> map_ids_;
+    std::vector<int> prog_fds_;  // owned by the bpf_object, valid until release()
+    std::vector<int> map_fds_;
 };
 
 template <typename T>

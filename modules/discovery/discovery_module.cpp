@@ -38,7 +38,7 @@
 #if RINGPROBE_WITH_BPF
 #include "modules/discovery/task_files.h"
 #endif
-#include "modules/factories.h"
+#include "modules/module.h"
 
 namespace rp::modules {
 namespace {
@@ -953,9 +953,7 @@ class DiscoveryModule final : public Module {
     std::array<std::unique_ptr<Request>, kMaxInFlight> requests_;
 };
 
-}  // namespace
-
-CreateResult create_discovery(const conf::Config& cfg, Dependencies&) {
+CreateResult create(const conf::Config& cfg, Dependencies&) {
     if (::access("/proc/self/fd", R_OK) != 0)
         return std::unexpected(std::string("discovery: /proc/self/fd not readable: ") +
                                std::strerror(errno) + " (is /proc mounted?)");
@@ -970,5 +968,18 @@ CreateResult create_discovery(const conf::Config& cfg, Dependencies&) {
                     static_cast<size_t>(cfg.get_int("ringprobe.discovery.bpf_iterator_min_pids")));
     return m;
 }
+
+constexpr std::string_view kNamespaces[] = {"discovery"};
+
+}  // namespace
+
+extern const Factory discovery_factory;
+constinit const Factory discovery_factory{
+    .name = "discovery",
+    .config_namespaces = kNamespaces,
+    .enable_key = "discovery.enabled",
+    .create = create,
+    .needs_ebpf = false,
+};
 
 }  // namespace rp::modules

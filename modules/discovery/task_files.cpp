@@ -1,4 +1,5 @@
 // task_files.cpp — see task_files.h.
+#if RINGPROBE_WITH_BPF  // the module's folder is compiled in every build
 #include "modules/discovery/task_files.h"
 
 #include <bpf/bpf.h>
@@ -106,3 +107,5 @@ const TaskFiles::Task* TaskFiles::find(const std::vector<Task>& tasks, uint32_t 
 }
 
 }  // namespace rp::modules::discovery
+
+#endif  // RINGPROBE_WITH_BPF

@@ -16,26 +16,19 @@
 
 #include <chrono>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 
-#include "bpf/runtime/runtime.h"
 #include "loop/log.h"
 #include "modules/ebpf/bpf_inventory.h"
-#include "modules/factories.h"
+#include "modules/kit/bpf_module.h"
+#include "modules/kit/config.h"
 
 namespace rp::modules {
 namespace {
 
+constexpr std::string_view kModuleName = "ebpf";
+constexpr std::string_view kNamespaces[] = {"ebpf_check"};
 constexpr const char* kStatsSysctl = "/proc/sys/kernel/bpf_stats_enabled";
-
-bool config_bool(const conf::Config& cfg, std::string_view key) {
-    try {
-        return cfg.get_bool(key);
-    } catch (const std::logic_error&) {
-        return false;
-    }
-}
 
 // Keeps kernel BPF run-time statistics on while alive.
 class BpfStatsGuard {
@@ -99,38 +92,29 @@ class BpfStatsGuard {
     std::string mode_ = "off";
 };
 
-class EbpfModule final : public Module {
+class EbpfModule final : public kit::BpfModule {
   public:
+    static CreateResult create(const conf::Config& cfg, Dependencies& deps);
     EbpfModule(bpf::Runtime* rt, bool kernel_stats, bool numeric_types)
-        : rt_(rt), numeric_types_(numeric_types) {
+        : BpfModule(kModuleName), rt_(rt), numeric_types_(numeric_types) {
         if (kernel_stats) stats_.enable();
     }
     ~EbpfModule() override { close(); }
 
-    std::expected<void, std::string> register_routes(http::Router& router) override {
-        router.handle("", "/check",
-                      [this](const http::Request&, http::Response& res) { check(res); });
-        return {};
-    }
+    void close() override { stats_.release(); }
 
-    void write_stats(http::JsonWriter& w) const override {
-        w.start_object();
-        w.kv_int("last_check", last_check_s_);
+  private:
+    void check(http::Response& res) override;
+    void write_extra_stats(http::JsonWriter& w) const override {
         w.kv_uint("programs", last_programs_);
         w.kv_uint("maps", last_maps_);
         w.kv_number("check_ms", last_check_ms_);
         w.kv("kernel_bpf_stats", stats_.mode());
         w.kv("type_encoding", numeric_types_ ? "number" : "name");
-        w.end_object();
     }
-
-    void close() override { stats_.release(); }
-
-  private:
-    void check(http::Response& res);
     // "Type" as the Agent decodes it: cilium's name (a string since datadog-agent PR #35531,
     // 2025-03), or the kernel's number (ebpf.MapType / ebpf.ProgramType, uint32, in older
-    // Agents) with the name kept as "TypeName". docs/modules/ebpf.md.
+    // Agents); the other form as an extra key. docs/modules/ebpf.md.
     void write_type(http::JsonWriter& w, std::string_view name, uint32_t number) const {
         if (numeric_types_) {
             w.kv_uint("Type", number);
@@ -148,7 +132,6 @@ class EbpfModule final : public Module {
     // the host's objects (DESIGN.md, memory discipline). Its records view the runtime's ownership
     // registry, so they are read only within the check that collected them.
     ebpf::Inventory inventory_;
-    int64_t last_check_s_ = 0;
     uint64_t last_programs_ = 0;
     uint64_t last_maps_ = 0;
     double last_check_ms_ = 0;
@@ -159,11 +142,10 @@ void EbpfModule::check(http::Response& res) {
     inventory_.collect(rt_);
     const auto& maps = inventory_.maps();
     const auto& programs = inventory_.programs();
-    last_check_s_ = loop::Reactor::unix_now_s();
     last_programs_ = programs.size();
     last_maps_ = maps.size();
 
-    // Names: "MapType(N)" / "ProgramType(N)" for types beyond cilium/ebpf's tables.
+    // "MapType(N)" / "ProgramType(N)" for types beyond cilium/ebpf's tables are formatted here.
     char type_buf[ebpf::kTypeNameBytes];
     auto& w = res.json();
     w.start_object();
@@ -213,19 +195,24 @@ void EbpfModule::check(http::Response& res) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+CreateResult EbpfModule::create(const conf::Config& cfg, Dependencies& deps) {
+    auto rt = runtime(deps, {bpf::FeatureId::bpf_syscall});
+    if (!rt) return std::unexpected(rt.error());
+    return std::make_unique<EbpfModule>(
+        *rt, kit::config_bool(cfg, "ebpf_check.kernel_bpf_stats", false),
+        kit::config_string(cfg, "ringprobe.ebpf.type_encoding", "name") == "number");
+}
+
 }  // namespace
 
-CreateResult create_ebpf_check(const conf::Config& cfg, Dependencies& deps) {
-    if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
-    if (auto r = deps.bpf->require({bpf::FeatureId::bpf_syscall}); !r)
-        return std::unexpected(r.error());
-    bool numeric = false;
-    try {
-        numeric = cfg.get_string("ringprobe.ebpf.type_encoding") == "number";
-    } catch (const std::logic_error&) {
-    }
-    return std::make_unique<EbpfModule>(deps.bpf, config_bool(cfg, "ebpf_check.kernel_bpf_stats"),
-                                        numeric);
-}
+// Listed in modules/registry.cpp.
+extern const Factory ebpf_factory;
+constinit const Factory ebpf_factory{
+    .name = kModuleName,
+    .config_namespaces = kNamespaces,
+    .enable_key = "ebpf_check.enabled",
+    .create = EbpfModule::create,
+    .needs_ebpf = true,
+};
 
 }  // namespace rp::modules

@@ -14,17 +14,15 @@
 #include <fstream>
 #include <iterator>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bpf/oom_kill.h"
 #include "bpf/runtime/cpu_slots.h"
 #include "bpf/runtime/ring_buffer.h"
-#include "bpf/runtime/runtime.h"
-#include "bpf/runtime/skeleton.h"
 #include "loop/log.h"
-#include "modules/factories.h"
+#include "modules/kit/bpf_module.h"
+#include "modules/kit/config.h"
 #include "modules/oom_kill/oom_report.h"
 #include "oom_kill.skel.h"
 
@@ -35,15 +33,8 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "oom_kill_probe";
+constexpr std::string_view kNamespaces[] = {"system_probe_config"};
 constexpr int64_t kDefaultMaxEvents = 10240;  // system-probe's oom_stats map size
-
-int64_t config_int(const conf::Config& cfg, std::string_view key, int64_t fallback) {
-    try {
-        return cfg.get_int(key);
-    } catch (const std::logic_error&) {
-        return fallback;  // key not in this build's schema
-    }
-}
 
 // Whether tp_btf/mark_victim passes the victim's task_struct (Linux >= 6.8). The tracepoint's
 // format in tracefs lists the fields that came with that signature; without tracefs we assume
@@ -56,53 +47,23 @@ bool mark_victim_passes_task(const bpf::Runtime& rt) {
     return text.find("oom_score_adj") != std::string::npos;
 }
 
-class OomKillModule final : public Module {
+class OomKillModule final : public kit::BpfModule {
   public:
     static CreateResult create(const conf::Config& cfg, Dependencies& deps);
     ~OomKillModule() override { close(); }
 
-    std::expected<void, std::string> register_routes(http::Router& router) override {
-        // system-probe registers /check for every method.
-        router.handle("", "/check",
-                      [this](const http::Request&, http::Response& res) { check(res); });
-        return {};
-    }
-
-    void write_stats(http::JsonWriter& w) const override {
-        w.start_object();
-        w.kv_int("last_check", last_check_s_);
-        w.kv_uint("events", received_);
-        w.kv_uint("lost", ring_ ? ring_->lost() : 0);
-        w.kv_uint("dropped", dropped_);
-        w.kv_uint("pending", reports_.size());
-        w.kv_uint("max_events", max_events_);
-        w.key("hooks");
-        w.start_array();
-        for (const auto& h : skel_.attached()) w.string(h);
-        w.end_array();
-        w.kv_number("load_ms", skel_.timings().load_ms);
-        w.kv_number("attach_ms", skel_.timings().attach_ms);
-        w.kv_uint("ring_buffer_wakeups", ring_ ? ring_->wakeups() : 0);
-        // Which rule decided memcgoom (docs/modules/oom_kill_probe.md).
-        w.key("memcgoom_by");
-        w.start_object();
-        w.kv_uint("oom_control", by_[0]);
-        w.kv_uint("trigger_reclaim", by_[1]);
-        w.kv_uint("memcg_margin", by_[2]);
-        w.end_object();
-        w.end_object();
-    }
-
     void close() override {
+        track_ring(nullptr);
         ring_.reset();  // stops the watch before the map's fd goes away
         skel_.destroy();
         reports_.clear();
     }
 
   private:
-    OomKillModule() = default;
+    OomKillModule() : BpfModule(kModuleName) {}
     void on_record(std::span<const std::byte> rec);
-    void check(http::Response& res);
+    void check(http::Response& res) override;
+    void write_extra_stats(http::JsonWriter& w) const override;
 
     bpf::Skeleton<oom_kill_bpf> skel_;
     std::unique_ptr<bpf::RingBuffer> ring_;
@@ -111,15 +72,13 @@ class OomKillModule final : public Module {
     uint64_t received_ = 0;
     uint64_t dropped_ = 0;
     uint64_t by_[4] = {};  // per oom::Report::Evidence
-    int64_t last_check_s_ = 0;
 };
 
 CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) {
-    if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
-    bpf::Runtime& rt = *deps.bpf;
     using F = bpf::FeatureId;
-    if (auto r = rt.require({F::bpf_syscall, F::btf, F::ring_buffer}); !r)
-        return std::unexpected(r.error());
+    auto rt_or = runtime(deps, {F::bpf_syscall, F::btf, F::ring_buffer});
+    if (!rt_or) return std::unexpected(rt_or.error());
+    bpf::Runtime& rt = **rt_or;
 
     // Hook: tp_btf/mark_victim when it passes the task (else kprobe/oom_kill_process if the
     // kernel has kprobes, else tp_btf anyway: the BPF side then reports the victim pid only).
@@ -133,7 +92,7 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
     }
 
     std::unique_ptr<OomKillModule> m(new OomKillModule());
-    int64_t max_events = config_int(cfg, "ringprobe.oom_kill.max_events", kDefaultMaxEvents);
+    int64_t max_events = kit::config_int(cfg, "ringprobe.oom_kill.max_events", kDefaultMaxEvents);
     m->max_events_ = static_cast<size_t>(max_events > 0 ? max_events : kDefaultMaxEvents);
 
     auto skel = bpf::Skeleton<oom_kill_bpf>::create(
@@ -146,6 +105,7 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);
+    m->track(m->skel_.core());
 
     OomKillModule* self = m.get();
     auto ring =
@@ -154,10 +114,25 @@ CreateResult OomKillModule::create(const conf::Config& cfg, Dependencies& deps) 
                                 [self](std::span<const std::byte> rec) { self->on_record(rec); });
     if (!ring) return std::unexpected(ring.error());
     m->ring_ = std::move(*ring);
-    LOG_INFO("oom_kill_probe: attached %s (load %.1f ms, attach %.1f ms)",
-             use_kprobe ? "kprobe/oom_kill_process" : "tp_btf/mark_victim",
-             m->skel_.timings().load_ms, m->skel_.timings().attach_ms);
+    m->track_ring(m->ring_.get());
+    m->log_attached();
     return m;
+}
+
+void OomKillModule::write_extra_stats(http::JsonWriter& w) const {
+    w.kv_uint("events", received_);
+    w.kv_uint("lost", ring_ ? ring_->lost() : 0);
+    w.kv_uint("dropped", dropped_);
+    w.kv_uint("pending", reports_.size());
+    w.kv_uint("max_events", max_events_);
+    w.kv_uint("ring_buffer_wakeups", ring_ ? ring_->wakeups() : 0);
+    // Which rule decided memcgoom (docs/modules/oom_kill_probe.md).
+    w.key("memcgoom_by");
+    w.start_object();
+    w.kv_uint("oom_control", by_[0]);
+    w.kv_uint("trigger_reclaim", by_[1]);
+    w.kv_uint("memcg_margin", by_[2]);
+    w.end_object();
 }
 
 void OomKillModule::on_record(std::span<const std::byte> rec) {
@@ -181,7 +156,6 @@ void OomKillModule::on_record(std::span<const std::byte> rec) {
 void OomKillModule::check(http::Response& res) {
     // Records already in the ring but not yet announced by the poll belong to this check.
     if (ring_) ring_->drain();
-    last_check_s_ = loop::Reactor::unix_now_s();
     auto& w = res.json();
     if (reports_.empty()) {
         w.null();  // Go encodes the empty (nil) slice as null
@@ -195,8 +169,14 @@ void OomKillModule::check(http::Response& res) {
 
 }  // namespace
 
-CreateResult create_oom_kill(const conf::Config& cfg, Dependencies& deps) {
-    return OomKillModule::create(cfg, deps);
-}
+// Listed in modules/registry.cpp.
+extern const Factory oom_kill_factory;
+constinit const Factory oom_kill_factory{
+    .name = kModuleName,
+    .config_namespaces = kNamespaces,
+    .enable_key = "system_probe_config.enable_oom_kill",
+    .create = OomKillModule::create,
+    .needs_ebpf = true,
+};
 
 }  // namespace rp::modules

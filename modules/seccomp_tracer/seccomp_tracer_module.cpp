@@ -8,7 +8,7 @@
 // signal_generate, sched_process_exit — replaying the task's filters to learn a denial's action
 // ("replay" mode). A kernel that keeps no copy of the filters (no seccomp_get_filter, i.e. no
 // CONFIG_CHECKPOINT_RESTORE) gets sys_enter too and inferred actions ("entry_marks" mode; also
-// forced by RINGPROBE_SECCOMP_TRACER_NO_REPLAY=1, a debugging and test switch);
+// chosen by ringprobe.seccomp_tracer.mode = "entry_marks");
 // kretprobe/seccomp_run_filters only when tp_btf is unusable and the runtime found kprobes
 // ("kprobe" mode). /check reads and deletes every entry (GetAndFlush). With
 // seccomp_tracer.stack_traces_enabled, user stacks are counted per entry too and symbolized
@@ -17,30 +17,23 @@
 //
 // Needs: kernel BTF, tp_btf, task storage (Linux >= 5.11), bpf_loop (Linux >= 5.17).
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include <linux/btf.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <cstddef>
 #include <cstring>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 #include "bpf/runtime/cpu_slots.h"
-#include "bpf/runtime/runtime.h"
-#include "bpf/runtime/skeleton.h"
+#include "bpf/runtime/map_drain.h"
 #include "bpf/seccomp_tracer.h"
 #include "loop/log.h"
-#include "modules/factories.h"
+#include "modules/kit/bpf_module.h"
+#include "modules/kit/config.h"
 #include "modules/seccomp_tracer/symbolizer.h"
 #include "seccomp_tracer.skel.h"
 
@@ -56,28 +49,12 @@ namespace rp::modules {
 namespace {
 
 constexpr std::string_view kModuleName = "seccomp_tracer";
+constexpr std::string_view kNamespaces[] = {"seccomp_tracer"};
 constexpr int64_t kDefaultMaxEntries = 10240;
-constexpr uint32_t kBatchEntries = 256;  // entries read per BPF_MAP_LOOKUP_AND_DELETE_BATCH call
 // Stacks reported per (pid, syscall, action), the most frequent first (system-probe's
 // seccomp_tracer.max_stacks_per_tuple default); the others are counted in droppedStacks.
 constexpr size_t kMaxStacksPerEntry = 10;
 constexpr uint32_t kMaxStackIds = 2048;  // size of the `stacks` map when stack traces are on
-
-int64_t config_int(const conf::Config& cfg, std::string_view key, int64_t fallback) {
-    try {
-        return cfg.get_int(key);
-    } catch (const std::logic_error&) {
-        return fallback;  // key not in this build's schema
-    }
-}
-
-bool config_bool(const conf::Config& cfg, std::string_view key, bool fallback) {
-    try {
-        return cfg.get_bool(key);
-    } catch (const std::logic_error&) {
-        return fallback;
-    }
-}
 
 // Counter names as /debug/stats shows them, in enum seccomp_counter order.
 constexpr std::string_view kCounterNames[SECCOMP_CNT_COUNT] = {
@@ -114,87 +91,23 @@ constexpr Hook kHooks[] = {
     {"sched_process_exit", [](seccomp_tracer_bpf* s) { return s->progs.seccomp_process_exit; },
      false},
 };
-
-// The debugging and test switch that turns replay off.
-bool replay_disabled_by_env() {
-    const char* v = ::getenv("RINGPROBE_SECCOMP_TRACER_NO_REPLAY");
-    return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
-
+// Kernel BTF the module asks about: each hook's btf_trace_<tracepoint> typedef, and the function
+// whose presence says the kernel keeps each filter's original program (replay).
+constexpr std::string_view kBtfNames[] = {
+    "btf_trace_sys_enter",          "btf_trace_sys_exit", "btf_trace_signal_generate",
+    "btf_trace_sched_process_exit", "seccomp_get_filter",
+};
+constexpr std::string_view kModeKey = "ringprobe.seccomp_tracer.mode";
 
 std::string_view c_string(const char* s, size_t max) { return {s, ::strnlen(s, max)}; }
 
 using DenialKeyTuple = std::tuple<uint32_t, uint32_t, uint32_t>;  // pid, syscall, action
 DenialKeyTuple tuple_of(uint32_t pid, uint32_t nr, uint32_t action) { return {pid, nr, action}; }
 
-// Reads and deletes every entry of a hash map into keys/values (appending). Uses
-// BPF_MAP_LOOKUP_AND_DELETE_BATCH when the kernel has it, else walks and deletes key by key
-// (then an entry re-created meanwhile may be read twice: the caller merges by key).
-template <typename K, typename V>
-std::expected<void, std::string> drain_map(int fd, std::string_view name, uint32_t max_entries,
-                                           bool& batch_supported, std::vector<K>& keys,
-                                           std::vector<V>& values) {
-    if (batch_supported) {
-        LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        alignas(8) unsigned char in_batch[8] = {}, out_batch[8] = {};
-        bool first = true;
-        uint32_t chunk = std::min(kBatchEntries, max_entries);
-        for (;;) {
-            size_t base = keys.size();
-            keys.resize(base + chunk);
-            values.resize(base + chunk);
-            uint32_t n = chunk;
-            int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : in_batch, out_batch,
-                                                      keys.data() + base, values.data() + base, &n,
-                                                      &opts);
-            n = std::min(n, chunk);
-            keys.resize(base + n);
-            values.resize(base + n);
-            if (err < 0 && first && n == 0 && base == 0 &&
-                (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP)) {
-                batch_supported = false;  // kernel without batch operations on hash maps (< 5.6)
-                break;
-            }
-            if (err == -ENOENT) return {};
-            if (err == -ENOSPC && n == 0) {
-                if (chunk >= max_entries)
-                    return std::unexpected("read " + std::string(name) + ": bucket too large");
-                chunk = std::min(chunk * 2, max_entries);  // one bucket holds more: read it again
-                continue;
-            }
-            if (err < 0)
-                return std::unexpected(
-                    bpf::errno_message("read " + std::string(name) + " (batch)", -err));
-            std::memcpy(in_batch, out_batch, sizeof in_batch);
-            first = false;
-        }
-    }
-    K key{};
-    V value{};
-    for (uint64_t n = 0; n < 2ULL * max_entries; ++n) {
-        if (bpf_map_get_next_key(fd, nullptr, &key) != 0) break;
-        int err = bpf_map_lookup_elem(fd, &key, &value);
-        bpf_map_delete_elem(fd, &key);
-        if (err != 0) continue;  // deleted meanwhile
-        keys.push_back(key);
-        values.push_back(value);
-    }
-    return {};
-}
-
-class SeccompTracerModule final : public Module {
+class SeccompTracerModule final : public kit::BpfModule {
   public:
     static CreateResult create(const conf::Config& cfg, Dependencies& deps);
     ~SeccompTracerModule() override { close(); }
-
-    std::expected<void, std::string> register_routes(http::Router& router) override {
-        // system-probe registers /check for every method.
-        router.handle("", "/check",
-                      [this](const http::Request&, http::Response& res) { check(res); });
-        return {};
-    }
-
-    void write_stats(http::JsonWriter& w) const override;
 
     void close() override {
         skel_.destroy();
@@ -207,9 +120,9 @@ class SeccompTracerModule final : public Module {
     }
 
   private:
-    SeccompTracerModule() = default;
-    void check(http::Response& res);
-    seccomp_counters sum_counters() const;
+    SeccompTracerModule() : BpfModule(kModuleName) {}
+    void check(http::Response& res) override;
+    void write_extra_stats(http::JsonWriter& w) const override;
 
     // One stack's share of an entry, for the JSON.
     struct StackCount {
@@ -223,20 +136,17 @@ class SeccompTracerModule final : public Module {
     uint32_t max_entries_ = kDefaultMaxEntries;
     bool stack_traces_ = false;
     Mode mode_ = Mode::replay;
-    std::string mode_reason_;                                        // why not replay
-    std::map<std::string, std::string, std::less<>> missing_hooks_;  // tracepoint -> why
-    bool batch_denials_ = true;
-    bool batch_stacks_ = true;
+    std::string mode_reason_;     // why not replay
+    bpf::MapDrain denials_;       // GetAndFlush of the denials map
+    bpf::MapDrain stack_counts_;  // and of stack_counts, with stack traces on
     std::vector<seccomp_denial_key> keys_;
     std::vector<seccomp_denial_value> values_;
     std::vector<size_t> order_;  // indices into keys_/values_, sorted by key
     std::vector<seccomp_stack_key> stack_keys_;
     std::vector<uint64_t> stack_values_;
     std::unique_ptr<Symbolizer> symbolizer_;
-    int ncpus_ = 1;
     bpf::CpuSlots counters_;  // the counters map, read from memory (no syscall per stats call)
 
-    int64_t last_check_s_ = 0;
     uint64_t checks_ = 0;
     uint64_t last_check_entries_ = 0;
     uint64_t reported_denials_ = 0;  // sum of "count" over every entry served
@@ -246,18 +156,17 @@ class SeccompTracerModule final : public Module {
 };
 
 CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& deps) {
-    if (deps.bpf == nullptr) return std::unexpected("eBPF runtime not set up");
-    bpf::Runtime& rt = *deps.bpf;
     using F = bpf::FeatureId;
-    if (auto r = rt.require({F::bpf_syscall, F::btf}); !r) return std::unexpected(r.error());
+    auto rt_or = runtime(deps, {F::bpf_syscall, F::btf});
+    if (!rt_or) return std::unexpected(rt_or.error());
+    bpf::Runtime& rt = **rt_or;
 
     std::unique_ptr<SeccompTracerModule> m(new SeccompTracerModule());
     m->max_entries_ = static_cast<uint32_t>(std::clamp<int64_t>(
-        config_int(cfg, "ringprobe.seccomp_tracer.max_entries", kDefaultMaxEntries), 1, 1 << 20));
-    m->stack_traces_ = config_bool(cfg, "seccomp_tracer.stack_traces_enabled", false);
-    m->ncpus_ = libbpf_num_possible_cpus();
-    if (m->ncpus_ <= 0)
-        return std::unexpected(bpf::errno_message("count possible CPUs", -m->ncpus_));
+        kit::config_int(cfg, "ringprobe.seccomp_tracer.max_entries", kDefaultMaxEntries), 1,
+        1 << 20));
+    m->stack_traces_ = kit::config_bool(cfg, "seccomp_tracer.stack_traces_enabled", false);
+    const bool entry_marks_asked = kit::config_string(cfg, kModeKey, "auto") == "entry_marks";
 
     // Tracepoints first (each needs btf_trace_<name> in the kernel's BTF); kprobe only as the
     // fallback the runtime detected. Replay needs the kernel to keep each filter's original
@@ -265,32 +174,28 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
     bool tracepoints = rt.has(F::tp_btf);
     bool can_replay = false;
     if (tracepoints) {
-        btf* vmlinux = btf__parse(rt.options().btf_path.c_str(), nullptr);
-        if (vmlinux == nullptr)
-            return std::unexpected(bpf::errno_message("parse " + rt.options().btf_path, errno));
         for (const auto& h : kHooks) {
             std::string type = "btf_trace_" + std::string(h.tracepoint);
-            if (btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) <= 0)
-                m->missing_hooks_.emplace(h.tracepoint, "not in kernel BTF (no " + type + ")");
+            if (!rt.btf_has(BTF_KIND_TYPEDEF, type))
+                m->add_missing_hook(h.tracepoint, "not in kernel BTF (no " + type + ")");
         }
-        can_replay = btf__find_by_name_kind(vmlinux, "seccomp_get_filter", BTF_KIND_FUNC) > 0;
-        btf__free(vmlinux);
+        can_replay = rt.btf_has(BTF_KIND_FUNC, "seccomp_get_filter");
         if (!can_replay) {
             m->mode_ = Mode::entry_marks;
             m->mode_reason_ =
                 "kernel keeps no copy of seccomp filters (no seccomp_get_filter: "
                 "CONFIG_CHECKPOINT_RESTORE is off)";
-        } else if (replay_disabled_by_env()) {
+        } else if (entry_marks_asked) {
             can_replay = false;
             m->mode_ = Mode::entry_marks;
-            m->mode_reason_ = "RINGPROBE_SECCOMP_TRACER_NO_REPLAY is set";
+            m->mode_reason_ = std::string(kModeKey) + " is \"entry_marks\"";
         }
         // sys_exit finds ERRNO, signal_generate TRAP and KILL; sys_enter is needed without replay.
         // sched_process_exit only adds KILL_THREAD of a thread with siblings.
         for (const auto& h : kHooks) {
             bool needed = h.tracepoint != "sched_process_exit" &&
                           (!h.entry_marks_only || m->mode_ == Mode::entry_marks);
-            if (needed && m->missing_hooks_.count(h.tracepoint) != 0) tracepoints = false;
+            if (needed && m->hook_missing(h.tracepoint)) tracepoints = false;
         }
     }
     if (!tracepoints) {
@@ -302,18 +207,18 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         }
         m->mode_ = Mode::kprobe;
         m->mode_reason_ = rt.has(F::tp_btf) ? "tracepoints missing" : "no tp_btf";
-        m->missing_hooks_.clear();
+        m->clear_missing_hooks();
     }
 
     uint32_t max_entries = m->max_entries_;
     bool stacks = m->stack_traces_;
     Mode mode = m->mode_;
-    const auto& missing = m->missing_hooks_;
+    const SeccompTracerModule& self = *m;
     auto skel = bpf::Skeleton<seccomp_tracer_bpf>::create(
         rt, kModuleName, "seccomp_tracer",
         [&](seccomp_tracer_bpf* s) -> std::expected<void, std::string> {
             for (const auto& h : kHooks) {
-                bool load = mode != Mode::kprobe && missing.count(h.tracepoint) == 0 &&
+                bool load = mode != Mode::kprobe && !self.hook_missing(h.tracepoint) &&
                             (!h.entry_marks_only || mode == Mode::entry_marks);
                 bpf_program__set_autoload(h.program(s), load);
             }
@@ -338,22 +243,21 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
         });
     if (!skel) return std::unexpected(skel.error());
     m->skel_ = std::move(*skel);
-    auto counters = bpf::CpuSlots::map(bpf_map__fd(m->skel_->maps.counters), "seccomp_tracer counters");
+    m->track(m->skel_.core());
+    auto counters =
+        bpf::CpuSlots::map(bpf_map__fd(m->skel_->maps.counters), "seccomp_tracer counters");
     if (!counters) return std::unexpected(counters.error());
     m->counters_ = std::move(*counters);
+    m->denials_ = bpf::MapDrain(bpf_map__fd(m->skel_->maps.denials), "denials", m->max_entries_);
+    m->stack_counts_ =
+        bpf::MapDrain(bpf_map__fd(m->skel_->maps.stack_counts), "stack_counts", m->max_entries_);
     if (m->stack_traces_) m->symbolizer_ = std::make_unique<Symbolizer>();
 
-    std::string hooks;
-    for (const auto& h : m->skel_.attached()) hooks += (hooks.empty() ? "" : ", ") + h;
-    LOG_INFO(
-        "seccomp_tracer: %s mode, attached %s (max_entries %u, stack traces %s, load %.1f ms, "
-        "attach %.1f ms)",
-        std::string(mode_name(m->mode_)).c_str(), hooks.c_str(), m->max_entries_,
-        m->stack_traces_ ? "on" : "off", m->skel_.timings().load_ms, m->skel_.timings().attach_ms);
+    m->log_attached(std::string(mode_name(m->mode_)) + " mode, max_entries " +
+                    std::to_string(m->max_entries_) + ", stack traces " +
+                    (m->stack_traces_ ? "on" : "off"));
     if (!m->mode_reason_.empty())
         LOG_INFO("seccomp_tracer: not in replay mode: %s", m->mode_reason_.c_str());
-    for (const auto& [tp, why] : m->missing_hooks_)
-        LOG_INFO("seccomp_tracer: tracepoint %s %s", tp.c_str(), why.c_str());
     return m;
 }
 
@@ -410,7 +314,6 @@ void SeccompTracerModule::check(http::Response& res) {
         res.error(503, "seccomp_tracer is closed");
         return;
     }
-    last_check_s_ = loop::Reactor::unix_now_s();
     ++checks_;
 
     // Stacks first: a denial counted between the two drains then lands in the next check with its
@@ -420,8 +323,7 @@ void SeccompTracerModule::check(http::Response& res) {
     if (stack_traces_) {
         stack_keys_.clear();
         stack_values_.clear();
-        auto r = drain_map(bpf_map__fd(skel_->maps.stack_counts), "stack_counts", max_entries_,
-                           batch_stacks_, stack_keys_, stack_values_);
+        auto r = stack_counts_.drain(stack_keys_, stack_values_);
         if (!r) error = r.error();
         for (size_t i = 0; i < stack_keys_.size(); ++i) {
             const auto& k = stack_keys_[i];
@@ -437,8 +339,7 @@ void SeccompTracerModule::check(http::Response& res) {
 
     keys_.clear();
     values_.clear();
-    auto r = drain_map(bpf_map__fd(skel_->maps.denials), "denials", max_entries_, batch_denials_,
-                       keys_, values_);
+    auto r = denials_.drain(keys_, values_);
     if (!r && error.empty()) error = r.error();
 
     // Order the output by (pid, syscall, action) and merge duplicates (the key-by-key fallback can
@@ -510,28 +411,10 @@ void SeccompTracerModule::check(http::Response& res) {
     }
 }
 
-seccomp_counters SeccompTracerModule::sum_counters() const {
-    seccomp_counters total{};
-    uint64_t words[std::size(total.c)] = {};
-    if (counters_) counters_.sum_words(words, std::size(words));
-    for (size_t i = 0; i < std::size(words); ++i) total.c[i] = words[i];
-    return total;
-}
-
-void SeccompTracerModule::write_stats(http::JsonWriter& w) const {
-    seccomp_counters c = sum_counters();
-    w.start_object();
-    w.kv_int("last_check", last_check_s_);
+void SeccompTracerModule::write_extra_stats(http::JsonWriter& w) const {
+    const auto c = counters_.sum_as<seccomp_counters>();
     w.kv("mode", mode_name(mode_));
     if (!mode_reason_.empty()) w.kv("mode_reason", mode_reason_);
-    w.key("hooks");
-    w.start_array();
-    for (const auto& h : skel_.attached()) w.string(h);
-    w.end_array();
-    w.key("missing_hooks");
-    w.start_object();
-    for (const auto& [tp, why] : missing_hooks_) w.kv(tp, why);
-    w.end_object();
     w.key("counters");
     w.start_object();
     for (size_t i = 0; i < SECCOMP_CNT_COUNT; ++i) w.kv_uint(kCounterNames[i], c.c[i]);
@@ -546,20 +429,24 @@ void SeccompTracerModule::write_stats(http::JsonWriter& w) const {
     if (symbolizer_) w.kv_uint("symbolizer_cached_files", symbolizer_->cached_files());
     uint64_t memlock = 0;
     if (skel_) {
-        for (bpf_map* m : {skel_->maps.denials, skel_->maps.stacks, skel_->maps.stack_counts,
-                           skel_->maps.counters, skel_->maps.task_state})
-            memlock += bpf::fdinfo_memlock(bpf_map__fd(m));
+        memlock =
+            bpf::maps_memlock({skel_->maps.denials, skel_->maps.stacks, skel_->maps.stack_counts,
+                               skel_->maps.counters, skel_->maps.task_state});
     }
     w.kv_uint("map_memlock_bytes", memlock);
-    w.kv_number("load_ms", skel_.timings().load_ms);
-    w.kv_number("attach_ms", skel_.timings().attach_ms);
-    w.end_object();
 }
 
 }  // namespace
 
-CreateResult create_seccomp_tracer(const conf::Config& cfg, Dependencies& deps) {
-    return SeccompTracerModule::create(cfg, deps);
-}
+// Listed in modules/registry.cpp.
+extern const Factory seccomp_tracer_factory;
+constinit const Factory seccomp_tracer_factory{
+    .name = kModuleName,
+    .config_namespaces = kNamespaces,
+    .enable_key = "seccomp_tracer.enabled",
+    .create = SeccompTracerModule::create,
+    .needs_ebpf = true,
+    .btf_names = kBtfNames,
+};
 
 }  // namespace rp::modules

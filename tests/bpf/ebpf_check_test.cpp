@@ -30,7 +30,7 @@
 #include "http/router.h"
 #include "loop/reactor.h"
 #include "modules/ebpf/bpf_inventory.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
 
@@ -329,9 +329,9 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto oom = rp::modules::create_oom_kill(cfg, deps);
+    auto oom = rp::modules::find_factory("oom_kill_probe")->create(cfg, deps);
     REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
-    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(cfg, deps);
     REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
@@ -350,7 +350,8 @@ TEST_CASE("ebpf: every program and map on the host, ours named by module (in-pro
     CHECK(find_program(after, foreign.prog_id()) != nullptr);
 }
 
-TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, for Agents before 7.65") {
+TEST_CASE(
+    "ebpf: type_encoding = \"number\" writes Type as the kernel's number, for Agents before 7.65") {
     rp::test::require_bpf_or_skip();
     auto reactor = rp::loop::Reactor::create();
     REQUIRE(reactor);
@@ -360,7 +361,7 @@ TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, 
                                        nullptr);
     REQUIRE(cfg);
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto ebpf = rp::modules::create_ebpf_check(*cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(*cfg, deps);
     REQUIRE(ebpf);
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));
@@ -383,8 +384,8 @@ TEST_CASE("ebpf: type_encoding = \"number\" writes Type as the kernel's number, 
     CHECK(seen_prog);
     CHECK(seen_map);
     // Anything else is a configuration error naming the key.
-    auto bad = rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"int\"\n", "test", {},
-                                       nullptr);
+    auto bad =
+        rp::conf::Config::parse("[ringprobe.ebpf]\ntype_encoding = \"int\"\n", "test", {}, nullptr);
     REQUIRE_FALSE(bad);
     CHECK(bad.error().find("ringprobe.ebpf.type_encoding") != std::string::npos);
 }
@@ -436,9 +437,10 @@ TEST_CASE("ebpf: a warm check allocates nothing, again once the host outgrows it
     REQUIRE(rt);
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{**reactor, rt->get()};
-    auto oom = rp::modules::create_oom_kill(cfg, deps);  // ours: names, a hash map's entry count
+    auto oom = rp::modules::find_factory("oom_kill_probe")
+                   ->create(cfg, deps);  // ours: names, a hash map's entry count
     REQUIRE_MESSAGE(oom, (oom ? "" : oom.error()));
-    auto ebpf = rp::modules::create_ebpf_check(cfg, deps);
+    auto ebpf = rp::modules::find_factory("ebpf")->create(cfg, deps);
     REQUIRE_MESSAGE(ebpf, (ebpf ? "" : ebpf.error()));
     rp::http::Router router;
     REQUIRE((*ebpf)->register_routes(router.mount("ebpf")));

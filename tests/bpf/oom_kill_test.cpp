@@ -34,7 +34,7 @@
 #include "http/json_writer.h"
 #include "http/router.h"
 #include "loop/reactor.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "modules/oom_kill/oom_report.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
@@ -251,7 +251,7 @@ class ModuleHarness {
     }
     std::string create() {
         rp::modules::Dependencies deps{*reactor_, runtime_.get()};
-        auto m = rp::modules::create_oom_kill(cfg_, deps);
+        auto m = rp::modules::find_factory("oom_kill_probe")->create(cfg_, deps);
         if (!m) return m.error();
         module_ = std::move(*m);
         auto reg = module_->register_routes(router_.mount("oom_kill_probe"));

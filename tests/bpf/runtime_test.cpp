@@ -145,11 +145,77 @@ TEST_CASE("bpf btf index: finds the same type ids as libbpf's full parse") {
     REQUIRE_MESSAGE(streamed, (streamed ? "" : streamed.error()));
     CHECK(streamed->type_count() == idx->type_count());
     for (const auto& w : wanted)
-        CHECK_MESSAGE(streamed->find(w.name, w.kind) == idx->find(w.name, w.kind), std::string(w.name));
+        CHECK_MESSAGE(streamed->find(w.name, w.kind) == idx->find(w.name, w.kind),
+                      std::string(w.name));
+    // libbpf's parse, the fallback for a file our walk does not know, gives the same answers.
+    auto from_libbpf = rp::bpf::BtfIndex::from_btf(btf, names);
+    CHECK(from_libbpf.type_count() == idx->type_count());
+    for (const auto& w : wanted) {
+        CHECK_MESSAGE(from_libbpf.find(w.name, w.kind) == idx->find(w.name, w.kind),
+                      std::string(w.name));
+        CHECK(from_libbpf.covers(w.name));
+    }
+    CHECK_FALSE(idx->covers("vfs_write"));
     btf__free(btf);
     auto bad = rp::bpf::BtfIndex::load("/proc/self/status", names);  // not BTF: an error
     REQUIRE_FALSE(bad);
     CHECK(bad.error().find("not BTF") != std::string::npos);
+}
+
+TEST_CASE("bpf runtime: BTF queries come from the set-up scan; an undeclared name costs one more") {
+    rp::test::require_bpf_or_skip();
+    rp::bpf::RuntimeOptions opts;
+    opts.btf_names = {"btf_trace_sys_exit", "seccomp_get_filter", "no_such_type_anywhere"};
+    auto rt = runtime(opts);
+    REQUIRE(rt->has(FeatureId::btf));
+    CHECK(rt->btf_scans() == 1);
+    struct btf* btf = btf__parse_raw("/sys/kernel/btf/vmlinux");
+    REQUIRE(btf != nullptr);
+    CHECK(rt->btf_find(BTF_KIND_TYPEDEF, "btf_trace_sys_exit") ==
+          btf__find_by_name_kind(btf, "btf_trace_sys_exit", BTF_KIND_TYPEDEF));
+    CHECK(rt->btf_has(BTF_KIND_FUNC, "seccomp_get_filter") ==
+          (btf__find_by_name_kind(btf, "seccomp_get_filter", BTF_KIND_FUNC) > 0));
+    CHECK_FALSE(rt->btf_has(BTF_KIND_STRUCT, "no_such_type_anywhere"));
+    CHECK_FALSE(rt->btf_has(BTF_KIND_STRUCT, "btf_trace_sys_exit"));  // declared, other kind
+    CHECK(rt->btf_scans() == 1);  // every answer so far came from the set-up scan
+    // Undeclared: one more scan, then kept.
+    CHECK(rt->btf_find(BTF_KIND_STRUCT, "tcp_sock") ==
+          btf__find_by_name_kind(btf, "tcp_sock", BTF_KIND_STRUCT));
+    CHECK(rt->btf_scans() == 2);
+    CHECK(rt->btf_has(BTF_KIND_STRUCT, "tcp_sock"));
+    CHECK(rt->btf_scans() == 2);
+    btf__free(btf);
+
+    // Trace events: tracefs is mounted (set-up mounts it), so its events directory answers.
+    REQUIRE_FALSE(rt->tracefs_dir().empty());
+    std::string why;
+    CHECK(rt->has_tracepoint("tcp", "tcp_probe", &why));
+    CHECK_FALSE(rt->has_tracepoint("tcp", "no_such_tracepoint", &why));
+    CHECK(why == "no trace event " + rt->tracefs_dir() + "/events/tcp/no_such_tracepoint");
+}
+
+TEST_CASE("bpf runtime: without tracefs, trace events are looked up in kernel BTF") {
+    rp::test::require_bpf_or_skip();
+    rp::bpf::RuntimeOptions opts;
+    opts.tracefs_path = "/nonexistent/tracing";
+    opts.mount_tracefs = false;
+    opts.btf_names = {"btf_trace_tcp_probe"};
+    auto rt = runtime(opts);
+    if (!rt->tracefs_dir().empty()) return;  // debugfs has it at /sys/kernel/debug/tracing
+    std::string why;
+    CHECK(rt->has_tracepoint("tcp", "tcp_probe", &why));
+    CHECK(rt->btf_scans() == 1);
+    CHECK_FALSE(rt->has_tracepoint("tcp", "no_such_tracepoint", &why));
+    CHECK(why == "not in kernel BTF (no btf_trace_no_such_tracepoint)");
+    CHECK(rt->btf_scans() == 2);
+
+    // No BTF either: the reason says both.
+    opts.btf_path = "/nonexistent/btf/vmlinux";
+    auto bare = runtime(opts);
+    if (!bare->tracefs_dir().empty()) return;
+    CHECK_FALSE(bare->has_tracepoint("tcp", "tcp_probe", &why));
+    CHECK(why == "no tracefs, and kernel has no BTF (/nonexistent/btf/vmlinux missing)");
+    CHECK(bare->btf_scans() == 0);
 }
 
 TEST_CASE("bpf skeleton: load, attach and destroy give back every fd and id") {
@@ -244,9 +310,10 @@ TEST_CASE("bpf ring buffer: records reach the callback through the reactor; over
     auto& ring = **rb;
     CHECK(ring.watching());
 
+    // Runs the loop until `want` records are accounted for — received, or lost (counted) — at most
+    // 5 s; then a few more turns, in which nothing else may arrive.
     auto run_until = [&](uint64_t want) {
-        for (int turn = 0; turn < 50 && received < want; ++turn) loop.run_once(100);
-        // A few more turns: nothing else may arrive.
+        for (int turn = 0; turn < 500 && received + ring.lost() < want; ++turn) loop.run_once(10);
         for (int turn = 0; turn < 3; ++turn) loop.run_once(10);
     };
 
@@ -293,10 +360,9 @@ TEST_CASE("bpf ring buffer: a lost-event counter not sized to the CPUs is refuse
     REQUIRE(reactor);
     auto s = Skeleton<selftest_bpf>::create(*rt, "test_module", "selftest", [](selftest_bpf*) {});
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
-    auto rb = rp::bpf::RingBuffer::create(**reactor, "selftest/events",
-                                          bpf_map__fd(s->get()->maps.events),
-                                          bpf_map__fd(s->get()->maps.lost_events),
-                                          [](std::span<const std::byte>) {});
+    auto rb = rp::bpf::RingBuffer::create(
+        **reactor, "selftest/events", bpf_map__fd(s->get()->maps.events),
+        bpf_map__fd(s->get()->maps.lost_events), [](std::span<const std::byte>) {});
     REQUIRE_FALSE(rb);
     CHECK(rb.error().find("lost-event counter of selftest/events") != std::string::npos);
     CHECK(rb.error().find("size_cpu_slots") != std::string::npos);

@@ -219,11 +219,11 @@ size_t count_fds(pid_t pid) {
     return n;
 }
 
-// `no_replay`: RINGPROBE_SECCOMP_TRACER_NO_REPLAY=1, the module's entry_marks mode.
+// `no_replay`: ringprobe.seccomp_tracer.mode = "entry_marks", the module's entry_marks mode.
 std::unique_ptr<TestDaemon> start_daemon(const char* toml, bool no_replay = false) {
     DaemonOptions opts;
     opts.toml = toml;
-    if (no_replay) opts.env["RINGPROBE_SECCOMP_TRACER_NO_REPLAY"] = "1";
+    if (no_replay) opts.toml += "[ringprobe.seccomp_tracer]\nmode = \"entry_marks\"\n";
     auto d = std::make_unique<TestDaemon>(std::move(opts));
     REQUIRE_MESSAGE(d->ready(), d->log());
     return d;

@@ -204,6 +204,8 @@ TEST_CASE("conf: defaults without file or environment") {
     CHECK(c.get_int("ringprobe.oom_kill.max_events") == 10240);
     CHECK(c.get_int("ringprobe.tcp_queue_length.max_cgroups") == 10240);
     CHECK(c.get_int("ringprobe.seccomp_tracer.max_entries") == 10240);
+    CHECK(c.get_string("ringprobe.seccomp_tracer.mode") == "auto");
+    CHECK(c.get_int("ringprobe.shutdown_timeout_ms") == 5000);
     for (const auto& spec : rp::conf::schema()) CHECK(c.source(spec.path) == Source::default_value);
 }
 
@@ -347,6 +349,25 @@ TEST_CASE("conf: log_level must be a level name, in any case") {
           "warning, error, critical, off)");
 }
 
+TEST_CASE("conf: seccomp_tracer.mode is auto or entry_marks, anything else names the key") {
+    for (auto mode : {"auto", "entry_marks"}) {
+        CAPTURE(mode);
+        CHECK(parse_ok(std::string("ringprobe.seccomp_tracer.mode = \"") + mode + "\"")
+                  .get_string("ringprobe.seccomp_tracer.mode") == mode);
+    }
+    CHECK(parse_error("[ringprobe.seccomp_tracer]\nmode = \"replay\"") ==
+          "test.toml:2: key ringprobe.seccomp_tracer.mode: \"replay\" is not a seccomp_tracer "
+          "mode (auto, entry_marks)");
+}
+
+TEST_CASE("conf: shutdown_timeout_ms is a positive number of milliseconds") {
+    CHECK(
+        parse_ok("ringprobe.shutdown_timeout_ms = 200").get_int("ringprobe.shutdown_timeout_ms") ==
+        200);
+    CHECK(parse_error("ringprobe.shutdown_timeout_ms = 0") ==
+          "test.toml:1: key ringprobe.shutdown_timeout_ms: 0 is out of range 1..3600000");
+}
+
 TEST_CASE("conf: sysprobe_socket must be an absolute path that fits sun_path") {
     CHECK(parse_error("system_probe_config.sysprobe_socket = \"run/x.sock\"") ==
           "test.toml:1: key system_probe_config.sysprobe_socket: \"run/x.sock\" must be an "
@@ -471,6 +492,7 @@ TEST_CASE("conf: every key can be set through its DD_ variable") {
                         : spec.path == "system_probe_config.sysprobe_socket" ? "/tmp/x.sock"
                         : spec.path == "system_probe_config.debug_host"      ? "::"
                         : spec.path == "ringprobe.ebpf.type_encoding"        ? "number"
+                        : spec.path == "ringprobe.seccomp_tracer.mode"       ? "entry_marks"
                                                                              : "someone";
                 break;
         }

@@ -11,7 +11,7 @@
 #include "http/router.h"
 #include "loop/log.h"
 #include "loop/reactor.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "tests/fuzz/harness.h"
 
 namespace rp::fuzz {
@@ -37,8 +37,8 @@ World& world() {
         if (!r) fail(kTarget, "reactor: %s", r.error().c_str());
         w->reactor = std::move(*r);
         modules::Dependencies deps{*w->reactor, nullptr};
-        auto m = modules::create_process(w->cfg, deps);
-        if (!m) fail(kTarget, "create_process: %s", m.error().c_str());
+        auto m = modules::find_factory("process")->create(w->cfg, deps);
+        if (!m) fail(kTarget, "create process: %s", m.error().c_str());
         w->module = std::move(*m);
         if (auto reg = w->module->register_routes(w->router.mount("process")); !reg)
             fail(kTarget, "register_routes: %s", reg.error().c_str());
@@ -57,16 +57,18 @@ void json_one(const uint8_t* data, size_t size) {
     req.target = req.path;
     req.body = std::string_view(reinterpret_cast<const char*>(data), size);
     http::Router::Match m = w.router.match(req.method, req.path, req.params);
-    if (m.outcome != http::Router::Outcome::found) fail(kTarget, "POST /process/stats is not routed");
+    if (m.outcome != http::Router::Outcome::found)
+        fail(kTarget, "POST /process/stats is not routed");
     http::Response res(w.body, w.writer, false);
     (*m.handler)(req, res);
 
     std::string_view body = w.body.view();
     if (res.status() != 200 && res.status() != 400)
-        fail(kTarget, "status %d (want 200 or 400): %.*s", res.status(), static_cast<int>(body.size()),
-             body.data());
-    // A whole JSON body, or a streamed one (more than 256 pids), which is JSON too.
-    if (res.content_type() != http::kJsonType) fail(kTarget, "status %d without a JSON body", res.status());
+        fail(kTarget, "status %d (want 200 or 400): %.*s", res.status(),
+             static_cast<int>(body.size()), body.data());
+    // A whole JSON body, or a streamed one (more than 1024 pids), which is JSON too.
+    if (res.content_type() != http::kJsonType)
+        fail(kTarget, "status %d without a JSON body", res.status());
     simdjson::dom::element doc;
     if (w.json.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS)
         fail(kTarget, "body is not valid JSON: %.*s", static_cast<int>(body.size()), body.data());
@@ -75,7 +77,8 @@ void json_one(const uint8_t* data, size_t size) {
     if (res.status() == 400) {
         std::string_view err;
         if (obj["error"].get_string().get(err) != simdjson::SUCCESS || err.empty())
-            fail(kTarget, "a 400 body without \"error\": %.*s", static_cast<int>(body.size()), body.data());
+            fail(kTarget, "a 400 body without \"error\": %.*s", static_cast<int>(body.size()),
+                 body.data());
         return;
     }
     simdjson::dom::object by_pid;

@@ -15,7 +15,7 @@
 #include "conf/config.h"
 #include "http/router.h"
 #include "loop/reactor.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "tests/fuzz/harness.h"
 
 namespace {
@@ -43,7 +43,8 @@ TEST_CASE("fuzz: every http corpus input and past crash is served well-formed an
     CHECK(replay("http", rp::fuzz::http_one) >= 20);
 }
 
-TEST_CASE("fuzz: every config corpus input and past crash loads or fails cleanly, and round-trips") {
+TEST_CASE(
+    "fuzz: every config corpus input and past crash loads or fails cleanly, and round-trips") {
     CHECK(replay("config", rp::fuzz::config_one) >= 20);
 }
 
@@ -57,7 +58,7 @@ TEST_CASE("process: a pid asked for twice is answered once (no duplicate key in 
     auto reactor = std::move(*rp::loop::Reactor::create());
     rp::conf::Config cfg;
     rp::modules::Dependencies deps{*reactor, nullptr};
-    auto module = rp::modules::create_process(cfg, deps);
+    auto module = rp::modules::find_factory("process")->create(cfg, deps);
     REQUIRE(module.has_value());
     rp::http::Router router;
     REQUIRE((*module)->register_routes(router.mount("process")).has_value());
@@ -88,14 +89,18 @@ TEST_CASE("config: non-ASCII characters where toml++ 3.3.0 tests for whitespace 
     // toml++ 3.3.0 hit __builtin_unreachable() for these (upstream #190); the sanitizer builds
     // abort here if that comes back.
     std::vector<std::string> warnings;
-    auto after_value = rp::conf::Config::parse("log_level = 1979-05-27\xce\xab\n", "t.toml", {}, &warnings);
+    auto after_value =
+        rp::conf::Config::parse("log_level = 1979-05-27\xce\xab\n", "t.toml", {}, &warnings);
     CHECK_FALSE(after_value.has_value());
-    auto after_backslash = rp::conf::Config::parse("s = \"\"\"\\\n\xc2\xa7\"\"\"\n", "t.toml", {}, &warnings);
+    auto after_backslash =
+        rp::conf::Config::parse("s = \"\"\"\\\n\xc2\xa7\"\"\"\n", "t.toml", {}, &warnings);
     REQUIRE(after_backslash.has_value());
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("unknown key s") != std::string::npos);
     auto in_string = rp::conf::Config::parse(
-        "[system_probe_config]\nsysprobe_socket_owner = \"\xce\xab\xe3\x80\x80\"\n", "t.toml", {}, nullptr);
+        "[system_probe_config]\nsysprobe_socket_owner = \"\xce\xab\xe3\x80\x80\"\n", "t.toml", {},
+        nullptr);
     REQUIRE(in_string.has_value());
-    CHECK(in_string->get_string("system_probe_config.sysprobe_socket_owner") == "\xce\xab\xe3\x80\x80");
+    CHECK(in_string->get_string("system_probe_config.sysprobe_socket_owner") ==
+          "\xce\xab\xe3\x80\x80");
 }

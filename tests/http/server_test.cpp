@@ -4,6 +4,8 @@
 // streamed bodies (pieces, wake(), HTTP/1.0, a body destroyed mid-stream), deferred answers
 // (completed from a timer, the client gone first, a dropped handle, order of pipelined requests)
 // and per-route concurrency limits.
+#include "http/server.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,7 +21,6 @@
 
 #include "http/protobuf.h"
 #include "http/router.h"
-#include "http/server.h"
 #include "loop/reactor.h"
 #include "loop/timer.h"
 
@@ -57,12 +58,14 @@ std::optional<Answer> take_answer(std::string& buf, bool closed = false) {
     std::optional<size_t> length;
     while (pos != std::string_view::npos && pos < head.size()) {
         size_t e = head.find("\r\n", pos + 2);
-        std::string_view line = head.substr(pos + 2, e == std::string_view::npos ? head.npos : e - pos - 2);
+        std::string_view line =
+            head.substr(pos + 2, e == std::string_view::npos ? head.npos : e - pos - 2);
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
             std::string k(line.substr(0, colon)), v(line.substr(colon + 2));
             if (http::Headers::equal_names(k, "Content-Length")) length = std::stoul(v);
-            if (http::Headers::equal_names(k, "Transfer-Encoding") && v == "chunked") a.chunked = true;
+            if (http::Headers::equal_names(k, "Transfer-Encoding") && v == "chunked")
+                a.chunked = true;
             a.headers.emplace_back(k, v);
         }
         pos = e;
@@ -99,8 +102,8 @@ struct Rig {
     std::unique_ptr<loop::Reactor> reactor = std::move(*loop::Reactor::create());
     http::Router router;
     std::optional<http::Server> server;
-    int fd = -1;      // the client's end
-    std::string in;   // bytes read from the server, not taken yet
+    int fd = -1;     // the client's end
+    std::string in;  // bytes read from the server, not taken yet
     bool eof = false;
 
     explicit Rig(http::ServerLimits limits = {}) { server.emplace(*reactor, router, limits); }
@@ -163,7 +166,8 @@ struct Rig {
 };
 
 std::string get(std::string_view path, std::string_view extra = "") {
-    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: sysprobe\r\n" + std::string(extra) + "\r\n";
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: sysprobe\r\n" + std::string(extra) +
+           "\r\n";
 }
 
 // A body of `pieces` pieces of `piece_bytes` 'x's, counting its calls.
@@ -189,7 +193,9 @@ struct XBody final : http::StreamBody {
 
 }  // namespace
 
-TEST_CASE("http server: headers are looked up case-insensitively, repeated ones all seen, split reads joined") {
+TEST_CASE(
+    "http server: headers are looked up case-insensitively, repeated ones all seen, split reads "
+    "joined") {
     Rig rig;
     std::string seen;
     rig.router.handle("GET", "/h", [&](const http::Request& req, http::Response& res) {
@@ -299,17 +305,22 @@ TEST_CASE("http server: whole answers in place — JSON, protobuf, text, extra h
 TEST_CASE("http server: a streamed body read as it comes arrives whole") {
     Rig rig;
     XBody body(40, 64 * 1024);
-    rig.router.handle("GET", "/s", [&](const http::Request&, http::Response& res) { res.stream("text/plain", body); });
+    rig.router.handle("GET", "/s", [&](const http::Request&, http::Response& res) {
+        res.stream("text/plain", body);
+    });
     rig.connect();
     rig.send(get("/s"));
     std::optional<Answer> a;
     rig.run_until([&] { return (a = take_answer(rig.in)).has_value(); }, 10000ms);
-    INFO("read " << rig.in.size() << " bytes, produced " << body.made << " pieces in " << body.calls << " calls");
+    INFO("read " << rig.in.size() << " bytes, produced " << body.made << " pieces in " << body.calls
+                 << " calls");
     REQUIRE(a);
     CHECK(a->body.size() == 40 * 64 * 1024);
 }
 
-TEST_CASE("http server: a streamed body goes out in pieces, never held whole, and others are served meanwhile") {
+TEST_CASE(
+    "http server: a streamed body goes out in pieces, never held whole, and others are served "
+    "meanwhile") {
     Rig rig;
     constexpr size_t kPieces = 128, kPiece = 64 * 1024;  // 8 MiB
     XBody body(kPieces, kPiece);
@@ -317,7 +328,8 @@ TEST_CASE("http server: a streamed body goes out in pieces, never held whole, an
         res.add_header("X-Stream: 1");
         res.stream("application/octet-stream", body);
     });
-    rig.router.handle("GET", "/quick", [](const http::Request&, http::Response& res) { res.text("quick"); });
+    rig.router.handle("GET", "/quick",
+                      [](const http::Request&, http::Response& res) { res.text("quick"); });
     int a_fd = rig.connect();
     rig.send(get("/s"), a_fd);
     // The client does not read: the stream stops once the socket buffer is full, with at most two
@@ -378,7 +390,9 @@ TEST_CASE("http server: a streamed body goes out in pieces, never held whole, an
     CHECK(a->body == "quick");
 }
 
-TEST_CASE("http server: a stream that has nothing yet waits for wake(); HTTP/1.0 gets it unchunked, then close") {
+TEST_CASE(
+    "http server: a stream that has nothing yet waits for wake(); HTTP/1.0 gets it unchunked, then "
+    "close") {
     Rig rig;
     struct Events final : http::StreamBody {
         std::vector<std::string> queue;
@@ -426,7 +440,9 @@ TEST_CASE("http server: a stream that has nothing yet waits for wake(); HTTP/1.0
     CHECK(b->body.size() == 3000);
 }
 
-TEST_CASE("http server: a stream whose body is destroyed mid-way closes the connection; a client that leaves abandons it") {
+TEST_CASE(
+    "http server: a stream whose body is destroyed mid-way closes the connection; a client that "
+    "leaves abandons it") {
     Rig rig;
     auto body = std::make_unique<XBody>(1000, 64 * 1024);
     rig.router.handle("GET", "/s", [&](const http::Request&, http::Response& res) {
@@ -443,7 +459,8 @@ TEST_CASE("http server: a stream whose body is destroyed mid-way closes the conn
     Rig rig2;
     XBody body2(1000, 64 * 1024);
     rig2.router.handle(
-        "GET", "/s", [&](const http::Request&, http::Response& res) { res.stream("text/plain", body2); },
+        "GET", "/s",
+        [&](const http::Request&, http::Response& res) { res.stream("text/plain", body2); },
         http::RouteOptions{.max_in_flight = 1});
     int c = rig2.connect();
     rig2.send(get("/s"), c);
@@ -456,7 +473,8 @@ TEST_CASE("http server: a stream whose body is destroyed mid-way closes the conn
     CHECK(rig2.server->stats().active == 0);
 }
 
-TEST_CASE("http server: a deferred answer completes from a timer; pipelined requests wait their turn") {
+TEST_CASE(
+    "http server: a deferred answer completes from a timer; pipelined requests wait their turn") {
     Rig rig;
     http::Deferred pending;
     loop::Timer later(*rig.reactor, [&] {
@@ -476,7 +494,8 @@ TEST_CASE("http server: a deferred answer completes from a timer; pipelined requ
         CHECK(pending.alive());
         later.arm_after(30);
     });
-    rig.router.handle("GET", "/fast", [](const http::Request&, http::Response& res) { res.text("fast"); });
+    rig.router.handle("GET", "/fast",
+                      [](const http::Request&, http::Response& res) { res.text("fast"); });
     rig.connect();
     rig.send(get("/slow?x=1") + get("/fast"));
     auto a = rig.answer();
@@ -488,10 +507,12 @@ TEST_CASE("http server: a deferred answer completes from a timer; pipelined requ
     CHECK(b->body == "fast");
 }
 
-TEST_CASE("http server: a deferred request whose client left is dead; a dropped handle answers 500") {
+TEST_CASE(
+    "http server: a deferred request whose client left is dead; a dropped handle answers 500") {
     Rig rig;
     http::Deferred pending;
-    rig.router.handle("GET", "/slow", [&](const http::Request&, http::Response& res) { pending = res.defer(); });
+    rig.router.handle("GET", "/slow",
+                      [&](const http::Request&, http::Response& res) { pending = res.defer(); });
     int c = rig.connect();
     rig.send(get("/slow"), c);
     rig.run_until([&] { return pending.alive(); });
@@ -518,7 +539,9 @@ TEST_CASE("http server: a deferred request whose client left is dead; a dropped 
     http::Deferred outliving;
     {
         Rig rig3;
-        rig3.router.handle("GET", "/d", [&](const http::Request&, http::Response& res) { outliving = res.defer(); });
+        rig3.router.handle("GET", "/d", [&](const http::Request&, http::Response& res) {
+            outliving = res.defer();
+        });
         rig3.connect();
         rig3.send(get("/d"));
         rig3.run_until([&] { return outliving.alive(); });
@@ -526,11 +549,14 @@ TEST_CASE("http server: a deferred request whose client left is dead; a dropped 
     CHECK_FALSE(outliving.alive());
 }
 
-TEST_CASE("http server: concurrency limits answer 429 beyond the limit and free the slot when the answer completes") {
+TEST_CASE(
+    "http server: concurrency limits answer 429 beyond the limit and free the slot when the answer "
+    "completes") {
     Rig rig;
     std::vector<http::Deferred> pending;
     rig.router.handle(
-        "GET", "/limited", [&](const http::Request&, http::Response& res) { pending.push_back(res.defer()); },
+        "GET", "/limited",
+        [&](const http::Request&, http::Response& res) { pending.push_back(res.defer()); },
         http::RouteOptions{.max_in_flight = 2});
     int c1 = rig.connect(), c2 = rig.connect(), c3 = rig.connect();
     rig.send(get("/limited"), c1);
@@ -555,7 +581,8 @@ TEST_CASE("http server: concurrency limits answer 429 beyond the limit and free 
     // A client that leaves frees its slot too.
     ::close(c2);
     rig.run_until([&] { return !pending[1].alive(); });
-    rig.send(get("/limited"), c3);  // c3's own deferred request is still pending: this one waits behind it
+    rig.send(get("/limited"),
+             c3);  // c3's own deferred request is still pending: this one waits behind it
     REQUIRE(pending[2].complete([](http::Response& r) { r.text("three"); }));
     rig.run_until([&] { return pending.size() == 4; });
     CHECK(pending.size() == 4);

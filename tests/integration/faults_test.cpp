@@ -1,6 +1,7 @@
-// faults_test.cpp — module creation faults against the real daemon, injected with the test hook
-// RINGPROBE_FAIL_MODULES_FILE (docs/HARDENING.md): a failing module leaves the others serving,
-// /debug/stats says why, and after the cause is removed POST /module-restart/{name} brings it up.
+// faults_test.cpp — module creation faults against the real daemon code, run as ringprobe_faults
+// (tests/support/ringprobe_faults.cpp: the daemon whose factories fail for the names listed in a
+// file, docs/HARDENING.md): a failing module leaves the others serving, /debug/stats says why, and
+// after the cause is removed POST /module-restart/{name} brings it up.
 //
 // The oom_kill_probe case needs root and BTF and calls rp::test::require_bpf_or_skip(), which ends
 // the process with 77 when it cannot run: it is the last test case of this file on purpose.
@@ -52,22 +53,30 @@ std::string fail_file() {
     return dir.path + "/fail_modules";
 }
 
+constexpr const char* kInjected = "injected failure (ringprobe_faults)";
+
+// The fault-injecting daemon, failing the modules listed in `path`.
+DaemonOptions faulty(const std::string& path) {
+    DaemonOptions o;
+    o.binary = RINGPROBE_FAULTS_BIN;
+    o.extra_args = {"--fail-modules", path};
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("faults: the only enabled module failing to create -> clear message, non-zero exit") {
     std::string path = fail_file();
     write_text(path, "process\n");
-    DaemonOptions o;
+    DaemonOptions o = faulty(path);
     o.toml = "system_probe_config.process_config.enabled = true\ndiscovery.enabled = false\n";
-    o.env["RINGPROBE_FAIL_MODULES_FILE"] = path;
     o.wait_ready = false;
     rp::test::TestDaemon d(o);
     int rc = d.wait_exit(ms(8000));
     CHECK(rc != 0);
     CHECK(rc != -1);
     std::string log = d.log();
-    CHECK_MESSAGE(contains(log, "error creating module process: injected failure (RINGPROBE_FAIL_MODULES_FILE)"),
-                  log);
+    CHECK_MESSAGE(contains(log, std::string("error creating module process: ") + kInjected), log);
     CHECK_MESSAGE(contains(log, "no module could be loaded"), log);
 }
 
@@ -75,9 +84,8 @@ TEST_CASE("faults: names not enabled, blank lines and a missing file inject noth
     std::string path = fail_file();
     write_text(path, "\n  oom_kill_probe  \nnot_a_module\n");
     {
-        DaemonOptions o;
+        DaemonOptions o = faulty(path);
         o.toml = "system_probe_config.process_config.enabled = true\n";
-        o.env["RINGPROBE_FAIL_MODULES_FILE"] = path;
         Daemon d(o);
         REQUIRE(d.ready());
         auto c = d.client();
@@ -87,12 +95,26 @@ TEST_CASE("faults: names not enabled, blank lines and a missing file inject noth
         CHECK(r->status == 200);
     }
     {
-        DaemonOptions o;
+        DaemonOptions o = faulty(path + ".missing");
         o.toml = "system_probe_config.process_config.enabled = true\n";
-        o.env["RINGPROBE_FAIL_MODULES_FILE"] = path + ".missing";
         Daemon d(o);
         REQUIRE(d.ready());
     }
+}
+
+TEST_CASE("faults: the release daemon has no injection hook (the old variable does nothing)") {
+    std::string path = fail_file();
+    write_text(path, "process\n");
+    DaemonOptions o;  // RINGPROBE_BIN, the daemon as shipped
+    o.toml = "system_probe_config.process_config.enabled = true\n";
+    o.env["RINGPROBE_FAIL_MODULES_FILE"] = path;
+    Daemon d(o);
+    REQUIRE(d.ready());
+    auto c = d.client();
+    CHECK(stats_error(c, "process").empty());
+    auto r = c.post("/process/stats", "{\"pids\": [1]}");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
 }
 
 #if RINGPROBE_WITH_BPF
@@ -102,12 +124,12 @@ TEST_CASE("faults: oom_kill_probe fails to create, process serves, fixed + resta
     rp::test::require_bpf_or_skip();
     std::string path = fail_file();
     write_text(path, "oom_kill_probe\n");
-    DaemonOptions o;
+    DaemonOptions o = faulty(path);
     o.write_listen_keys = false;
     o.toml =
-        "[system_probe_config]\nsysprobe_socket = \"{socket}\"\ndebug_port = {port}\nenable_oom_kill = true\n"
+        "[system_probe_config]\nsysprobe_socket = \"{socket}\"\ndebug_port = "
+        "{port}\nenable_oom_kill = true\n"
         "[system_probe_config.process_config]\nenabled = true\n";
-    o.env["RINGPROBE_FAIL_MODULES_FILE"] = path;
     Daemon d(o);
     REQUIRE(d.ready());
     auto c = d.client();
@@ -116,7 +138,7 @@ TEST_CASE("faults: oom_kill_probe fails to create, process serves, fixed + resta
     auto p = c.post("/process/stats", "{\"pids\": [1]}");
     REQUIRE(p.has_value());
     CHECK(p->status == 200);
-    CHECK(stats_error(c, "oom_kill_probe") == "injected failure (RINGPROBE_FAIL_MODULES_FILE)");
+    CHECK(stats_error(c, "oom_kill_probe") == kInjected);
     CHECK(stats_error(c, "process").empty());
     auto no = c.get("/oom_kill_probe/check");
     REQUIRE(no.has_value());
@@ -128,7 +150,7 @@ TEST_CASE("faults: oom_kill_probe fails to create, process serves, fixed + resta
     REQUIRE(again.has_value());
     CHECK(again->status == 500);
     CHECK(contains(again->body, "injected failure"));
-    CHECK(stats_error(c, "oom_kill_probe") == "injected failure (RINGPROBE_FAIL_MODULES_FILE)");
+    CHECK(stats_error(c, "oom_kill_probe") == kInjected);
 
     // Fix the cause while the daemon runs, restart: 200, the probe answers, the error is gone.
     write_text(path, "");

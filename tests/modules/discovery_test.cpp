@@ -38,7 +38,7 @@
 #include "modules/discovery/service_name.h"
 #include "modules/discovery/socket_tables.h"
 #include "modules/discovery/tracer_metadata.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 #include "support/bpf_skip.h"
 
 extern char** environ;
@@ -845,7 +845,7 @@ struct Discovery {
         REQUIRE_MESSAGE(c.has_value(), c.error());
         cfg = std::move(*c);
         modules::Dependencies deps{*reactor, nullptr};
-        auto m = modules::create_discovery(cfg, deps);
+        auto m = modules::find_factory("discovery")->create(cfg, deps);
         REQUIRE(m.has_value());
         module = std::move(*m);
         REQUIRE(module->register_routes(router.mount("discovery")).has_value());

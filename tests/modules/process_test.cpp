@@ -3,17 +3,16 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <protozero/pbf_reader.hpp>
+#include <protozero/pbf_writer.hpp>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <protozero/pbf_reader.hpp>
-#include <protozero/pbf_writer.hpp>
-
 #include "conf/config.h"
 #include "http/router.h"
-#include "modules/factories.h"
+#include "modules/module.h"
 
 using namespace rp;
 
@@ -29,7 +28,7 @@ struct Fixture {
 
     Fixture() {
         modules::Dependencies deps{*reactor, nullptr};
-        auto m = modules::create_process(cfg, deps);
+        auto m = modules::find_factory("process")->create(cfg, deps);
         REQUIRE(m.has_value());
         module = std::move(*m);
         REQUIRE(module->register_routes(router.mount("process")).has_value());
@@ -172,12 +171,23 @@ std::vector<std::pair<int32_t, PbStats>> decode_stats(const std::string& bytes) 
                 protozero::pbf_reader s = entry.get_message();
                 while (s.next()) {
                     switch (s.tag()) {
-                        case 1: v.open_fds = s.get_int32(); break;
-                        case 2: v.read_count = s.get_int64(); break;
-                        case 3: v.write_count = s.get_int64(); break;
-                        case 4: v.read_bytes = s.get_int64(); break;
-                        case 5: v.write_bytes = s.get_int64(); break;
-                        default: s.skip();
+                        case 1:
+                            v.open_fds = s.get_int32();
+                            break;
+                        case 2:
+                            v.read_count = s.get_int64();
+                            break;
+                        case 3:
+                            v.write_count = s.get_int64();
+                            break;
+                        case 4:
+                            v.read_bytes = s.get_int64();
+                            break;
+                        case 5:
+                            v.write_bytes = s.get_int64();
+                            break;
+                        default:
+                            s.skip();
                     }
                 }
             } else {
@@ -248,16 +258,17 @@ TEST_CASE("process: a request for more pids than fit one piece is streamed, and 
     int status = 0;
     std::string ctype;
     std::set<int32_t> before = alive();
-    std::string pb = f.post(stat_request(pids, true), &status,
-                            {{"Content-Type", "application/protobuf"}, {"Accept", "application/protobuf"}},
-                            &ctype);
+    std::string pb = f.post(
+        stat_request(pids, true), &status,
+        {{"Content-Type", "application/protobuf"}, {"Accept", "application/protobuf"}}, &ctype);
     std::set<int32_t> after = alive();
     CHECK(status == 200);
     std::set<int32_t> got;
     for (auto& [k, v] : decode_stats(pb)) CHECK_MESSAGE(got.insert(k).second, "pid twice: ", k);
     check_answer(got, before, after);
     before = alive();
-    std::string js = f.post(stat_request(pids, true), &status, {{"Content-Type", "application/protobuf"}});
+    std::string js =
+        f.post(stat_request(pids, true), &status, {{"Content-Type", "application/protobuf"}});
     after = alive();
     simdjson::dom::parser p;
     simdjson::dom::object by_pid = p.parse(js)["statsByPID"];

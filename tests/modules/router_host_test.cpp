@@ -3,12 +3,13 @@
 #include <doctest/doctest.h>
 #include <simdjson.h>
 
+#include <regex>
 #include <string>
 
 #include "conf/config.h"
 #include "http/router.h"
-#include "modules/factories.h"
 #include "modules/host.h"
+#include "modules/module.h"
 
 using namespace rp;
 
@@ -19,7 +20,7 @@ int g_closed = 0;
 bool g_fail_next = false;
 
 class FakeModule final : public modules::Module {
-public:
+  public:
     explicit FakeModule(std::string name) : name_(std::move(name)) { ++g_created; }
     std::expected<void, std::string> register_routes(http::Router& r) override {
         r.handle("GET", "/check", [this](const http::Request&, http::Response& res) {
@@ -35,13 +36,18 @@ public:
         w.kv_int("last_check", 0);
         w.end_object();
     }
+    void write_metrics(http::MetricsWriter& w) const override {
+        static constexpr http::MetricFamily kChecks{
+            "ringprobe_fake_checks", http::MetricKind::counter, "Checks \"served\"."};
+        w.counter(kChecks, {{"module", name_}, {"odd", "a\"b\\c\nd"}}, uint64_t{7});
+    }
     void close() override {
         if (!closed_) ++g_closed;
         closed_ = true;
     }
     ~FakeModule() override { close(); }
 
-private:
+  private:
     std::string name_;
     bool closed_ = false;
 };
@@ -117,12 +123,26 @@ TEST_CASE("host: a failing module is reported and the others serve") {
     CHECK(status == 200);
     simdjson::dom::parser p;
     simdjson::dom::element doc = p.parse(body);
-    CHECK(std::string_view(doc["bad"]["Error"]) == "kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
+    CHECK(std::string_view(doc["bad"]["Error"]) ==
+          "kernel has no BTF (/sys/kernel/btf/vmlinux missing)");
     CHECK(int64_t(doc["good"]["last_check"]) == 0);
     CHECK(doc["off"].error() == simdjson::NO_SUCH_FIELD);
     CHECK(int64_t(doc["updated_at"]) > 1700000000);
     CHECK(double(doc["delta_seconds"]) >= 0.0);
-    CHECK(std::string_view(doc["uptime"]).ends_with("s"));
+    // Go's time.Duration.String() of the time since the Host was made, a moment ago.
+    std::string uptime{std::string_view(doc["uptime"])};
+    static const std::regex kGoDuration(R"(^(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)$)");
+    CHECK_MESSAGE(std::regex_match(uptime, kGoDuration), uptime);
+    double seconds = std::stod(uptime);
+    if (uptime.ends_with("ms"))
+        seconds /= 1e3;
+    else if (uptime.ends_with("µs"))
+        seconds /= 1e6;
+    else if (uptime.ends_with("ns"))
+        seconds /= 1e9;
+    CHECK_MESSAGE(seconds > 0.0, uptime);
+    CHECK_MESSAGE(uptime.find('h') == std::string::npos, uptime);
+    CHECK_MESSAGE(seconds < 60.0, uptime);
 
     body = call(router, "GET", "/debug/modules", &status);
     simdjson::dom::element mods = p.parse(body);
@@ -228,40 +248,66 @@ TEST_CASE("go_duration: formats like Go's time.Duration.String") {
     CHECK(go_duration(INT64_MIN) == "-2562047h47m16.854775808s");
 }
 
-TEST_CASE("host: /metrics exposes module state and numeric stats in Prometheus text format") {
+TEST_CASE(
+    "host: /metrics has typed families with HELP, module state, module metrics; OpenMetrics on "
+    "request") {
     auto re = reactor();
     auto cfg = config("ping.enabled = true\ntraceroute.enabled = true\n");
     http::Router router;
     modules::Host host(*re, cfg, router, kFactories);
     host.register_global_routes();
-    host.set_extra_stats([](http::JsonWriter& w) {
-        w.start_object();
-        w.kv("version", "x");
-        w.key("http");
-        w.start_object();
-        w.kv_uint("requests", 42);
-        w.kv_bool("flag", true);
-        w.end_object();
-        w.end_object();
+    host.set_extra_metrics([](http::MetricsWriter& w) {
+        static constexpr http::MetricFamily kExtra{"ringprobe_extra_bytes", http::MetricKind::gauge,
+                                                   "An extra family.", "bytes"};
+        w.gauge(kExtra, {}, 1.5);
     });
     REQUIRE(host.start().has_value());
-    http::Buffer body;
-    http::JsonWriter w(body);
-    http::Request req;
-    req.method = "GET";
-    req.path = "/metrics";
-    http::Response res(body, w, false);
-    auto m = router.match("GET", "/metrics", req.params);
-    REQUIRE(m.outcome == http::Router::Outcome::found);
-    (*m.handler)(req, res);
-    std::string text(body.view());
-    CHECK(res.content_type().starts_with("text/plain; version=0.0.4"));
-    CHECK(text.find("# TYPE ringprobe_module_running gauge\n") != std::string::npos);
-    CHECK(text.find("ringprobe_module_running{module=\"bad\"} 0\n") != std::string::npos);
-    CHECK(text.find("ringprobe_module_running{module=\"good\"} 1\n") != std::string::npos);
-    CHECK(text.find("ringprobe_module_last_check{module=\"good\"} 0\n") != std::string::npos);
-    CHECK(text.find("ringprobe_http_requests 42\n") != std::string::npos);
-    CHECK(text.find("ringprobe_http_flag 1\n") != std::string::npos);
-    CHECK(text.find("version") == std::string::npos);  // strings are not metrics
+    auto scrape = [&](std::string_view accept, std::string* type) {
+        http::Buffer body;
+        http::JsonWriter w(body);
+        std::string raw = "Accept" + std::string(accept);
+        http::HeaderSpan h{0, 6, 6, static_cast<uint32_t>(accept.size())};
+        http::Request req;
+        req.method = "GET";
+        req.path = "/metrics";
+        req.headers = http::Headers(raw.data(), &h, accept.empty() ? 0 : 1);
+        http::Response res(body, w, false);
+        auto m = router.match("GET", "/metrics", req.params);
+        REQUIRE(m.outcome == http::Router::Outcome::found);
+        (*m.handler)(req, res);
+        *type = std::string(res.content_type());
+        return std::string(body.view());
+    };
+    std::string type;
+    std::string text = scrape("", &type);
+    INFO(text);
+    CHECK(type == "text/plain; version=0.0.4; charset=utf-8");
+    CHECK(text.find("# HELP ringprobe_module_up ") != std::string::npos);
+    CHECK(text.find("# TYPE ringprobe_module_up gauge\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_up{module=\"bad\"} 0\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_up{module=\"good\"} 1\n") != std::string::npos);
+    CHECK(text.find("ringprobe_module_load_seconds{module=\"good\"} ") != std::string::npos);
+    // A module's own family: counter named for its samples in the text format, label values
+    // escaped, HELP's quote left alone.
+    CHECK(text.find("# HELP ringprobe_fake_checks_total Checks \"served\".\n") !=
+          std::string::npos);
+    CHECK(text.find("# TYPE ringprobe_fake_checks_total counter\n") != std::string::npos);
+    CHECK(text.find("ringprobe_fake_checks_total{module=\"good\",odd=\"a\\\"b\\\\c\\nd\"} 7\n") !=
+          std::string::npos);
+    CHECK(text.find("ringprobe_extra_bytes 1.5\n") != std::string::npos);
     CHECK(text.find("ringprobe_uptime_seconds ") != std::string::npos);
+    CHECK(text.find("# EOF") == std::string::npos);
+    // Each family once, its samples together.
+    size_t first = text.find("# TYPE ringprobe_module_up ");
+    CHECK(text.find("# TYPE ringprobe_module_up ", first + 1) == std::string::npos);
+    CHECK(text.find("# UNIT") == std::string::npos);
+
+    std::string om = scrape("application/openmetrics-text;version=1.0.0,text/plain;q=0.5", &type);
+    INFO(om);
+    CHECK(type.starts_with("application/openmetrics-text; version=1.0.0"));
+    CHECK(om.find("# TYPE ringprobe_fake_checks counter\n") != std::string::npos);  // family name
+    CHECK(om.find("ringprobe_fake_checks_total{") != std::string::npos);            // sample name
+    CHECK(om.find("# HELP ringprobe_fake_checks Checks \\\"served\\\".\n") != std::string::npos);
+    CHECK(om.find("# UNIT ringprobe_extra_bytes bytes\n") != std::string::npos);
+    CHECK(om.ends_with("# EOF\n"));
 }

@@ -104,7 +104,8 @@ TestDaemon::TestDaemon(DaemonOptions opts) : opts_(std::move(opts)) {
     }
 
     // Everything the child needs is prepared before fork(): only async-signal-safe calls after.
-    std::vector<std::string> args = {RINGPROBE_BIN, "--config", config_};
+    const std::string binary = opts_.binary.empty() ? std::string(RINGPROBE_BIN) : opts_.binary;
+    std::vector<std::string> args = {binary, "--config", config_};
     args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -169,7 +170,7 @@ TestDaemon::TestDaemon(DaemonOptions opts) : opts_(std::move(opts)) {
                           ? "it exited with status " + std::to_string(exit_status_)
                           : "no 200 within " + std::to_string(opts_.ready_timeout.count()) + " ms";
     std::fprintf(stderr, "TestDaemon: %s not ready (GET /debug/stats on %s): %s; its log:\n%s\n",
-                 RINGPROBE_BIN, socket_.c_str(), why.c_str(), log().c_str());
+                 binary.c_str(), socket_.c_str(), why.c_str(), log().c_str());
 }
 
 TestDaemon::~TestDaemon() {

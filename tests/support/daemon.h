@@ -1,9 +1,9 @@
 // daemon.h — starts the real ringprobe binary for integration tests.
 //
-// Each TestDaemon gets a fresh temporary directory holding its config file (the inline TOML the test
-// passes, with the socket path and a free debug port filled in) and its unix socket; it starts
-// RINGPROBE_BIN with --config, waits until /debug/stats answers, and stops it with SIGTERM in the
-// destructor. Its stderr (and stdout) is captured to a file the test can read.
+// Each TestDaemon gets a fresh temporary directory holding its config file (the inline TOML the
+// test passes, with the socket path and a free debug port filled in) and its unix socket; it starts
+// RINGPROBE_BIN (or opts.binary) with --config, waits until /debug/stats answers, and stops it with
+// SIGTERM in the destructor. Its stderr (and stdout) is captured to a file the test can read.
 //
 // Generated listen keys (write_listen_keys): `sysprobe_socket = "<dir>/sysprobe.sock"` and
 // `debug_port = <free port>`. TOML forbids defining a table twice, so they go
@@ -35,15 +35,18 @@ struct DaemonOptions {
     // The test's TOML (the file comment says where the generated listen keys go). The
     // placeholders {socket}, {port} and {dir} are replaced, e.g. when the test writes those keys.
     std::string toml;
-    bool write_listen_keys = true;  // generate sysprobe_socket and debug_port
+    bool write_listen_keys = true;           // generate sysprobe_socket and debug_port
     std::map<std::string, std::string> env;  // extra environment
     std::vector<std::string> extra_args;
+    // The daemon to run; empty: RINGPROBE_BIN. (faults_test runs RINGPROBE_FAULTS_BIN, the daemon
+    // of tests/support/ringprobe_faults.cpp.)
+    std::string binary;
     bool wait_ready = true;
     std::chrono::milliseconds ready_timeout{10000};
 };
 
 class TestDaemon {
-public:
+  public:
     explicit TestDaemon(DaemonOptions opts);
     ~TestDaemon();
     TestDaemon(const TestDaemon&) = delete;
@@ -60,13 +63,14 @@ public:
 
     // ready(): GET /debug/stats on the unix socket answered 200 within ready_timeout (polled every
     // 10 ms); if not, the daemon's log was printed to stderr.
-    // Sends a signal; wait_exit() reaps and returns the exit status (-1 on timeout, 128+sig if killed).
+    // Sends a signal; wait_exit() reaps and returns the exit status (-1 on timeout, 128+sig if
+    // killed).
     void signal(int signo);
     int wait_exit(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
     bool running();
     std::string log() const;  // everything the daemon wrote to stderr so far
 
-private:
+  private:
     DaemonOptions opts_;
     std::string dir_, socket_, config_, log_path_;
     int port_ = 0;

@@ -2,7 +2,7 @@
 // the benchmarks need. Never installed; built with RINGPROBE_BENCH=ON.
 //
 //   rp_bench_server serve --config C
-//       The daemon (same Reactor, Router, modules::Host and http::Server as tools/ringprobe.cpp,
+//       The daemon (same Reactor, Router, modules::Host and http::Server as modules/daemon.cpp,
 //       modules from the config) plus GET /bench/check: an oom_kill_probe /check-shaped body with
 //       20 events, written by the JsonWriter on every request and never flushed, so the HTTP
 //       benchmark can serve a few-KiB check body at full rate (the real /check empties itself).
@@ -20,12 +20,12 @@
 //       is a bare io_uring poll loop of that shape (-defer: SINGLE_ISSUER|DEFER_TASKRUN) that
 //       drains only when a completion says so, so a lost wake-up shows as lost events.
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sched.h>
-#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,7 +85,8 @@ struct Args {
 int usage() {
     std::fprintf(stderr,
                  "usage: rp_bench_server serve --config FILE\n"
-                 "       rp_bench_server events --config FILE --consumer daemon|daemon-mapfd|libbpf\n                       [--rate N]"
+                 "       rp_bench_server events --config FILE --consumer "
+                 "daemon|daemon-mapfd|libbpf\n                       [--rate N]"
                  "                       [--seconds S] [--ring-bytes B] [--driver-cpu CPU]\n"
                  "                       [--start-delay-ms MS] [--per-call K]\n");
     return 2;
@@ -108,10 +109,9 @@ std::vector<modules::oom::Report> make_fake_ooms() {
     std::vector<modules::oom::Report> v;
     for (uint32_t i = 0; i < 20; ++i) {
         char cg[160];
-        std::snprintf(cg, sizeof cg,
-                      "cri-containerd-%08x%08x%08x%08x%08x%08x%08x%08x.scope", 0x9f3a1c00u + i,
-                      0x5e2b7d41u, 0x0c4f8a93u ^ i, 0x77d210aeu, 0x1b6e3f52u + 7 * i, 0xa40c9e18u,
-                      0x3d5b7f21u, 0xe8c6a4b2u ^ (i << 4));
+        std::snprintf(cg, sizeof cg, "cri-containerd-%08x%08x%08x%08x%08x%08x%08x%08x.scope",
+                      0x9f3a1c00u + i, 0x5e2b7d41u, 0x0c4f8a93u ^ i, 0x77d210aeu,
+                      0x1b6e3f52u + 7 * i, 0xa40c9e18u, 0x3d5b7f21u, 0xe8c6a4b2u ^ (i << 4));
         modules::oom::Report r;
         r.cgroup_name = cg;
         r.victim_pid = 41000 + i * 37;
@@ -134,7 +134,7 @@ void write_fake_check(const std::vector<modules::oom::Report>& ooms, http::JsonW
     w.end_array();
 }
 
-// The daemon's pieces, wired as tools/ringprobe.cpp wires them.
+// The daemon's pieces, wired as modules/daemon.cpp wires them.
 struct Daemon {
     std::unique_ptr<loop::Reactor> reactor;
     http::Router router;
@@ -152,9 +152,10 @@ struct Daemon {
         host = std::make_unique<modules::Host>(*reactor, cfg, router);
         host->register_global_routes();
         if (auto s = host->start(); !s) return s.error();
-        router.mount("bench").handle("GET", "/check", [this](const http::Request&, http::Response& res) {
-            write_fake_check(ooms, res.json());
-        });
+        router.mount("bench").handle("GET", "/check",
+                                     [this](const http::Request&, http::Response& res) {
+                                         write_fake_check(ooms, res.json());
+                                     });
         server = std::make_unique<http::Server>(*reactor, router, modules::http_limits(cfg));
         host->set_extra_stats([this](http::JsonWriter& w) {
             w.start_object();
@@ -231,7 +232,8 @@ pid_t fork_driver(int cpu, uint64_t rate, double seconds, int* go_write_fd) {
         if (now >= end) break;
         uint64_t batch = 64;
         if (rate > 0) {
-            uint64_t due = static_cast<uint64_t>(static_cast<double>(rate) * static_cast<double>(now - start) / 1e9);
+            uint64_t due = static_cast<uint64_t>(static_cast<double>(rate) *
+                                                 static_cast<double>(now - start) / 1e9);
             if (due <= issued) continue;  // ahead of schedule: spin
             batch = due - issued;
             if (batch > 256) batch = 256;
@@ -241,7 +243,6 @@ pid_t fork_driver(int cpu, uint64_t rate, double seconds, int* go_write_fd) {
     }
     _exit(0);
 }
-
 
 // What every consumer does with a record: copy it out, check the sequence, sample its latency.
 struct EventSink {
@@ -284,7 +285,9 @@ int run_events(const Args& a, const conf::Config& cfg) {
         rt, "bench", "bench_events", [&](bench_events_bpf* s) -> std::expected<void, std::string> {
             s->rodata->target_tgid = static_cast<uint32_t>(driver);
             s->rodata->events_per_call = a.per_call;
-            if (int e = bpf_map__set_max_entries(s->maps.events, static_cast<uint32_t>(a.ring_bytes)); e != 0)
+            if (int e =
+                    bpf_map__set_max_entries(s->maps.events, static_cast<uint32_t>(a.ring_bytes));
+                e != 0)
                 return std::unexpected("ring buffer size " + std::to_string(a.ring_bytes) + ": " +
                                        std::strerror(-e));
             if (auto r = bpf::size_cpu_slots(s->maps.lost_events); !r) return r;
@@ -443,10 +446,9 @@ int run_events(const Args& a, const conf::Config& cfg) {
                 ring_buffer__consume(raw_rb);
             });
         } else {
-            auto r = bpf::RingBuffer::create(*d.reactor, "bench/events", ring_fd, lost_fd,
-                                             [&](std::span<const std::byte> rec) {
-                                                 sink.on_record(rec.data(), rec.size());
-                                             });
+            auto r = bpf::RingBuffer::create(
+                *d.reactor, "bench/events", ring_fd, lost_fd,
+                [&](std::span<const std::byte> rec) { sink.on_record(rec.data(), rec.size()); });
             if (!r) {
                 LOG_ERROR("%s", r.error().c_str());
                 kill(driver, SIGKILL);
@@ -492,11 +494,12 @@ int run_events(const Args& a, const conf::Config& cfg) {
     double secs = static_cast<double>(wall) / 1e9;
     std::printf("{\"consumer\":\"%s\",\"rate\":%" PRIu64 ",\"per_call\":%u,\"ring_bytes\":%" PRIu64
                 ",\"seconds\":%.3f,\"produced\":%" PRIu64 ",\"consumed\":%" PRIu64
-                ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"events_per_s\":%.0f"
+                ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64
+                ",\"events_per_s\":%.0f"
                 ",\"consumer_cpu_ms\":%.1f,\"cpu_ns_per_event\":%.1f,\"wakeups\":%" PRIu64
                 ",\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_max_us\":%.1f}\n",
-                a.consumer.c_str(), a.rate, a.per_call, a.ring_bytes, secs, produced, sink.consumed, lost,
-                sink.gaps, secs > 0 ? static_cast<double>(sink.consumed) / secs : 0,
+                a.consumer.c_str(), a.rate, a.per_call, a.ring_bytes, secs, produced, sink.consumed,
+                lost, sink.gaps, secs > 0 ? static_cast<double>(sink.consumed) / secs : 0,
                 static_cast<double>(cpu) / 1e6,
                 sink.consumed ? static_cast<double>(cpu) / static_cast<double>(sink.consumed) : 0,
                 wakeups, static_cast<double>(sink.latency.percentile(0.5)) / 1e3,
@@ -517,15 +520,24 @@ int main(int argc, char** argv) {
         std::string_view k = argv[i];
         if (i + 1 >= argc) return usage();
         const char* v = argv[++i];
-        if (k == "--config") a.config = v;
-        else if (k == "--consumer") a.consumer = v;
-        else if (k == "--rate") a.rate = std::strtoull(v, nullptr, 10);
-        else if (k == "--seconds") a.seconds = std::atof(v);
-        else if (k == "--ring-bytes") a.ring_bytes = std::strtoull(v, nullptr, 10);
-        else if (k == "--driver-cpu") a.driver_cpu = std::atoi(v);
-        else if (k == "--start-delay-ms") a.start_delay_ms = std::atoi(v);
-        else if (k == "--per-call") a.per_call = static_cast<uint32_t>(std::atoi(v));
-        else return usage();
+        if (k == "--config")
+            a.config = v;
+        else if (k == "--consumer")
+            a.consumer = v;
+        else if (k == "--rate")
+            a.rate = std::strtoull(v, nullptr, 10);
+        else if (k == "--seconds")
+            a.seconds = std::atof(v);
+        else if (k == "--ring-bytes")
+            a.ring_bytes = std::strtoull(v, nullptr, 10);
+        else if (k == "--driver-cpu")
+            a.driver_cpu = std::atoi(v);
+        else if (k == "--start-delay-ms")
+            a.start_delay_ms = std::atoi(v);
+        else if (k == "--per-call")
+            a.per_call = static_cast<uint32_t>(std::atoi(v));
+        else
+            return usage();
     }
     conf::LoadOptions lo;
     lo.path = a.config;

@@ -60,6 +60,7 @@ struct Options {
     std::string method = "GET";
     std::string path = "/debug/stats";
     std::string body;
+    std::vector<std::string> headers;  // --header "Name: value", repeatable
     bool json = false;
     int timeout_ms = 10000;  // a response slower than this is an error
     double rate = 0;         // requests per second over all connections (0: as fast as answered)
@@ -69,6 +70,7 @@ void usage() {
     std::fprintf(stderr,
                  "usage: rp_loadgen (--unix PATH | --tcp HOST:PORT) [-c CONNS] [-d SECONDS | -n REQUESTS]\n"
                  "                  [--warmup SECONDS] [--method M] [--path P] [--body DATA]\n"
+                 "                  [--body-file FILE] [--header 'Name: value']...\n"
                  "                  [--timeout-ms MS] [--hold SECONDS] [--rate REQ_PER_S] [--json]\n");
 }
 
@@ -106,6 +108,20 @@ bool parse_options(int argc, char** argv, Options& o) {
             o.path = next();
         } else if (a == "--body") {
             o.body = next();
+        } else if (a == "--body-file") {
+            const char* path = next();
+            std::FILE* f = std::fopen(path, "rb");
+            if (f == nullptr) {
+                std::fprintf(stderr, "rp_loadgen: --body-file %s: %s\n", path, std::strerror(errno));
+                std::exit(2);
+            }
+            char buf[65536];
+            size_t n;
+            o.body.clear();
+            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) o.body.append(buf, n);
+            std::fclose(f);
+        } else if (a == "--header") {
+            o.headers.emplace_back(next());
         } else if (a == "--timeout-ms") {
             o.timeout_ms = std::atoi(next());
         } else if (a == "--rate") {
@@ -157,9 +173,14 @@ class LoadGen {
 public:
     explicit LoadGen(const Options& o) : o_(o) {
         request_ = o.method + " " + o.path + " HTTP/1.1\r\nHost: sysprobe\r\nUser-Agent: rp_loadgen\r\n";
+        bool content_type = false;
+        for (const auto& h : o.headers) {
+            request_ += h + "\r\n";
+            content_type = content_type || strncasecmp(h.c_str(), "content-type:", 13) == 0;
+        }
         if (!o.body.empty() || o.method == "POST") {
-            request_ += "Content-Type: application/json\r\nContent-Length: " +
-                        std::to_string(o.body.size()) + "\r\n";
+            if (!content_type) request_ += "Content-Type: application/json\r\n";
+            request_ += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
         }
         request_ += "\r\n" + o.body;
         if (!o.unix_path.empty()) {

@@ -28,7 +28,7 @@
 #define CAP_BPF 39
 #endif
 
-namespace rp::tools {
+namespace rp::modules {
 
 inline uint64_t runtime_capabilities(bool ebpf_module_enabled) {
     uint64_t keep = (1ull << CAP_BPF) | (1ull << CAP_PERFMON) | (1ull << CAP_SYS_RESOURCE) |
@@ -48,7 +48,8 @@ inline std::string drop_capabilities(uint64_t keep, uint64_t* kept = nullptr) {
     hdr.version = _LINUX_CAPABILITY_VERSION_3;
     hdr.pid = 0;
     __user_cap_data_struct data[2]{};
-    if (::syscall(SYS_capget, &hdr, data) != 0) return std::string("capget: ") + std::strerror(errno);
+    if (::syscall(SYS_capget, &hdr, data) != 0)
+        return std::string("capget: ") + std::strerror(errno);
     uint64_t permitted = data[0].permitted | (static_cast<uint64_t>(data[1].permitted) << 32);
 
     uint64_t effective = data[0].effective | (static_cast<uint64_t>(data[1].effective) << 32);
@@ -70,9 +71,10 @@ inline std::string drop_capabilities(uint64_t keep, uint64_t* kept = nullptr) {
     data[0].permitted = data[0].effective = static_cast<uint32_t>(now);
     data[1].permitted = data[1].effective = static_cast<uint32_t>(now >> 32);
     data[0].inheritable = data[1].inheritable = 0;
-    if (::syscall(SYS_capset, &hdr, data) != 0) return std::string("capset: ") + std::strerror(errno);
+    if (::syscall(SYS_capset, &hdr, data) != 0)
+        return std::string("capset: ") + std::strerror(errno);
     if (kept != nullptr) *kept = now;
     return "";
 }
 
-}  // namespace rp::tools
+}  // namespace rp::modules
