@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "http/json_writer.h"
+#include "http/metrics.h"
 #include "loop/log.h"
 #include "loop/reactor.h"
 #include "modules/discovery/json_scan.h"
@@ -711,6 +712,45 @@ bool key_is(std::string_view k, std::string_view want) {
            });
 }
 
+// /metrics families (the request time is the route's ringprobe_http_request_duration_seconds).
+using http::MetricFamily;
+using http::MetricKind;
+constexpr MetricFamily kPids{"ringprobe_discovery_pids", MetricKind::counter,
+                             "Pids asked about in POST /discovery/services, by kind."};
+constexpr MetricFamily kPidsNotFound{"ringprobe_discovery_pids_not_found", MetricKind::counter,
+                                     "Pids asked about that were gone or unreadable."};
+constexpr MetricFamily kServices{"ringprobe_discovery_services", MetricKind::counter,
+                                 "Services answered, by kind of pid."};
+constexpr MetricFamily kIgnored{"ringprobe_discovery_ignored_services", MetricKind::counter,
+                                "Services left out for their command name."};
+constexpr MetricFamily kInjected{"ringprobe_discovery_injected_pids", MetricKind::counter,
+                                 "New pids found with the APM injector mapped."};
+constexpr MetricFamily kGpu{"ringprobe_discovery_gpu_pids", MetricKind::counter,
+                            "New pids found using an NVIDIA GPU."};
+constexpr MetricFamily kBadRequests{"ringprobe_discovery_bad_requests", MetricKind::counter,
+                                    "POST /discovery/services bodies refused (400)."};
+constexpr MetricFamily kCacheEntries{"ringprobe_discovery_binary_cache_entries", MetricKind::gauge,
+                                     "Executables in the Go build-info cache."};
+constexpr MetricFamily kCacheCapacity{"ringprobe_discovery_binary_cache_capacity",
+                                      MetricKind::gauge,
+                                      "Capacity of the Go build-info cache (binary_cache_size)."};
+constexpr MetricFamily kCacheLookups{"ringprobe_discovery_binary_cache_lookups",
+                                     MetricKind::counter,
+                                     "Go build-info cache lookups, by result (hit, miss)."};
+constexpr MetricFamily kCacheEvictions{"ringprobe_discovery_binary_cache_evictions",
+                                       MetricKind::counter,
+                                       "Executables evicted from the Go build-info cache."};
+constexpr MetricFamily kDropped{"ringprobe_discovery_dropped", MetricKind::counter,
+                                "Items left out at a bound: socket table entries beyond 262144, "
+                                "socket links beyond 65536, log candidates beyond 64."};
+constexpr MetricFamily kSourcePids{"ringprobe_discovery_open_files_pids", MetricKind::counter,
+                                   "Pids whose open files were read, by source."};
+constexpr MetricFamily kSnapshots{"ringprobe_discovery_iterator_snapshots", MetricKind::counter,
+                                  "BPF iterator snapshots taken, by result."};
+constexpr MetricFamily kSnapshotBytes{"ringprobe_discovery_iterator_last_snapshot_bytes",
+                                      MetricKind::gauge, "Size of the last BPF iterator snapshot.",
+                                      "bytes"};
+
 class DiscoveryModule final : public Module {
   public:
     DiscoveryModule(std::vector<std::string> ignored, size_t cache) : shared_(cache) {
@@ -780,6 +820,32 @@ class DiscoveryModule final : public Module {
         w.kv_uint("last_snapshot_processes", s.last_snapshot_tasks);
         w.kv_number("last_snapshot_ms", static_cast<double>(s.last_snapshot_ns) / 1e6);
         w.end_object();
+    }
+
+    void write_metrics(http::MetricsWriter& w) const override {
+        const Shared& s = shared_;
+        w.counter(kPids, {{"kind", "new"}}, s.new_pids);
+        w.counter(kPids, {{"kind", "heartbeat"}}, s.heartbeat_pids);
+        w.counter(kPidsNotFound, {}, s.pids_missing);
+        w.counter(kServices, {{"kind", "new"}}, s.services);
+        w.counter(kServices, {{"kind", "heartbeat"}}, s.heartbeats);
+        w.counter(kIgnored, {}, s.ignored);
+        w.counter(kInjected, {}, s.injected);
+        w.counter(kGpu, {}, s.gpu);
+        w.counter(kBadRequests, {}, s.bad_requests);
+        w.gauge(kCacheEntries, {}, static_cast<int64_t>(s.binaries.size()));
+        w.gauge(kCacheCapacity, {}, static_cast<int64_t>(s.binaries.capacity()));
+        w.counter(kCacheLookups, {{"result", "hit"}}, s.binaries.hits());
+        w.counter(kCacheLookups, {{"result", "miss"}}, s.binaries.misses());
+        w.counter(kCacheEvictions, {}, s.binaries.evictions());
+        w.counter(kDropped, {{"what", "socket_table_entries"}}, s.socket_overflow);
+        w.counter(kDropped, {{"what", "socket_links"}}, s.sockets_dropped);
+        w.counter(kDropped, {{"what", "log_candidates"}}, s.logs_dropped);
+        w.counter(kSourcePids, {{"source", "bpf_iterator"}}, s.snapshot_pids);
+        w.counter(kSourcePids, {{"source", "procfs"}}, s.procfs_pids);
+        w.counter(kSnapshots, {{"result", "ok"}}, s.snapshots);
+        w.counter(kSnapshots, {{"result", "error"}}, s.snapshot_errors);
+        w.gauge(kSnapshotBytes, {}, static_cast<int64_t>(s.last_snapshot_bytes));
     }
 
     void close() override {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "http/metrics.h"
 #include "http/router.h"
 #include "modules/discovery/language.h"
 #include "modules/discovery/procfs.h"
@@ -959,6 +960,42 @@ TEST_CASE("discovery: Python http.server: every field; heartbeat answers carry o
     CHECK(d.status == 200);
     CHECK(d.by_pid(all).size() == 1);
     CHECK(all.find("\"injected_pids\":null") != std::string::npos);
+}
+
+TEST_CASE("discovery: /metrics families count pids, services, cache lookups and bad bodies") {
+    Discovery d;
+    uint16_t port = free_port(false);
+    int ls = listening_socket(port);
+    Child svc({"sleep", "1000"}, {}, "", {ls});
+    ::close(ls);
+    wait_comm(svc, "sleep");
+    auto metrics = [&] {
+        http::MetricsWriter w;
+        d.module->write_metrics(w);
+        http::Buffer out;
+        w.finish(out, http::MetricsFormat::text);
+        return std::string(out.view());
+    };
+    auto has = [](const std::string& text, const std::string& line) {
+        return text.find("\n" + line + "\n") != std::string::npos;
+    };
+    d.services({svc.pid(), 4194303}, {svc.pid()});
+    std::string m = metrics();
+    CHECK(has(m, "ringprobe_discovery_pids_total{kind=\"new\"} 2"));
+    CHECK(has(m, "ringprobe_discovery_pids_total{kind=\"heartbeat\"} 1"));
+    CHECK(has(m, "ringprobe_discovery_pids_not_found_total 1"));
+    CHECK(has(m, "ringprobe_discovery_services_total{kind=\"new\"} 1"));
+    CHECK(has(m, "ringprobe_discovery_services_total{kind=\"heartbeat\"} 1"));
+    CHECK(has(m, "ringprobe_discovery_binary_cache_lookups_total{result=\"miss\"} 1"));
+    CHECK(has(m, "ringprobe_discovery_binary_cache_entries 1"));
+    CHECK(has(m, "ringprobe_discovery_binary_cache_capacity 1000"));
+    d.services({svc.pid()});  // the executable is known now
+    d.call("/discovery/services", "{\"new_pids\": [1,]}");
+    CHECK(d.status == 400);
+    m = metrics();
+    CHECK(has(m, "ringprobe_discovery_binary_cache_lookups_total{result=\"hit\"} 1"));
+    CHECK(has(m, "ringprobe_discovery_bad_requests_total 1"));
+    CHECK(m.find("# TYPE ringprobe_discovery_services_total counter") != std::string::npos);
 }
 
 TEST_CASE("discovery: UDP: a bound port is reported, an ephemeral-range one is not") {
