@@ -150,6 +150,14 @@ std::string render(const Value& v) {
             return std::to_string(std::get<int64_t>(v));
         case 2:
             return quote(std::get<std::string>(v));
+        case 4: {
+            std::string out = "[";
+            for (const auto& item : std::get<StringList>(v)) {
+                if (out.size() > 1) out += ", ";
+                out += quote(item);
+            }
+            return out + "]";
+        }
         default: {
             double d = std::get<double>(v);
             if (std::isnan(d)) return "nan";
@@ -426,6 +434,24 @@ class ConfigLoader {
                 else if (auto i = node.value_exact<int64_t>())
                     v = static_cast<double>(*i), ok = true;
                 break;
+            case Type::string_list:
+                if (const toml::array* arr = node.as_array()) {
+                    StringList items;
+                    ok = true;
+                    for (const toml::node& item : *arr) {
+                        auto s = item.value_exact<std::string>();
+                        if (!s) {
+                            errors_.push_back({line, where(line) + "key " + std::string(spec.path) +
+                                                         ": expected array of strings, got an "
+                                                         "array containing " +
+                                                         std::string(toml_type_name(item.type()))});
+                            return;
+                        }
+                        items.push_back(std::move(*s));
+                    }
+                    v = std::move(items);
+                }
+                break;
         }
         const std::string prefix = where(line) + "key " + std::string(spec.path) + ": ";
         if (!ok) {
@@ -502,6 +528,27 @@ class ConfigLoader {
                 else
                     expected = "expected a UTF-8 string";
                 break;
+            case Type::string_list: {
+                // viper's []string from the environment: the value split at whitespace.
+                if (!valid_utf8(raw)) {
+                    expected = "expected a UTF-8 string";
+                    break;
+                }
+                StringList items;
+                size_t i = 0;
+                auto space = [](char c) {
+                    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+                           c == '\f';
+                };
+                while (i < raw.size()) {
+                    while (i < raw.size() && space(raw[i])) ++i;
+                    size_t start = i;
+                    while (i < raw.size() && !space(raw[i])) ++i;
+                    if (i > start) items.emplace_back(raw.substr(start, i - start));
+                }
+                v = std::move(items);
+                break;
+            }
         }
         if (!expected.empty()) {
             errors_.push_back({0, prefix + std::string(expected)});
@@ -536,6 +583,8 @@ std::string_view type_name(Type t) {
             return "string";
         case Type::number:
             return "number";
+        case Type::string_list:
+            return "array of strings";
     }
     return "unknown";
 }
@@ -646,6 +695,9 @@ const std::string& Config::get_string(std::string_view path) const {
 }
 double Config::get_number(std::string_view path) const {
     return std::get<double>(entry(path, Type::number).value);
+}
+const StringList& Config::get_string_list(std::string_view path) const {
+    return std::get<StringList>(entry(path, Type::string_list).value);
 }
 
 Source Config::source(std::string_view path) const {

@@ -18,10 +18,14 @@
 
 namespace rp::conf {
 
-enum class Type { boolean, integer, string, number };
-std::string_view type_name(Type t);  // "boolean", "integer", "string", "number"
+// string_list: a TOML array of strings; from the environment, the variable's value split at
+// whitespace (as system-probe's viper reads a []string key from DD_*).
+enum class Type { boolean, integer, string, number, string_list };
+// "boolean", "integer", "string", "number", "array of strings"
+std::string_view type_name(Type t);
 
-using Value = std::variant<bool, int64_t, std::string, double>;
+using StringList = std::vector<std::string>;
+using Value = std::variant<bool, int64_t, std::string, double, StringList>;
 
 enum class Source { default_value, file, environment };
 
@@ -54,29 +58,30 @@ struct LoadOptions {
 };
 
 class Config {
-public:
+  public:
     // Defaults only.
     Config();
     // Loads and validates. Warnings (unknown keys) are appended to `warnings`.
     static std::expected<Config, std::string> load(const LoadOptions& opts, const Environment& env,
-                                                    std::vector<std::string>* warnings);
+                                                   std::vector<std::string>* warnings);
     // Parses TOML text (for tests and the fuzzer). `origin` names the text in messages.
     static std::expected<Config, std::string> parse(std::string_view toml, std::string_view origin,
-                                                     const Environment& env,
-                                                     std::vector<std::string>* warnings);
+                                                    const Environment& env,
+                                                    std::vector<std::string>* warnings);
 
     // Typed getters. The path must be in the schema with that type (else std::logic_error).
     bool get_bool(std::string_view path) const;
     int64_t get_int(std::string_view path) const;
     const std::string& get_string(std::string_view path) const;
     double get_number(std::string_view path) const;
+    const StringList& get_string_list(std::string_view path) const;
     Source source(std::string_view path) const;
 
     // The effective config as TOML, each key annotated with where it came from.
     std::string dump() const;
     const std::string& file_path() const { return file_; }
 
-private:
+  private:
     struct Entry {
         const KeySpec* spec;
         Value value;

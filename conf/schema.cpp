@@ -83,9 +83,11 @@ std::string_view check_no_nul(const Value& v) {
 
 using S = std::string;
 using I = int64_t;
+using L = StringList;
 constexpr auto kBool = Type::boolean;
 constexpr auto kInt = Type::integer;
 constexpr auto kStr = Type::string;
+constexpr auto kList = Type::string_list;
 
 }  // namespace
 
@@ -179,8 +181,13 @@ std::span<const KeySpec> schema() {
         {.path = "runtime_security_config.compliance_module.enabled", .type = kBool,
          .default_value = false,
          .help = "Legacy: with runtime_security_config.enabled, enables the compliance module."},
-        {.path = "discovery.enabled", .type = kBool, .default_value = false,
-         .help = "Enables the discovery module."},
+        {.path = "discovery.enabled", .type = kBool, .default_value = true,
+         .help = "Enables the discovery module (services, ports, languages); on by default, as in "
+                 "the Agent since 2026-03."},
+        {.path = "discovery.ignored_command_names", .type = kList,
+         .default_value = L{"chronyd", "cilium-agent", "containerd", "dhclient", "dockerd",
+                            "kubelet", "livenessprobe", "local-volume-pr", "sshd", "systemd"},
+         .help = "Command names (comm, 15 bytes at most) that discovery never reports as services."},
         {.path = "ping.enabled", .type = kBool, .default_value = false,
          .help = "Enables the ping module."},
         {.path = "traceroute.enabled", .type = kBool, .default_value = false,
@@ -333,6 +340,15 @@ std::span<const KeySpec> schema() {
          .default_value = I{1048576}, .min = 4096, .max = 1073741824,
          .help = "network_tracer: ring buffer for closed connections (rounded up to a power of "
                  "two)."},
+        {.path = "ringprobe.discovery.binary_cache_size", .type = kInt, .default_value = I{1000},
+         .min = 1, .max = 1000000,
+         .help = "Executables whose language discovery remembers (by device and inode)."},
+        {.path = "ringprobe.discovery.bpf_iterator", .type = kBool, .default_value = true,
+         .help = "Read every process's open files with one BPF iterator (eBPF builds, root) "
+                 "instead of /proc/<pid>/fd; /proc is the fallback."},
+        {.path = "ringprobe.discovery.bpf_iterator_min_pids", .type = kInt, .default_value = I{32},
+         .min = 1, .max = 1000000,
+         .help = "Requests with at least this many pids use the BPF iterator; smaller ones /proc."},
 
         // --- module keys added by module work go here ---
     };

@@ -20,7 +20,8 @@
     RP_MODULE(compliance)                    \
     RP_MODULE(ping)                          \
     RP_MODULE(traceroute)                    \
-    RP_BPF_MODULE(gpu)
+    RP_BPF_MODULE(gpu)                       \
+    RP_MODULE(discovery)
 
 #define RP_DECLARE(folder) extern const Factory folder##_factory;
 #define RP_ENTRY(folder) folder##_factory,

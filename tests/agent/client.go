@@ -230,3 +230,64 @@ func (p *ProcessClient) Post(body []byte, header map[string]string) (*response, 
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
+
+// DiscoveryClient mirrors the core Agent's workloadmeta process collector asking system-probe for
+// services (pkg/discovery/core, sysprobeclient.Post): POST /discovery/services with the JSON of
+// core.Params and Content-Type application/json, on the plain system-probe client (10 s timeout,
+// 5 s to the headers, the transport above); a non-200 answer is an error; the answer is decoded
+// with encoding/json into model.ServicesResponse.
+type DiscoveryClient struct {
+	hc *http.Client
+}
+
+// NewDiscoveryClient returns the process collector's client for `socket`.
+func NewDiscoveryClient(socket string) *DiscoveryClient {
+	d := &dialCounter{socket: socket}
+	return &DiscoveryClient{
+		hc: &http.Client{Timeout: startupTimeout, Transport: agentTransport(d, startupHeaderTimout)},
+	}
+}
+
+// Close drops the idle connections.
+func (c *DiscoveryClient) Close() { c.hc.CloseIdleConnections() }
+
+// Raw posts body as is and returns whatever came back.
+func (c *DiscoveryClient) Raw(body []byte) (*response, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://sysprobe/discovery/services", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// Services is the collector's call: the params marshalled, the answer decoded. The raw body is
+// returned too (the suite also decodes it strictly).
+func (c *DiscoveryClient) Services(p DiscoveryParams) (*DiscoveryServicesResponse, []byte, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.Raw(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.status != http.StatusOK {
+		return nil, r.body, fmt.Errorf("non-ok status code: url http://sysprobe/discovery/services, "+
+			"status_code: %d, response: `%s`", r.status, string(r.body))
+	}
+	var out DiscoveryServicesResponse
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		return nil, r.body, err
+	}
+	return &out, r.body, nil
+}

@@ -31,6 +31,11 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 		{"gpu pid negative", `{"process_metrics":[{"key":{"pid":-1}}]}`, &GPUStats{}},
 		{"gpu current_bytes as a float", `{"process_metrics":[{"utilization_metrics":{"memory":{"current_bytes":1.5}}}]}`, &GPUStats{}},
 		{"gpu device_metrics as an object", `{"device_metrics":{}}`, &GPUStats{}},
+		{"discovery tcp_ports as strings", `{"services":[{"pid":1,"tcp_ports":["80"]}]}`, &DiscoveryServicesResponse{}},
+		{"discovery port beyond uint16", `{"services":[{"pid":1,"udp_ports":[70000]}]}`, &DiscoveryServicesResponse{}},
+		{"discovery pid as a string", `{"services":[{"pid":"1"}]}`, &DiscoveryServicesResponse{}},
+		{"discovery apm_instrumentation as a string", `{"services":[{"pid":1,"apm_instrumentation":"false"}]}`, &DiscoveryServicesResponse{}},
+		{"discovery tracer schema_version beyond uint8", `{"services":[{"pid":1,"tracer_metadata":[{"schema_version":256}]}]}`, &DiscoveryServicesResponse{}},
 	}
 	for _, b := range bad {
 		if err := json.Unmarshal([]byte(b.body), b.into); err == nil {
@@ -64,6 +69,13 @@ func TestDecodersRejectWhatTheAgentRejects(t *testing.T) {
 	g = GPUStats{}
 	if err := json.Unmarshal([]byte(`{"ProcessMetrics":[{"Key":{"PID":7}}]}`), &g); err != nil || len(g.ProcessMetrics) != 0 {
 		t.Errorf("Go field names decoded into the tagged model: %+v, %v", g, err)
+	}
+	// The suite's strict discovery decoder refuses a key the Agent's model lacks.
+	if _, err := strictServices([]byte(`{"services":[],"injected_pids":null,"extra":1}`)); err == nil {
+		t.Errorf("strictServices accepted an unknown key")
+	}
+	if _, err := strictServices([]byte(`{"services":[{"pid":1,"has_nvidia_gpu":false}],"injected_pids":[2]}`)); err != nil {
+		t.Errorf("strictServices: %v", err)
 	}
 
 	// gogo jsonpb, as the process-agent uses it, rejects a key the message lacks.

@@ -80,9 +80,10 @@ enabled = true
 `
 
 var (
+	// discovery is on by default (no key in the configs above), as in the Agent.
 	modulesBPF = []string{"ebpf", "network_tracer", "tcp_queue_length_tracer", "oom_kill_probe", "process",
-		"seccomp_tracer", "noisy_neighbor", "compliance", "gpu"}
-	modulesNoBPF = []string{"process", "compliance"}
+		"seccomp_tracer", "noisy_neighbor", "compliance", "gpu", "discovery"}
+	modulesNoBPF = []string{"process", "compliance", "discovery"}
 )
 
 // ping and traceroute open raw sockets (CAP_NET_RAW): in every build, when the suite runs as root.

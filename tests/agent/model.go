@@ -136,6 +136,8 @@ type NoisyNeighborStats struct {
 	EventCount      uint64
 	PreemptionCount uint64
 	UniquePidCount  uint64
+}
+
 // The gpu check's payload: pkg/collector/corechecks/gpu/model.GPUStats, built by system-probe's
 // pkg/gpu/stats.go (statsGenerator.getStats) and read by the Agent's gpu check
 // (pkg/collector/corechecks/gpu/nvidia/ebpf.go, SystemProbeCache: GetCheck[model.GPUStats]).
@@ -184,4 +186,59 @@ type GPUDeviceStatsTuple struct {
 type GPUStats struct {
 	ProcessMetrics []GPUProcessStatsTuple `json:"process_metrics"`
 	DeviceMetrics  []GPUDeviceStatsTuple  `json:"device_metrics"`
+}
+
+// TracerMetadata mirrors pkg/discovery/tracermetadata/model.TracerMetadata (what a tracer
+// publishes in its datadog-tracer-info-* memfd), as discovery's Service carries it.
+type TracerMetadata struct {
+	SchemaVersion            uint8    `json:"schema_version"`
+	RuntimeID                string   `json:"runtime_id,omitempty"`
+	TracerLanguage           string   `json:"tracer_language"`
+	TracerVersion            string   `json:"tracer_version"`
+	Hostname                 string   `json:"hostname"`
+	ServiceName              string   `json:"service_name,omitempty"`
+	ServiceEnv               string   `json:"service_env,omitempty"`
+	ServiceVersion           string   `json:"service_version,omitempty"`
+	ProcessTags              string   `json:"process_tags,omitempty"`
+	ContainerID              string   `json:"container_id,omitempty"`
+	LogsCollected            bool     `json:"logs_collected,omitempty"`
+	ThreadlocalAttributeKeys []string `json:"threadlocal_attribute_keys,omitempty"`
+}
+
+// DiscoveryUST mirrors pkg/discovery/model.UST.
+type DiscoveryUST struct {
+	Service string `json:"service"`
+	Env     string `json:"env"`
+	Version string `json:"version"`
+}
+
+// DiscoveryService mirrors pkg/discovery/model.Service.
+type DiscoveryService struct {
+	PID                      int              `json:"pid"`
+	LogFiles                 []string         `json:"log_files,omitempty"`
+	GeneratedName            string           `json:"generated_name"`
+	GeneratedNameSource      string           `json:"generated_name_source"`
+	AdditionalGeneratedNames []string         `json:"additional_generated_names"`
+	TracerMetadata           []TracerMetadata `json:"tracer_metadata,omitempty"`
+	TCPPorts                 []uint16         `json:"tcp_ports,omitempty"`
+	UDPPorts                 []uint16         `json:"udp_ports,omitempty"`
+	APMInstrumentation       bool             `json:"apm_instrumentation"`
+	Language                 string           `json:"language"`
+	Type                     string           `json:"service_type"`
+	UST                      DiscoveryUST     `json:"ust"`
+	HasNvidiaGPU             bool             `json:"has_nvidia_gpu"`
+}
+
+// DiscoveryServicesResponse mirrors pkg/discovery/model.ServicesResponse, the answer to
+// POST /discovery/services (GPUPIDs: datadog-agent model.go@07ac8b4f; older Agents ignore it).
+type DiscoveryServicesResponse struct {
+	Services     []DiscoveryService `json:"services"`
+	InjectedPIDs []int              `json:"injected_pids"`
+	GPUPIDs      []int              `json:"gpu_pids"`
+}
+
+// DiscoveryParams mirrors pkg/discovery/core.Params, the body the process collector posts.
+type DiscoveryParams struct {
+	NewPids       []int32 `json:"new_pids,omitempty"`
+	HeartbeatPids []int32 `json:"heartbeat_pids,omitempty"`
 }

@@ -79,6 +79,8 @@ bool same_value(const Config& a, const Config& b, const rp::conf::KeySpec& spec)
             return a.get_string(spec.path) == b.get_string(spec.path);
         case Type::number:
             return a.get_number(spec.path) == b.get_number(spec.path);
+        case Type::string_list:
+            return a.get_string_list(spec.path) == b.get_string_list(spec.path);
     }
     return false;
 }
@@ -104,6 +106,9 @@ TEST_CASE("conf: every key has a default of its type, within its range, that pas
                 break;
             case Type::number:
                 CHECK(std::holds_alternative<double>(spec.default_value));
+                break;
+            case Type::string_list:
+                CHECK(std::holds_alternative<rp::conf::StringList>(spec.default_value));
                 break;
             case Type::integer: {
                 REQUIRE(std::holds_alternative<int64_t>(spec.default_value));
@@ -186,9 +191,15 @@ TEST_CASE("conf: defaults without file or environment") {
     CHECK(c.get_bool("ebpf_check.kernel_bpf_stats") == false);
     CHECK(c.get_bool("seccomp_tracer.enabled") == false);
     CHECK(c.get_bool("seccomp_tracer.stack_traces_enabled") == false);
-    for (auto key : {"noisy_neighbor.enabled", "discovery.enabled", "ping.enabled",
-                     "traceroute.enabled", "gpu_monitoring.enabled", "ringprobe.drop_capabilities"})
+    for (auto key : {"noisy_neighbor.enabled", "ping.enabled", "traceroute.enabled",
+                     "gpu_monitoring.enabled", "ringprobe.drop_capabilities"})
         CHECK(c.get_bool(key) == false);
+    // On by default on Linux since datadog-agent PR #48491 (2026-03).
+    CHECK(c.get_bool("discovery.enabled") == true);
+    CHECK(c.get_string_list("discovery.ignored_command_names") ==
+          rp::conf::StringList{"chronyd", "cilium-agent", "containerd", "dhclient", "dockerd",
+                               "kubelet", "livenessprobe", "local-volume-pr", "sshd", "systemd"});
+    CHECK(c.get_int("ringprobe.discovery.binary_cache_size") == 1000);
     CHECK(c.get_int("ringprobe.http.max_header_bytes") == 8192);
     CHECK(c.get_int("ringprobe.http.max_body_bytes") == 1048576);
     CHECK(c.get_int("ringprobe.http.max_connections") == 1024);
@@ -479,6 +490,9 @@ TEST_CASE("conf: every key can be set through its DD_ variable") {
                 break;
             case Type::number:
                 value = "0.5";
+                break;
+            case Type::string_list:
+                value = "one two";
                 break;
             case Type::string:
                 value = spec.path == "log_level"                               ? "error"
@@ -862,6 +876,35 @@ TEST_CASE("conf: arbitrary bytes never crash parse()") {
             for (const auto& spec : rp::conf::schema()) CHECK(same_value(*c, *again, spec));
         }
     }
+}
+
+// --- arrays of strings ------------------------------------------------------------------------
+
+TEST_CASE("conf: an array-of-strings key reads a TOML array and a whitespace-split variable") {
+    const std::string key = "discovery.ignored_command_names";
+    Config c = parse_ok("[discovery]\nignored_command_names = [\"sshd\", \"my app\"]\n");
+    CHECK(c.get_string_list(key) == rp::conf::StringList{"sshd", "my app"});
+    CHECK(c.source(key) == Source::file);
+    CHECK(parse_ok("discovery.ignored_command_names = []\n").get_string_list(key).empty());
+
+    // viper splits a []string variable at whitespace; it wins over the file.
+    Config e = parse_ok("discovery.ignored_command_names = [\"x\"]\n",
+                        {{"DD_DISCOVERY_IGNORED_COMMAND_NAMES", " a\tb  c\n"}});
+    CHECK(e.get_string_list(key) == rp::conf::StringList{"a", "b", "c"});
+    CHECK(e.source(key) == Source::environment);
+
+    CHECK(parse_error("discovery.ignored_command_names = \"sshd\"\n")
+              .find("key discovery.ignored_command_names: expected array of strings, got string") !=
+          std::string::npos);
+    CHECK(parse_error("discovery.ignored_command_names = [\"a\", 3]\n")
+              .find("expected array of strings, got an array containing integer") !=
+          std::string::npos);
+
+    // dump() writes a TOML array that reads back the same.
+    std::string d = c.dump();
+    CHECK(d.find("ignored_command_names = [\"sshd\", \"my app\"]  # file") != std::string::npos);
+    CHECK(parse_ok(d).get_string_list(key) == c.get_string_list(key));
+    CHECK_THROWS_AS(c.get_string(key), std::logic_error);
 }
 
 TEST_SUITE_END();

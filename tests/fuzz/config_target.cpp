@@ -39,11 +39,20 @@ void expect_same(const conf::Config& a, const conf::Config& b, const std::string
     for (const conf::KeySpec& spec : conf::schema()) {
         bool same = false;
         switch (spec.type) {
-            case conf::Type::boolean: same = a.get_bool(spec.path) == b.get_bool(spec.path); break;
-            case conf::Type::integer: same = a.get_int(spec.path) == b.get_int(spec.path); break;
-            case conf::Type::string: same = a.get_string(spec.path) == b.get_string(spec.path); break;
+            case conf::Type::boolean:
+                same = a.get_bool(spec.path) == b.get_bool(spec.path);
+                break;
+            case conf::Type::integer:
+                same = a.get_int(spec.path) == b.get_int(spec.path);
+                break;
+            case conf::Type::string:
+                same = a.get_string(spec.path) == b.get_string(spec.path);
+                break;
             case conf::Type::number:
                 same = same_number(a.get_number(spec.path), b.get_number(spec.path));
+                break;
+            case conf::Type::string_list:
+                same = a.get_string_list(spec.path) == b.get_string_list(spec.path);
                 break;
         }
         if (!same)

@@ -226,7 +226,7 @@ TEST_CASE("daemon: an invalid config exits non-zero naming the key, before anyth
 
 TEST_CASE("daemon: no enabled module exits non-zero with 'no module could be loaded'") {
     DaemonOptions o;
-    o.toml = "log_level = \"info\"\n";
+    o.toml = "log_level = \"info\"\ndiscovery.enabled = false\n";  // discovery is on by default
     o.wait_ready = false;
     Daemon d(o);
     int rc = d.wait_exit(5000ms);
@@ -265,10 +265,11 @@ TEST_CASE("daemon: the environment beats the config file") {
         CHECK(serves_on(env_socket));
         CHECK_FALSE(std::filesystem::exists(d.socket_path()));
     }
-    SUBCASE("DD_SYSTEM_PROBE_PROCESS_ENABLED turns the only module off") {
+    SUBCASE("DD_SYSTEM_PROBE_PROCESS_ENABLED and DD_DISCOVERY_ENABLED turn the only modules off") {
         DaemonOptions o = process_daemon();
         o.wait_ready = false;
         o.env["DD_SYSTEM_PROBE_PROCESS_ENABLED"] = "false";
+        o.env["DD_DISCOVERY_ENABLED"] = "false";
         Daemon d(o);
         CHECK(d.wait_exit(5000ms) > 0);
         CHECK(contains(d.log(), "no module could be loaded"));
@@ -579,7 +580,9 @@ TEST_CASE(
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
     std::unique_ptr<Daemon> d;
     try {
-        d = std::make_unique<Daemon>(process_daemon());
+        DaemonOptions o = process_daemon();
+        o.toml = "discovery.enabled = false\n" + o.toml;  // its BPF iterator and sockets take fds
+        d = std::make_unique<Daemon>(o);
     } catch (...) {
     }
     ::setrlimit(RLIMIT_NOFILE, &old);
@@ -728,8 +731,8 @@ TEST_CASE("daemon: /debug/modules lists every factory with its state") {
         REQUIRE(m["enabled"].get_bool().get(enabled) == simdjson::SUCCESS);
         REQUIRE(m["needs_ebpf"].get_bool().get(needs_ebpf) == simdjson::SUCCESS);
         CHECK(m["error"].error() == simdjson::SUCCESS);
-        if (name == "process") {
-            saw_process = true;
+        if (name == "process" || name == "discovery") {  // discovery: on by default
+            saw_process = saw_process || name == "process";
             CHECK(enabled);
             CHECK_FALSE(needs_ebpf);
             CHECK(state == "running");

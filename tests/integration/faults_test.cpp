@@ -69,7 +69,7 @@ TEST_CASE("faults: the only enabled module failing to create -> clear message, n
     std::string path = fail_file();
     write_text(path, "process\n");
     DaemonOptions o = faulty(path);
-    o.toml = "system_probe_config.process_config.enabled = true\n";
+    o.toml = "system_probe_config.process_config.enabled = true\ndiscovery.enabled = false\n";
     o.wait_ready = false;
     rp::test::TestDaemon d(o);
     int rc = d.wait_exit(ms(8000));

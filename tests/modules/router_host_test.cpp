@@ -67,7 +67,7 @@ constexpr std::string_view kNs[] = {"system_probe_config"};
 const modules::Factory kFactories[] = {
     {"bad", kNs, "ping.enabled", make_bad, false},
     {"good", kNs, "traceroute.enabled", make_good, false},
-    {"off", kNs, "discovery.enabled", make_good, false},
+    {"off", kNs, "gpu_monitoring.enabled", make_good, false},
 };
 
 conf::Config config(std::string toml) {
