@@ -156,6 +156,24 @@ std::span<const KeySpec> schema() {
          .default_value = I{75000}, .min = 0, .max = 16777216,
          .help = "network_tracer: per-client baselines (upstream's client stats cap); beyond, "
                  "connections are reported with their whole counters."},
+        {.path = "system_probe_config.enable_conntrack", .type = kBool, .default_value = true,
+         .help = "network_tracer: NAT translations (ipTranslation) from conntrack over netlink."},
+        {.path = "system_probe_config.enable_conntrack_all_namespaces", .type = kBool,
+         .default_value = true,
+         .help = "network_tracer: read the conntrack table of every network namespace found at "
+                 "start, not only the daemon's."},
+        {.path = "system_probe_config.conntrack_max_state_size", .type = kInt,
+         .default_value = I{131072}, .min = 0, .max = 16777216,
+         .help = "network_tracer: NAT tuples kept (two per conntrack entry); beyond, the least "
+                 "recently used go (counted)."},
+        {.path = "system_probe_config.conntrack_rate_limit", .type = kInt, .default_value = I{500},
+         .min = -1, .max = 100000000,
+         .help = "network_tracer: conntrack events per second read; above, events are sampled; "
+                 "-1: no limit."},
+        {.path = "network_config.conntrack_init_timeout", .type = kInt, .default_value = I{10},
+         .min = 1, .max = 3600,
+         .help = "network_tracer: seconds the initial conntrack dump may take; beyond, NAT "
+                 "translation is degraded (stated in /debug/stats)."},
         {.path = "ebpf_check.enabled", .type = kBool, .default_value = false,
          .help = "Enables the ebpf module (every BPF program and map on the host)."},
         {.path = "ebpf_check.kernel_bpf_stats", .type = kBool, .default_value = false,
@@ -371,6 +389,8 @@ constexpr EnvAlias kEnvAliases[] = {
     {"system_probe_config.btf_path", "DD_SYSTEM_PROBE_BTF_PATH"},
     {"system_probe_config.process_config.enabled", "DD_SYSTEM_PROBE_PROCESS_ENABLED"},
     {"network_config.enabled", "DD_SYSTEM_PROBE_NETWORK_ENABLED"},
+    {"system_probe_config.enable_conntrack_all_namespaces",
+     "DD_SYSTEM_PROBE_ENABLE_CONNTRACK_ALL_NAMESPACES"},
 };
 
 }  // namespace

@@ -138,30 +138,31 @@ void ConnectionEncoder::begin(http::Encoding enc, http::Buffer& out, bool pretty
     json_.start_array();
 }
 
-void ConnectionEncoder::conn(const nt_conn& c, bool intra_host) {
+void ConnectionEncoder::conn(const nt_conn& c, bool intra_host, const IpTranslation* t) {
     uint8_t direction = fixed_direction(c, intra_host, range_);
     if (enc_ == http::Encoding::protobuf)
-        conn_protobuf(c, intra_host, direction);
+        conn_protobuf(c, intra_host, direction, t);
     else
-        conn_json(c, intra_host, direction);
+        conn_json(c, intra_host, direction, t);
     ++count_;
 }
 
-void ConnectionEncoder::conn_protobuf(const nt_conn& c, bool intra, uint8_t direction) {
+void ConnectionEncoder::conn_protobuf(const nt_conn& c, bool intra, uint8_t direction,
+                                      const IpTranslation* t) {
     namespace C = P::Connection;
     char ip[INET6_ADDRSTRLEN];
     ConnBuffer buf;
     {
         ConnWriter m(buf);
-        conn_fields(m, c, intra, direction, ip);
+        conn_fields(m, c, intra, direction, ip, t);
     }
     http::PbfWriter top(*out_);
     top.add_message(P::Connections::conns, buf.data, buf.size);
 }
 
 template <typename W>
-void ConnectionEncoder::conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction,
-                                    char* ip) {
+void ConnectionEncoder::conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction, char* ip,
+                                    const IpTranslation* t) {
     namespace C = P::Connection;
     if (c.pid != 0) m.add_int32(C::pid, static_cast<int32_t>(c.pid));
     {
@@ -185,6 +186,14 @@ void ConnectionEncoder::conn_fields(W& m, const nt_conn& c, bool intra, uint8_t 
     if (c.c.pkts_recv) m.add_uint64(C::lastPacketsReceived, c.c.pkts_recv);
     m.add_message(C::protocol, "", 0);  // an empty stack: unclassified
     if (c.netns) m.add_uint32(C::netNS, c.netns);
+    if (t != nullptr) {
+        namespace T = P::IPTranslation;
+        W x(m, C::ipTranslation);
+        x.add_string(T::replSrcIP, ip, format_ip(t->repl.src, c.family, ip));
+        x.add_string(T::replDstIP, ip, format_ip(t->repl.dst, c.family, ip));
+        if (t->repl.sport != 0) x.add_int32(T::replSrcPort, t->repl.sport);
+        if (t->repl.dport != 0) x.add_int32(T::replDstPort, t->repl.dport);
+    }
     if (c.rtt_us) m.add_uint32(C::rtt, c.rtt_us);
     if (c.rttvar_us) m.add_uint32(C::rttVar, c.rttvar_us);
     if (intra) m.add_bool(C::intraHost, true);
@@ -223,7 +232,8 @@ void ConnectionEncoder::addr_json(std::string_view key, const nt_addr& a, uint8_
     json_.end_object();
 }
 
-void ConnectionEncoder::conn_json(const nt_conn& c, bool intra, uint8_t direction) {
+void ConnectionEncoder::conn_json(const nt_conn& c, bool intra, uint8_t direction,
+                                  const IpTranslation* t) {
     http::JsonWriter& w = json_;
     auto empty_object = [&](std::string_view k) {
         w.key(k);
@@ -252,7 +262,17 @@ void ConnectionEncoder::conn_json(const nt_conn& c, bool intra, uint8_t directio
     w.kv_uint("netNS", c.netns);
     w.kv("remoteNetworkId", "");
     w.key("ipTranslation");
-    w.null();
+    if (t == nullptr) {
+        w.null();
+    } else {
+        char ip[INET6_ADDRSTRLEN];
+        w.start_object();
+        w.kv("replSrcIP", std::string_view(ip, format_ip(t->repl.src, c.family, ip)));
+        w.kv("replDstIP", std::string_view(ip, format_ip(t->repl.dst, c.family, ip)));
+        w.kv_int("replSrcPort", t->repl.sport);
+        w.kv_int("replDstPort", t->repl.dport);
+        w.end_object();
+    }
     w.kv_uint("rtt", c.rtt_us);
     w.kv_uint("rttVar", c.rttvar_us);
     w.kv_bool("intraHost", intra);

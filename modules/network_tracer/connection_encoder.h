@@ -30,6 +30,7 @@
 #include "http/buffer.h"
 #include "http/json_writer.h"
 #include "http/request.h"
+#include "modules/network_tracer/translation.h"
 
 namespace rp::modules::network_tracer {
 
@@ -64,18 +65,20 @@ class ConnectionEncoder {
     explicit ConnectionEncoder(PortRange range) : range_(range) {}
 
     void begin(http::Encoding enc, http::Buffer& out, bool pretty);
-    // One connection; `intra_host` already combines the kernel's flag and what user space knows.
-    void conn(const nt_conn& c, bool intra_host);
+    // One connection; `intra_host` already combines the kernel's flag and what user space knows;
+    // `t`: its NAT translation (ipTranslation), nullptr for none.
+    void conn(const nt_conn& c, bool intra_host, const IpTranslation* t = nullptr);
     void end(const Trailer& t);
 
     size_t count() const { return count_; }
     http::Encoding encoding() const { return enc_; }
 
   private:
-    void conn_protobuf(const nt_conn& c, bool intra, uint8_t direction);
+    void conn_protobuf(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t);
     template <typename W>
-    void conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction, char* ip);
-    void conn_json(const nt_conn& c, bool intra, uint8_t direction);
+    void conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction, char* ip,
+                     const IpTranslation* t);
+    void conn_json(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t);
     void addr_json(std::string_view key, const nt_addr& a, uint8_t family, uint16_t port);
     void u64_json(std::string_view key, uint64_t v);
 

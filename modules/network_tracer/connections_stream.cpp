@@ -36,7 +36,7 @@ bool EndpointSet::contains(const nt_addr& a, uint16_t port, uint8_t type) const 
 }
 
 ConnectionsStream::ConnectionsStream(PollOwner& owner, PortRange range)
-    : owner_(owner), encoder_(range) {}
+    : owner_(owner), encoder_(range), range_(range) {}
 
 ConnectionsStream::~ConnectionsStream() {
     if (fd_ >= 0) ::close(fd_);
@@ -79,6 +79,19 @@ void ConnectionsStream::dump_record(const nt_dump& d) {
     w.end_object();
 }
 
+void ConnectionsStream::encode_conn(const nt_conn& c) {
+    bool intra = (c.flags & NT_C_INTRA_HOST) != 0 || closed_eps_.contains(c.daddr, c.dport, c.type);
+    const IpTranslation* t = translator_ != nullptr ? translator_->lookup(c) : nullptr;
+    if (t != nullptr) {
+        intra = nat_intra_host(c, *t, [this](const nt_addr& a, uint16_t port, uint8_t type) {
+            return closed_eps_.contains(a, port, type) ||
+                   translator_->local_endpoint(a, port, type);
+        });
+        if (!nat_keep(c, *t, intra, fixed_direction(c, intra, range_))) t = nullptr;
+    }
+    encoder_.conn(c, intra, t);
+}
+
 void ConnectionsStream::encode_records() {
     size_t rec = mode_ == Mode::dump ? sizeof(nt_dump) : sizeof(nt_conn);
     size_t off = 0;
@@ -90,9 +103,7 @@ void ConnectionsStream::encode_records() {
         } else {
             nt_conn c;
             std::memcpy(&c, buf_ + off, sizeof c);
-            bool intra =
-                (c.flags & NT_C_INTRA_HOST) != 0 || closed_eps_.contains(c.daddr, c.dport, c.type);
-            encoder_.conn(c, intra);
+            encode_conn(c);
         }
         ++count_;
     }
@@ -118,9 +129,7 @@ bool ConnectionsStream::produce(http::Buffer& out, size_t budget) {
     // 1. Closed connections since this client's last poll.
     while (closed_next_ < closed_end_ && !full()) {
         const nt_conn& c = client_->closed[closed_next_++];
-        bool intra =
-            (c.flags & NT_C_INTRA_HOST) != 0 || closed_eps_.contains(c.daddr, c.dport, c.type);
-        encoder_.conn(c, intra);
+        encode_conn(c);
         ++count_;
     }
     if (closed_next_ < closed_end_) return false;

@@ -14,7 +14,8 @@
 //
 // intraHost: the kernel's flag (the remote endpoint is a live connected socket of this host, or
 // both ends are loopback) or, as upstream computes it over the whole payload, the remote endpoint
-// is the local endpoint of a connection closed in this payload.
+// is the local endpoint of a connection closed in this payload. A connection with a NAT
+// translation follows upstream's rules for it (translation.h: nat_intra_host, nat_keep).
 #pragma once
 
 #include <sys/types.h>
@@ -66,6 +67,8 @@ class ConnectionsStream final : public http::StreamBody {
     ~ConnectionsStream() override;
 
     bool busy() const { return client_ != nullptr; }
+    // NAT translations (conntrack) for the connections from now on; nullptr: none.
+    void set_translator(Translator* t) { translator_ = t; }
     // Starts the answer to `c`: `iter_fd` is the opened iterator (owned from here on).
     void start(Client& c, int iter_fd, Mode mode, http::Encoding enc, bool pretty);
 
@@ -83,9 +86,13 @@ class ConnectionsStream final : public http::StreamBody {
     // Encodes the records in buf_[0, have_) and keeps a partial one for the next read.
     void encode_records();
     void dump_record(const nt_dump& d);
+    // intraHost, the translation and its rules (translation.h), then the encoder.
+    void encode_conn(const nt_conn& c);
 
     PollOwner& owner_;
     ConnectionEncoder encoder_;
+    PortRange range_;
+    Translator* translator_ = nullptr;
     EndpointSet closed_eps_;
     Client* client_ = nullptr;
     Mode mode_ = Mode::connections;

@@ -40,6 +40,7 @@
 #include "modules/kit/config.h"
 #include "modules/network_tracer/client_table.h"
 #include "modules/network_tracer/connections_stream.h"
+#include "modules/network_tracer/conntrack.h"
 #include "network_tracer.skel.h"
 
 static_assert(sizeof(nt_counters) == 64, "bpf/network_tracer.h changed: update both sides");
@@ -97,6 +98,7 @@ struct Options {
     uint64_t expiry_ms = 120000;
     uint32_t ring_bytes = 1u << 20;
     std::string network_id;
+    network_tracer::ConntrackOptions conntrack;
 };
 
 // The mount point of the cgroup v2 hierarchy ("" when none is mounted).
@@ -128,6 +130,8 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     ~NetworkTracerModule() override { close(); }
 
     void close() override {
+        stream_.set_translator(nullptr);
+        conntrack_.reset();
         expiry_.cancel();
         resume_.cancel();
         pending_.reset();
@@ -176,6 +180,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     int iter_link_fd_ = -1;
     ClientTable clients_;
     ConnectionsStream stream_;
+    std::unique_ptr<network_tracer::Conntrack> conntrack_;  // NAT translations
     loop::Timer expiry_;
     loop::Timer resume_;  // starts the pending poll on a fresh loop turn
 
@@ -246,6 +251,18 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
     o.ring_bytes =
         ring_size(kit::config_int(cfg, "ringprobe.network_tracer.closed_ring_bytes", 1 << 20));
     o.network_id = kit::config_string(cfg, "network_config.network_id", "");
+    auto& ct = o.conntrack;
+    ct.enabled = kit::config_bool(cfg, "system_probe_config.enable_conntrack", true);
+    ct.all_namespaces =
+        kit::config_bool(cfg, "system_probe_config.enable_conntrack_all_namespaces", true);
+    ct.init_timeout_ms = static_cast<uint64_t>(
+        std::clamp<int64_t>(kit::config_int(cfg, "network_config.conntrack_init_timeout", 10), 1,
+                            3600) *
+        1000);
+    ct.max_state = clamp(
+        kit::config_int(cfg, "system_probe_config.conntrack_max_state_size", 131072), 0, 1 << 24);
+    ct.rate_limit = std::max<int64_t>(
+        -1, kit::config_int(cfg, "system_probe_config.conntrack_rate_limit", 500));
 
     std::unique_ptr<NetworkTracerModule> m(new NetworkTracerModule(deps.reactor, o));
     if (auto r = m->load(**rt); !r) return std::unexpected(r.error());
@@ -346,6 +363,12 @@ std::expected<void, std::string> NetworkTracerModule::load(bpf::Runtime& rt) {
             start_poll(res, *c, p.mode, p.enc, p.pretty);
         });
     });
+    // NAT translations: a failure degrades the enrichment (stated in /debug/stats), never the
+    // module.
+    conntrack_ = std::make_unique<network_tracer::Conntrack>(reactor_, o.conntrack);
+    conntrack_->set_endpoints_fd(bpf_map__fd(skel_->maps.endpoints));
+    conntrack_->start();
+    stream_.set_translator(conntrack_.get());
     map_memlock_ = skel_.core().map_bytes();
     log_attached("max_tracked_connections " + std::to_string(o.max_tracked) + ", " +
                  std::to_string(init_stats_.visited) + " sockets already open tracked in " +
@@ -625,6 +648,7 @@ void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
     for (const auto& [reason, n] : drops) w.counter(kDropped, {{"reason", reason}}, n);
     w.counter(kPolls, {}, polls_);
     w.histogram(kPollDuration, {}, poll_seconds_);
+    if (conntrack_) conntrack_->write_metrics(w);
 }
 
 void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
@@ -689,6 +713,7 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("tracked_at_start", init_stats_.visited);
     w.kv_number("track_existing_ms", init_ms_);
     w.kv_uint("map_memlock_bytes", map_memlock_);
+    if (conntrack_) conntrack_->write_stats(w);
 }
 
 }  // namespace

@@ -1,0 +1,523 @@
+// conntrack.cpp — see conntrack.h. Facts from upstream DataDog/datadog-agent
+// pkg/network/netlink/{conntracker,consumer,circuit_breaker}.go (docs/modules/network_tracer.md,
+// "NAT translation").
+#include "modules/network_tracer/conntrack.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/filter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "loop/log.h"
+
+namespace rp::modules::network_tracer {
+namespace {
+
+constexpr int kRcvBuf = 1 << 20;          // upstream's netlinkBufferSize
+constexpr double kEwmaWeight = 0.2;       // upstream's ewmaWeight
+constexpr double kOvershoot = 0.95;       // upstream's overshootFactor
+constexpr uint64_t kCompactMs = 60000;    // upstream's compactInterval
+constexpr uint64_t kResyncGapMs = 10000;  // at most one resync dump per namespace per 10 s
+constexpr size_t kReadsPerTurn = 64;      // reads of one socket per readiness
+
+constexpr http::MetricFamily kEntries{"ringprobe_network_tracer_conntrack_entries",
+                                      http::MetricKind::gauge,
+                                      "NAT tuples in the conntrack translation cache."};
+constexpr http::MetricFamily kMessages{
+    "ringprobe_network_tracer_conntrack_messages", http::MetricKind::counter,
+    "Conntrack netlink messages read, by kind (dump, new, destroy)."};
+constexpr http::MetricFamily kCtErrors{
+    "ringprobe_network_tracer_conntrack_errors", http::MetricKind::counter,
+    "Conntrack netlink problems, by kind (enobufs, read, message, evicted, throttled)."};
+constexpr http::MetricFamily kSampling{
+    "ringprobe_network_tracer_conntrack_sampling_ratio", http::MetricKind::gauge,
+    "Share of conntrack events read (1: all; below 1 after the rate limit tripped)."};
+constexpr http::MetricFamily kReady{
+    "ringprobe_network_tracer_conntrack_ready", http::MetricKind::gauge,
+    "1 when the conntrack tables were dumped in time and events are read, else 0."};
+
+uint32_t ns_inode(const char* path) {
+    struct stat st {};
+    return ::stat(path, &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+void set_addr(nt_addr& a, const nf_conntrack* ct, int l3, nf_conntrack_attr v4,
+              nf_conntrack_attr v6) {
+    std::memset(a.a, 0, 16);
+    if (l3 == AF_INET) {
+        a.a[10] = a.a[11] = 0xff;
+        uint32_t ip = nfct_get_attr_u32(ct, v4);
+        std::memcpy(a.a + 12, &ip, 4);
+    } else if (const void* p = nfct_get_attr(ct, v6)) {
+        std::memcpy(a.a, p, 16);
+    }
+}
+
+}  // namespace
+
+Conntrack::Conntrack(loop::Reactor& r, ConntrackOptions o)
+    : reactor_(r), o_(o), cache_(o.max_state) {}
+
+Conntrack::~Conntrack() { stop(); }
+
+uint64_t Conntrack::now_ms() const { return reactor_.now_ms(); }
+
+void Conntrack::degrade(std::string reason) {
+    if (state_ == State::degraded) {
+        reason_ += "; " + reason;
+    } else {
+        state_ = State::degraded;
+        reason_ = std::move(reason);
+    }
+    LOG_WARN("network_tracer: NAT translation (conntrack) degraded: %s", reason_.c_str());
+}
+
+bool Conntrack::open_source(uint32_t netns, int ns_fd, std::string& err) {
+    int self = -1;
+    if (ns_fd >= 0) {
+        self = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) {
+            err = std::string("setns: ") + std::strerror(errno);
+            if (self >= 0) ::close(self);
+            return false;
+        }
+    }
+    // The socket belongs to the namespace it is created in.
+    mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int open_errno = errno;
+    if (self >= 0) {
+        if (::setns(self, CLONE_NEWNET) != 0)
+            LOG_ERROR("network_tracer: conntrack: cannot return to the daemon's namespace: %s",
+                      std::strerror(errno));
+        ::close(self);
+    }
+    if (nl == nullptr) {
+        err = std::string("netlink socket: ") + std::strerror(open_errno);
+        return false;
+    }
+    if (mnl_socket_bind(nl, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY,
+                        MNL_SOCKET_AUTOPID) < 0) {
+        err = std::string("joining the conntrack event groups: ") + std::strerror(errno) +
+              (errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+        mnl_socket_close(nl);
+        return false;
+    }
+    int fd = mnl_socket_get_fd(nl);
+    int size = kRcvBuf;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    auto s = std::make_unique<Source>();
+    s->netns = netns;
+    s->nl = nl;
+    s->fd = fd;
+    Source* sp = s.get();
+    if (!s->watch.start(reactor_, fd, POLLIN, [this, sp](int res) { on_readable(*sp, res); })) {
+        err = "the reactor has no room for the socket";
+        mnl_socket_close(nl);
+        return false;
+    }
+    sources_.push_back(std::move(s));
+    return true;
+}
+
+bool Conntrack::request_dump(Source& s) {
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    s.dump_seq = next_seq_++;
+    if (next_seq_ == 0) next_seq_ = 1;
+    nlh->nlmsg_seq = s.dump_seq;
+    auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    g->nfgen_family = AF_UNSPEC;  // IPv4 and IPv6 in one dump
+    g->version = NFNETLINK_V0;
+    g->res_id = 0;
+    if (mnl_socket_sendto(s.nl, nlh, nlh->nlmsg_len) < 0) {
+        s.dump_seq = 0;
+        return false;
+    }
+    return true;
+}
+
+void Conntrack::start() {
+    if (!o_.enabled) {
+        state_ = State::off;
+        reason_ = "system_probe_config.enable_conntrack is false";
+        return;
+    }
+    ct_ = nfct_new();
+    if (ct_ == nullptr) {
+        state_ = State::off;
+        reason_ = "nfct_new: out of memory";
+        return;
+    }
+    start_ms_ = now_ms();
+    state_ = State::initializing;
+    self_netns_ = ns_inode("/proc/self/ns/net");
+    std::string err;
+    if (!open_source(self_netns_, -1, err)) {
+        state_ = State::off;
+        reason_ = "the daemon's namespace: " + err;
+        LOG_WARN("network_tracer: no NAT translation (conntrack): %s", reason_.c_str());
+        return;
+    }
+    if (o_.all_namespaces) scan_namespaces(false);
+    for (auto& s : sources_)
+        if (!request_dump(*s)) {
+            degrade("dump request in namespace " + std::to_string(s->netns) + ": " +
+                    std::strerror(errno));
+            s->dumped = true;
+        }
+    init_timer_.init(reactor_, [this] {
+        if (state_ != State::initializing) return;
+        size_t pending = 0;
+        for (auto& s : sources_) pending += !s->dumped;
+        degrade("the initial conntrack dump did not end within " +
+                std::to_string(o_.init_timeout_ms / 1000.0).substr(0, 5) + " s (" +
+                std::to_string(pending) + " of " + std::to_string(sources_.size()) +
+                " namespaces pending; network_config.conntrack_init_timeout)");
+    });
+    init_timer_.arm_after(o_.init_timeout_ms);
+    last_tick_ms_ = now_ms();
+    rate_timer_.init(reactor_, [this] { tick(); });
+    rate_timer_.arm_every(std::max<uint64_t>(o_.rate_interval_ms, 100));
+    compact_timer_.init(reactor_, [this] { expired_ += cache_.compact(now_ms()); });
+    compact_timer_.arm_every(kCompactMs);
+    if (o_.all_namespaces) {
+        rescan_timer_.init(reactor_, [this] { scan_namespaces(true); });
+        rescan_timer_.arm_every(std::max<uint64_t>(o_.rescan_ms, 100));
+    }
+    check_init();
+}
+
+// Every namespace of /proc/*/ns/net and /run/netns/* gets a socket; at a rescan, a new one also
+// gets a dump (its live entries), and the socket of a namespace no longer found is closed (a
+// socket would keep its namespace alive).
+void Conntrack::scan_namespaces(bool rescan) {
+    std::set<uint32_t> seen{self_netns_};
+    std::vector<std::string> paths;
+    if (DIR* d = ::opendir("/proc")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+                paths.push_back(std::string("/proc/") + e->d_name + "/ns/net");
+        ::closedir(d);
+    }
+    if (DIR* d = ::opendir("/run/netns")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') paths.push_back(std::string("/run/netns/") + e->d_name);
+        ::closedir(d);
+    }
+    std::set<uint32_t> have;
+    for (auto& s : sources_) have.insert(s->netns);
+    for (const auto& p : paths) {
+        uint32_t ino = ns_inode(p.c_str());
+        if (ino == 0 || !seen.insert(ino).second || have.contains(ino)) continue;
+        int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;  // the process left
+        std::string e;
+        if (!open_source(ino, fd, e)) {
+            ++namespaces_failed_;
+            LOG_WARN("network_tracer: conntrack: namespace %u (%s): %s", ino, p.c_str(), e.c_str());
+        } else if (rescan) {
+            ++namespaces_added_;
+            Source& s = *sources_.back();
+            s.dumped = true;  // not part of the initial dump (no init timeout)
+            request_dump(s);
+        }
+        ::close(fd);
+    }
+    if (!rescan) return;
+    for (size_t i = 0; i < sources_.size();) {
+        if (seen.contains(sources_[i]->netns)) {
+            ++i;
+            continue;
+        }
+        sources_[i]->watch.stop();
+        mnl_socket_close(sources_[i]->nl);
+        sources_.erase(sources_.begin() + static_cast<std::ptrdiff_t>(i));
+        ++namespaces_gone_;
+    }
+}
+
+void Conntrack::stop() {
+    rescan_timer_.cancel();
+    init_timer_.cancel();
+    rate_timer_.cancel();
+    compact_timer_.cancel();
+    for (auto& s : sources_) {
+        s->watch.stop();
+        if (s->nl) mnl_socket_close(s->nl);
+    }
+    sources_.clear();
+    if (ct_) nfct_destroy(ct_);
+    ct_ = nullptr;
+    cache_.clear();
+}
+
+void Conntrack::check_init() {
+    if (state_ != State::initializing) return;
+    for (auto& s : sources_)
+        if (!s->dumped) return;
+    state_ = State::ready;
+    init_ms_ = static_cast<double>(now_ms() - start_ms_);
+    init_timer_.cancel();
+    LOG_INFO("network_tracer: conntrack: %zu namespaces dumped in %.0f ms, %zu NAT tuples",
+             sources_.size(), init_ms_, cache_.size());
+}
+
+void Conntrack::dump_ended(Source& s, int error) {
+    s.dump_seq = 0;
+    bool first = !s.dumped;
+    s.dumped = true;
+    if (error != 0 && first)
+        degrade("the conntrack dump of namespace " + std::to_string(s.netns) +
+                " failed: " + std::strerror(error));
+    check_init();
+}
+
+void Conntrack::on_readable(Source& s, int res) {
+    if (res < 0) {
+        ++read_errors_;
+        return;
+    }
+    alignas(8) static char buf[64 * 1024];
+    for (size_t i = 0; i < kReadsPerTurn; ++i) {
+        ssize_t n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return;
+            if (errno == ENOBUFS) {
+                // Events were lost: the cache may miss NAT entries. Dump the table again.
+                ++enobufs_;
+                uint64_t now = now_ms();
+                if (s.dump_seq == 0 && now - s.last_resync_ms >= kResyncGapMs) {
+                    s.last_resync_ms = now;
+                    if (request_dump(s)) ++resyncs_;
+                }
+                continue;
+            }
+            ++read_errors_;
+            return;
+        }
+        if (n == 0) return;
+        handle(s, buf, static_cast<size_t>(n));
+    }
+}
+
+void Conntrack::handle(Source& s, const void* buf, size_t len) {
+    int left = static_cast<int>(len);
+    for (auto* nlh = static_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left)) {
+        bool dump = s.dump_seq != 0 && nlh->nlmsg_seq == s.dump_seq;
+        if (nlh->nlmsg_type == NLMSG_DONE) {
+            if (dump) dump_ended(s, 0);
+            continue;
+        }
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+            const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+            if (e->error == 0) continue;  // an acknowledgement
+            ++msg_errors_;
+            if (dump) dump_ended(s, -e->error);
+            continue;
+        }
+        if (nlh->nlmsg_type < NLMSG_MIN_TYPE) continue;
+        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_CTNETLINK) continue;
+        entry(s, nlh, !dump);
+    }
+}
+
+void Conntrack::entry(Source& s, const nlmsghdr* nlh, bool event) {
+    // A fresh object per message: parsing sets attributes, it never clears the previous ones.
+    nf_conntrack* fresh = nfct_new();
+    if (fresh == nullptr) {
+        ++msg_errors_;
+        return;
+    }
+    nfct_destroy(ct_);
+    ct_ = fresh;
+    if (nfct_nlmsg_parse(nlh, ct_) < 0) {
+        ++msg_errors_;
+        return;
+    }
+    uint8_t l4 = nfct_get_attr_u8(ct_, ATTR_ORIG_L4PROTO);
+    int l3 = nfct_get_attr_u8(ct_, ATTR_ORIG_L3PROTO);
+    bool destroy = (nlh->nlmsg_type & 0xff) == IPCTNL_MSG_CT_DELETE;
+    if (event) {
+        ++events_;
+        if (destroy)
+            ++destroys_;
+        else
+            ++window_events_;  // the rate limit counts NEW events, as upstream reads only those
+    } else {
+        ++dump_entries_;
+    }
+    uint8_t t;
+    if (l4 == IPPROTO_TCP)
+        t = NT_TYPE_TCP;
+    else if (l4 == IPPROTO_UDP)
+        t = NT_TYPE_UDP;
+    else
+        return;
+    if (l3 != AF_INET && l3 != AF_INET6) return;
+    Tuple o, r;
+    set_addr(o.src, ct_, l3, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC);
+    set_addr(o.dst, ct_, l3, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST);
+    set_addr(r.src, ct_, l3, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC);
+    set_addr(r.dst, ct_, l3, ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_DST);
+    o.sport = ntohs(nfct_get_attr_u16(ct_, ATTR_ORIG_PORT_SRC));
+    o.dport = ntohs(nfct_get_attr_u16(ct_, ATTR_ORIG_PORT_DST));
+    r.sport = ntohs(nfct_get_attr_u16(ct_, ATTR_REPL_PORT_SRC));
+    r.dport = ntohs(nfct_get_attr_u16(ct_, ATTR_REPL_PORT_DST));
+    if (destroy) {
+        cache_.destroyed(o, r, t, s.netns, now_ms());
+        return;
+    }
+    if (!TranslationCache::is_nat(o, r)) {
+        ++registers_dropped_;
+        return;
+    }
+    ++registers_;
+    evicts_ += cache_.add(o, r, t, s.netns, event, now_ms());
+}
+
+const IpTranslation* Conntrack::lookup(const nt_conn& c) {
+    if (state_ == State::off) return nullptr;
+    ++gets_;
+    Tuple t{.src = c.saddr, .dst = c.daddr, .sport = c.sport, .dport = c.dport};
+    const IpTranslation* tr = cache_.get(t, c.type, c.netns);
+    if (tr == nullptr && c.netns != self_netns_) tr = cache_.get(t, c.type, self_netns_);
+    hits_ += tr != nullptr;
+    return tr;
+}
+
+bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const {
+    if (endpoints_fd_ < 0) return false;
+    struct {
+        nt_addr addr;
+        uint16_t port;
+        uint8_t type;
+        uint8_t pad;
+    } k{a, port, type, 0};  // bpf/network_tracer.bpf.c's struct nt_ep_key
+    static_assert(sizeof k == 20);
+    uint32_t n = 0;
+    return bpf_map_lookup_elem(endpoints_fd_, &k, &n) == 0;
+}
+
+// Upstream's CircuitBreaker.update: an EWMA of the event rate; above the limit, the sockets
+// sample events so that the rate read falls to the limit (upstream's throttle()).
+void Conntrack::tick() {
+    uint64_t now = now_ms();
+    double secs = std::max(static_cast<double>(now - last_tick_ms_) / 1000.0, 1.0);
+    last_tick_ms_ = now;
+    double rate = static_cast<double>(window_events_) / secs;
+    window_events_ = 0;
+    ewma_rate_ = ewma_rate_ == 0 ? rate : kEwmaWeight * rate + (1 - kEwmaWeight) * ewma_rate_;
+    if (o_.rate_limit < 0 || ewma_rate_ <= static_cast<double>(o_.rate_limit)) return;
+    ++throttles_;
+    double next = static_cast<double>(o_.rate_limit) / ewma_rate_ * sampling_ * kOvershoot;
+    LOG_WARN(
+        "network_tracer: conntrack: %.0f events/s above conntrack_rate_limit %lld: "
+        "sampling %.1f%% of events",
+        ewma_rate_, static_cast<long long>(o_.rate_limit), next * 100);
+    set_sampling(next);
+    ewma_rate_ = 0;
+}
+
+void Conntrack::set_sampling(double rate) {
+    sampling_ = std::clamp(rate, 0.0, 1.0);
+    // Messages of a dump (nlmsg_seq != 0) always pass; an event (seq 0) passes when a random
+    // 32-bit number is below sampling * 2^32.
+    auto threshold = static_cast<uint32_t>(std::min(sampling_ * 4294967296.0, 4294967295.0));
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(nlmsghdr, nlmsg_seq)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, threshold, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+    };
+    sock_fprog prog{.len = static_cast<unsigned short>(std::size(code)), .filter = code};
+    for (auto& s : sources_)
+        if (::setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+            LOG_WARN("network_tracer: conntrack: sampling filter: %s", std::strerror(errno));
+}
+
+std::string Conntrack::status() const {
+    switch (state_) {
+        case State::off:
+            return "off: " + reason_;
+        case State::initializing:
+            return "initializing";
+        case State::ready:
+            return "ready";
+        case State::degraded:
+            return "degraded: " + reason_;
+    }
+    return "";
+}
+
+void Conntrack::write_stats(http::JsonWriter& w) const {
+    w.key("conntrack");
+    w.start_object();
+    w.kv("status", status());
+    w.kv_uint("namespaces", sources_.size());
+    w.kv_uint("namespaces_failed", namespaces_failed_);
+    w.kv_uint("namespaces_added", namespaces_added_);
+    w.kv_uint("namespaces_gone", namespaces_gone_);
+    w.kv_number("init_ms", init_ms_);
+    w.kv_uint("state_size", cache_.size());
+    w.kv_uint("orphan_size", cache_.orphans());
+    w.kv_uint("max_state_size", cache_.max_entries());
+    w.kv_uint("memory_bytes", cache_.memory_bytes());
+    w.kv_uint("dump_entries", dump_entries_);
+    w.kv_uint("events", events_);
+    w.kv_uint("destroy_events", destroys_);
+    w.kv_uint("registers_total", registers_);
+    w.kv_uint("registers_dropped", registers_dropped_);
+    w.kv_uint("evicts_total", evicts_);
+    w.kv_uint("expired_total", expired_);
+    w.kv_uint("gets_total", gets_);
+    w.kv_uint("hits_total", hits_);
+    w.kv_uint("enobufs", enobufs_);
+    w.kv_uint("resyncs", resyncs_);
+    w.kv_uint("read_errors", read_errors_);
+    w.kv_uint("msg_errors", msg_errors_);
+    w.kv_uint("throttles", throttles_);
+    w.kv_number("sampling_pct", sampling_ * 100);
+    w.kv_number("event_rate", ewma_rate_);
+    w.end_object();
+}
+
+void Conntrack::write_metrics(http::MetricsWriter& m) const {
+    m.gauge(kEntries, {}, static_cast<int64_t>(cache_.size()));
+    m.counter(kMessages, {{"kind", "dump"}}, dump_entries_);
+    m.counter(kMessages, {{"kind", "new"}}, events_ - destroys_);
+    m.counter(kMessages, {{"kind", "destroy"}}, destroys_);
+    m.counter(kCtErrors, {{"kind", "enobufs"}}, enobufs_);
+    m.counter(kCtErrors, {{"kind", "read"}}, read_errors_);
+    m.counter(kCtErrors, {{"kind", "message"}}, msg_errors_);
+    m.counter(kCtErrors, {{"kind", "evicted"}}, evicts_);
+    m.counter(kCtErrors, {{"kind", "throttled"}}, throttles_);
+    m.gauge(kSampling, {}, sampling_);
+    m.gauge(kReady, {}, static_cast<int64_t>(state_ == State::ready));
+}
+
+}  // namespace rp::modules::network_tracer

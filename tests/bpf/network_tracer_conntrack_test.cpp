@@ -1,0 +1,376 @@
+// network_tracer_conntrack_test.cpp — network_tracer's NAT translations (conntrack over netlink)
+// against the real kernel (root).
+//
+// Two network namespaces joined by a veth pair: A (the clients) and B (a TCP echo server on
+// <B>:8080). An nft rule in A DNATs <subnet>.100:80 to <B>:8080. One client connects through the
+// virtual address before the daemon starts (its translation comes from the initial dump), one
+// after (from a NEW event), one straight to the server (no NAT). Each connection's ipTranslation
+// must be the exact reply tuple of its conntrack entry; the direct one and the server's ends
+// (namespace B, no NAT there) have none. Read in JSON and in protobuf, as the process-agent does.
+// Namespaces, rules and processes are removed by the test.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <protozero/pbf_reader.hpp>
+#include <string>
+#include <thread>
+
+#include "modules/proto/messages.h"
+#include "support/bpf_skip.h"
+#include "support/daemon.h"
+
+namespace {
+
+using rp::test::DaemonOptions;
+using rp::test::run_command;
+using rp::test::TestDaemon;
+namespace P = rp::proto;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kServer = R"(
+import socket, sys, threading
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 8080))
+l.listen(64)
+print("ready", flush=True)
+def echo(c):
+    while True:
+        d = c.recv(100)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+)";
+
+// Connects, exchanges 5 bytes, prints its local port; then one byte each way per input line.
+constexpr const char* kClient = R"(
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"hello")
+s.recv(5)
+print(s.getsockname()[1], flush=True)
+for line in sys.stdin:
+    s.sendall(b"x")
+    s.recv(1)
+    print("ok", flush=True)
+)";
+
+// A child process in a namespace with pipes to its stdin and from its stdout.
+class Proc {
+  public:
+    Proc(const std::string& ns, const char* script, std::vector<std::string> args) {
+        int in[2], out[2];
+        if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return;
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(in[0], 0);
+            ::dup2(out[1], 1);
+            std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", ns,
+                                          "python3",      "-c",    script};
+            for (auto& a : args) argv.push_back(a);
+            std::vector<char*> p;
+            for (auto& a : argv) p.push_back(a.data());
+            p.push_back(nullptr);
+            ::execv(p[0], p.data());
+            ::_exit(127);
+        }
+        ::close(in[0]);
+        ::close(out[1]);
+        in_ = in[1];
+        out_ = out[0];
+    }
+    ~Proc() {
+        if (in_ >= 0) ::close(in_);
+        if (out_ >= 0) ::close(out_);
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    // One line of its output ("" at its end).
+    std::string line() {
+        std::string s;
+        char c;
+        while (::read(out_, &c, 1) == 1 && c != '\n') s += c;
+        return s;
+    }
+    bool say() { return ::write(in_, "\n", 1) == 1; }
+
+  private:
+    pid_t pid_ = -1;
+    int in_ = -1, out_ = -1;
+};
+
+struct Net {
+    Net() {
+        unsigned k = static_cast<unsigned>(getpid()) % 200 + 20;
+        a = "rpct" + std::to_string(getpid()) + "a";
+        b = "rpct" + std::to_string(getpid()) + "b";
+        std::string net = "10.233." + std::to_string(k);
+        ip_a = net + ".1";
+        ip_b = net + ".2";
+        vip = net + ".100";
+        std::string cmds[] = {
+            "ip netns add " + a,
+            "ip netns add " + b,
+            "ip link add rpcta netns " + a + " type veth peer name rpctb netns " + b,
+            "ip -n " + a + " link set lo up",
+            "ip -n " + b + " link set lo up",
+            "ip -n " + a + " addr add " + ip_a + "/24 dev rpcta",
+            "ip -n " + b + " addr add " + ip_b + "/24 dev rpctb",
+            "ip -n " + a + " link set rpcta up",
+            "ip -n " + b + " link set rpctb up",
+            "ip netns exec " + a + " nft add table ip rpct",
+            "ip netns exec " + a +
+                " nft add chain ip rpct out '{ type nat hook output priority -100; }'",
+            "ip netns exec " + a + " nft add rule ip rpct out ip daddr " + vip +
+                " tcp dport 80 dnat to " + ip_b + ":8080",
+        };
+        for (const auto& c : cmds) {
+            auto [rc, out] = run_command(c + " 2>&1");
+            if (rc != 0) {
+                error = c + ": " + out;
+                return;
+            }
+        }
+        struct stat st {};
+        if (::stat(("/run/netns/" + a).c_str(), &st) == 0) ino_a = static_cast<uint32_t>(st.st_ino);
+        if (::stat(("/run/netns/" + b).c_str(), &st) == 0) ino_b = static_cast<uint32_t>(st.st_ino);
+    }
+    ~Net() {
+        run_command("ip netns del " + a + " 2>/dev/null");
+        run_command("ip netns del " + b + " 2>/dev/null");
+    }
+    std::string a, b, ip_a, ip_b, vip, error;
+    uint32_t ino_a = 0, ino_b = 0;
+};
+
+// network_tracer.conntrack of /debug/stats.
+struct CtStats {
+    std::string status;
+    uint64_t state_size = 0, dump_entries = 0, events = 0, registers = 0, namespaces = 0;
+};
+CtStats ct_stats(rp::http::Client& c) {
+    auto r = c.get("/debug/stats");
+    REQUIRE(r.has_value());
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(r->body).get(doc) == simdjson::SUCCESS);
+    simdjson::dom::element ct;
+    REQUIRE_MESSAGE(doc["network_tracer"]["conntrack"].get(ct) == simdjson::SUCCESS, r->body);
+    CtStats s;
+    s.status = std::string(std::string_view(ct["status"]));
+    s.state_size = uint64_t(ct["state_size"]);
+    s.dump_entries = uint64_t(ct["dump_entries"]);
+    s.events = uint64_t(ct["events"]);
+    s.registers = uint64_t(ct["registers_total"]);
+    s.namespaces = uint64_t(ct["namespaces"]);
+    return s;
+}
+
+bool eventually(const std::function<bool()>& pred) {
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pred();
+}
+
+struct Translation {
+    std::string src, dst;
+    int64_t sport = 0, dport = 0;
+    bool operator==(const Translation&) const = default;
+};
+struct Conn {
+    std::string lip, rip;
+    int64_t lport = 0, rport = 0;
+    uint32_t netns = 0;
+    bool intra = false;
+    std::optional<Translation> tr;
+};
+
+std::vector<Conn> json_conns(const std::string& body) {
+    std::vector<Conn> out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(body).get(doc) == simdjson::SUCCESS);
+    for (simdjson::dom::element c : doc["conns"].get_array()) {
+        Conn x;
+        x.lip = std::string(std::string_view(c["laddr"]["ip"]));
+        x.rip = std::string(std::string_view(c["raddr"]["ip"]));
+        x.lport = int64_t(c["laddr"]["port"]);
+        x.rport = int64_t(c["raddr"]["port"]);
+        x.netns = static_cast<uint32_t>(uint64_t(c["netNS"]));
+        x.intra = bool(c["intraHost"]);
+        simdjson::dom::element t = c["ipTranslation"];
+        if (!t.is_null())
+            x.tr = Translation{std::string(std::string_view(t["replSrcIP"])),
+                               std::string(std::string_view(t["replDstIP"])),
+                               int64_t(t["replSrcPort"]), int64_t(t["replDstPort"])};
+        out.push_back(std::move(x));
+    }
+    return out;
+}
+
+std::vector<Conn> pb_conns(const std::string& body) {
+    std::vector<Conn> out;
+    protozero::pbf_reader top(body);
+    while (top.next(P::Connections::conns)) {
+        Conn x;
+        protozero::pbf_reader c = top.get_message();
+        auto addr = [](protozero::pbf_reader a, std::string& ip, int64_t& port) {
+            while (a.next()) {
+                if (a.tag() == P::Addr::ip)
+                    ip = a.get_string();
+                else if (a.tag() == P::Addr::port)
+                    port = a.get_int32();
+                else
+                    a.skip();
+            }
+        };
+        while (c.next()) {
+            switch (c.tag()) {
+                case P::Connection::laddr:
+                    addr(c.get_message(), x.lip, x.lport);
+                    break;
+                case P::Connection::raddr:
+                    addr(c.get_message(), x.rip, x.rport);
+                    break;
+                case P::Connection::netNS:
+                    x.netns = c.get_uint32();
+                    break;
+                case P::Connection::intraHost:
+                    x.intra = c.get_bool();
+                    break;
+                case P::Connection::ipTranslation: {
+                    Translation t;
+                    protozero::pbf_reader m = c.get_message();
+                    while (m.next()) {
+                        switch (m.tag()) {
+                            case P::IPTranslation::replSrcIP:
+                                t.src = m.get_string();
+                                break;
+                            case P::IPTranslation::replDstIP:
+                                t.dst = m.get_string();
+                                break;
+                            case P::IPTranslation::replSrcPort:
+                                t.sport = m.get_int32();
+                                break;
+                            case P::IPTranslation::replDstPort:
+                                t.dport = m.get_int32();
+                                break;
+                            default:
+                                m.skip();
+                        }
+                    }
+                    x.tr = t;
+                    break;
+                }
+                default:
+                    c.skip();
+            }
+        }
+        out.push_back(std::move(x));
+    }
+    return out;
+}
+
+const Conn* find(const std::vector<Conn>& v, uint32_t netns, int64_t lport, int64_t rport) {
+    for (const auto& c : v)
+        if (c.netns == netns && c.lport == lport && c.rport == rport) return &c;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("network_tracer: DNAT by an nft rule gives the exact reply tuple; no NAT, none") {
+    rp::test::require_bpf_or_skip();
+    Net net;
+    REQUIRE_MESSAGE(net.error.empty(), net.error);
+    REQUIRE(net.ino_a != 0);
+    Proc server(net.b, kServer, {net.ip_b});
+    REQUIRE(server.line() == "ready");
+    // Before the daemon: known only from the initial dump.
+    Proc early(net.a, kClient, {net.vip, "80"});
+    int64_t early_port = std::stoll("0" + early.line());
+    REQUIRE(early_port > 0);
+
+    DaemonOptions o;
+    o.toml = "[network_config]\nenabled = true\n";
+    TestDaemon d(o);
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    CtStats st;
+    REQUIRE_MESSAGE(eventually([&] { return (st = ct_stats(client)).status == "ready"; }),
+                    st.status << "\n"
+                              << d.log());
+    CHECK(st.namespaces >= 3);  // the daemon's, A and B
+    CHECK(st.dump_entries >= 1);
+    CHECK(st.state_size >= 2);  // the early connection under both of its tuples
+
+    // After: from a NEW event. And one without NAT.
+    Proc late(net.a, kClient, {net.vip, "80"});
+    int64_t late_port = std::stoll("0" + late.line());
+    REQUIRE(late_port > 0);
+    Proc direct(net.a, kClient, {net.ip_b, "8080"});
+    int64_t direct_port = std::stoll("0" + direct.line());
+    REQUIRE(direct_port > 0);
+    REQUIRE_MESSAGE(eventually([&] { return (st = ct_stats(client)).state_size >= 4; }),
+                    "state_size " << st.state_size << ", events " << st.events);
+    CHECK(st.events >= 1);
+    // The early connection moves again, so that it is in the answer.
+    REQUIRE(early.say());
+    REQUIRE(early.line() == "ok");
+
+    auto j = client.get("/network_tracer/connections?client_id=json");
+    REQUIRE(j.has_value());
+    REQUIRE(j->status == 200);
+    auto pb = client.request("GET", "/network_tracer/connections?client_id=pb", {},
+                             {{"Accept", "application/protobuf"}});
+    REQUIRE(pb.has_value());
+    REQUIRE(pb->status == 200);
+    for (const auto& [what, conns] :
+         {std::pair{"json", json_conns(j->body)}, std::pair{"protobuf", pb_conns(pb->body)}}) {
+        CAPTURE(what);
+        for (int64_t port : {early_port, late_port}) {
+            CAPTURE(port);
+            const Conn* c = find(conns, net.ino_a, port, 80);
+            REQUIRE_MESSAGE(c != nullptr, j->body);
+            CHECK(c->lip == net.ip_a);
+            CHECK(c->rip == net.vip);
+            REQUIRE(c->tr.has_value());
+            // The reply tuple of the entry: from the real server back to the client.
+            CHECK(*c->tr == Translation{net.ip_b, net.ip_a, 8080, port});
+            // The server's end (namespace B, where nothing is translated): no translation.
+            const Conn* s = find(conns, net.ino_b, 8080, port);
+            REQUIRE(s != nullptr);
+            CHECK(s->lip == net.ip_b);
+            CHECK(s->rip == net.ip_a);
+            CHECK_FALSE(s->tr.has_value());
+            CHECK(s->intra);
+        }
+        // Upstream: intra-host by the translated peer, the server's live local endpoint.
+        const Conn* late_c = find(conns, net.ino_a, late_port, 80);
+        REQUIRE(late_c != nullptr);
+        CHECK(late_c->intra);
+        const Conn* dc = find(conns, net.ino_a, direct_port, 8080);
+        REQUIRE(dc != nullptr);
+        CHECK(dc->rip == net.ip_b);
+        CHECK_FALSE(dc->tr.has_value());
+        CHECK(dc->intra);
+    }
+}
