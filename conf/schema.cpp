@@ -354,6 +354,10 @@ std::span<const KeySpec> schema() {
          .min = 1, .max = 1024,
          .help = "network_tracer: clients (client_id) at once; the first 4 keep their baselines "
                  "in the kernel."},
+        {.path = "ringprobe.network_tracer.conntrack_rescan_ms", .type = kInt,
+         .default_value = I{10000}, .min = 100, .max = 86400000,
+         .help = "How often network_tracer looks for new network namespaces to read conntrack "
+                 "from (enable_conntrack_all_namespaces)."},
         {.path = "ringprobe.network_tracer.closed_ring_bytes", .type = kInt,
          .default_value = I{1048576}, .min = 4096, .max = 1073741824,
          .help = "network_tracer: ring buffer for closed connections (rounded up to a power of "

@@ -261,6 +261,8 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
         1000);
     ct.max_state = clamp(
         kit::config_int(cfg, "system_probe_config.conntrack_max_state_size", 131072), 0, 1 << 24);
+    ct.rescan_ms = static_cast<uint64_t>(std::max<int64_t>(
+        100, kit::config_int(cfg, "ringprobe.network_tracer.conntrack_rescan_ms", 10000)));
     ct.rate_limit = std::max<int64_t>(
         -1, kit::config_int(cfg, "system_probe_config.conntrack_rate_limit", 500));
 

@@ -374,3 +374,39 @@ TEST_CASE("network_tracer: DNAT by an nft rule gives the exact reply tuple; no N
         CHECK(dc->intra);
     }
 }
+
+TEST_CASE("network_tracer: a namespace made after the start is found, and let go when removed") {
+    rp::test::require_bpf_or_skip();
+    DaemonOptions o;
+    o.toml =
+        "ringprobe.network_tracer.conntrack_rescan_ms = 200\n"
+        "[network_config]\nenabled = true\n";
+    TestDaemon d(o);
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    CtStats st;
+    REQUIRE(eventually([&] { return (st = ct_stats(client)).status == "ready"; }));
+    uint64_t before = st.namespaces, tuples = st.state_size;
+    {
+        Net net;
+        REQUIRE_MESSAGE(net.error.empty(), net.error);
+        Proc server(net.b, kServer, {net.ip_b});
+        REQUIRE(server.line() == "ready");
+        REQUIRE_MESSAGE(
+            eventually([&] { return (st = ct_stats(client)).namespaces >= before + 2; }),
+            "namespaces " << st.namespaces << ", before " << before);
+        Proc late(net.a, kClient, {net.vip, "80"});
+        int64_t port = std::stoll("0" + late.line());
+        REQUIRE(port > 0);
+        REQUIRE(eventually([&] { return ct_stats(client).state_size >= tuples + 2; }));
+        auto j = client.get("/network_tracer/connections?client_id=json");
+        REQUIRE(j.has_value());
+        auto conns = json_conns(j->body);
+        const Conn* c = find(conns, net.ino_a, port, 80);
+        REQUIRE_MESSAGE(c != nullptr, j->body);
+        REQUIRE(c->tr.has_value());
+        CHECK(*c->tr == Translation{net.ip_b, net.ip_a, 8080, port});
+    }
+    // The namespaces are gone only once the daemon closes its sockets in them.
+    CHECK(eventually([&] { return ct_stats(client).namespaces == before; }));
+}
