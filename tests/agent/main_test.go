@@ -64,6 +64,10 @@ process_scan_interval_seconds = 0
 
 [network_config]
 enabled = true
+
+# network namespaces made by a test are found within 200 ms (nat_test.go)
+[ringprobe.network_tracer]
+conntrack_rescan_ms = 200
 `
 
 // Without eBPF only the process module exists.
