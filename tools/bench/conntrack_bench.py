@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""conntrack_bench.py — what network_tracer's NAT translations (conntrack) cost (issue 14).
+
+Root. Two network namespaces (A, B) joined by a veth pair; an nft rule in A DNATs UDP to
+<net>.100:53 to B. The daemon (BIN) runs twice, NAT translation off then on
+(system_probe_config.enable_conntrack; conntrack_rate_limit -1 so that nothing is sampled):
+
+  hold   FLOWS connected UDP sockets in A, one datagram each through the DNAT: FLOWS conntrack
+         entries (2 × FLOWS cached tuples) and FLOWS open connections. /connections latency
+         (protobuf, a new client each time, so every connection is reported and looked up;
+         median of REPS), the cache's memory (memory_bytes) and the daemon's RSS.
+  rate   RATE new NAT'ed UDP flows per second in A for SECONDS (socket, send, close): the daemon's
+         CPU per second (utime + stime) while it reads the NEW and DESTROY events.
+
+Reported as off, on and the ratio on/off, measured in the same run.
+usage: conntrack_bench.py BIN [FLOWS=10000] [RATE=10000] [SECONDS=5] [REPS=7]
+"""
+import http.client, json, os, resource, socket, statistics, subprocess, sys, tempfile, time
+
+BIN = sys.argv[1]
+FLOWS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+RATE = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
+SECONDS = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+REPS = int(sys.argv[5]) if len(sys.argv) > 5 else 7
+TICK = os.sysconf("SC_CLK_TCK")
+A, B = f"rpcbA{os.getpid()}", f"rpcbB{os.getpid()}"
+NET = "10.235.%d" % (os.getpid() % 200 + 20)
+VIP = NET + ".100"
+
+HOLD = r'''
+import resource, socket, sys
+n = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((sys.argv[2], 53))
+    s.send(b"x")
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+'''
+
+RATEGEN = r'''
+import socket, sys, time
+rate, secs, vip = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+start = time.monotonic()
+sent = 0
+while True:
+    now = time.monotonic() - start
+    if now >= secs:
+        break
+    due = int(now * rate)
+    while sent < due:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"x", (vip, 53))
+        s.close()
+        sent += 1
+    time.sleep(0.001)
+print(sent, flush=True)
+'''
+
+
+def sh(cmd):
+    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def get(sock, path, accept=None):
+    c = UnixConn(sock)
+    c.request("GET", path, headers={"Accept": accept} if accept else {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def stats(sock):
+    return json.loads(get(sock, "/debug/stats")[1])["network_tracer"]
+
+
+def cpu_ticks(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait(pred, secs=30):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run(enabled):
+    d = tempfile.mkdtemp(prefix="rpcb")
+    sock = d + "/s.sock"
+    with open(d + "/c.toml", "w") as f:
+        f.write(f'''log_level = "warn"
+[system_probe_config]
+sysprobe_socket = "{sock}"
+debug_port = 0
+enable_conntrack = {"true" if enabled else "false"}
+conntrack_rate_limit = -1
+[network_config]
+enabled = true
+[discovery]
+enabled = false
+''')
+    daemon = subprocess.Popen([BIN, "--config", d + "/c.toml"])
+    try:
+        assert wait(lambda: os.path.exists(sock) and get(sock, "/debug/stats")[0] == 200), "start"
+        res = {}
+        hold = subprocess.Popen(["ip", "netns", "exec", A, "python3", "-c", HOLD, str(FLOWS), VIP],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert hold.stdout.readline().strip() == "ready"
+        if enabled:
+            assert wait(lambda: stats(sock)["conntrack"]["state_size"] >= 2 * FLOWS), "entries"
+        else:
+            time.sleep(1)
+        lat = []
+        for i in range(REPS):
+            t = time.perf_counter()
+            st, body = get(sock, f"/network_tracer/connections?client_id=b{i}",
+                           "application/protobuf")
+            lat.append(time.perf_counter() - t)
+            assert st == 200
+        s = stats(sock)
+        res["latency_ms"] = statistics.median(lat) * 1000
+        res["bytes"] = len(body)
+        res["cache_bytes"] = s["conntrack"]["memory_bytes"] if enabled else 0
+        res["tuples"] = s["conntrack"]["state_size"] if enabled else 0
+        res["rss_kib"] = rss_kib(daemon.pid)
+        hold.stdin.close()
+        hold.wait()
+        time.sleep(0.5)
+        c0, t0 = cpu_ticks(daemon.pid), time.time()
+        out = subprocess.run(["ip", "netns", "exec", A, "python3", "-c", RATEGEN, str(RATE),
+                              str(SECONDS), VIP], capture_output=True, text=True, check=True)
+        time.sleep(0.3)
+        c1, t1 = cpu_ticks(daemon.pid), time.time()
+        res["flows_sent"] = int(out.stdout.strip())
+        res["cpu_pct"] = (c1 - c0) / TICK / (t1 - t0) * 100
+        if enabled:
+            ct = stats(sock)["conntrack"]
+            res["events"] = ct["events"]
+            res["enobufs"] = ct["enobufs"]
+        return res
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def main():
+    sh(f"ip netns add {A}; ip netns add {B}")
+    try:
+        sh(f"ip link add rpcbva netns {A} type veth peer name rpcbvb netns {B}")
+        sh(f"ip -n {A} addr add {NET}.1/24 dev rpcbva; ip -n {B} addr add {NET}.2/24 dev rpcbvb")
+        sh(f"ip -n {A} link set rpcbva up; ip -n {B} link set rpcbvb up")
+        sh(f"ip netns exec {A} nft add table ip rpcb")
+        sh(f"ip netns exec {A} nft add chain ip rpcb out '{{ type nat hook output priority -100; }}'")
+        sh(f"ip netns exec {A} nft add rule ip rpcb out ip daddr {VIP} udp dport 53 dnat to {NET}.2:5353")
+        sh(f"ip netns exec {A} sysctl -qw net.netfilter.nf_conntrack_max=1000000 || true")
+        off, on = run(False), run(True)
+    finally:
+        sh(f"ip netns del {A}; ip netns del {B}")
+    print(f"flows held {FLOWS}, new flows {RATE}/s for {SECONDS} s")
+    for k in ("latency_ms", "bytes", "rss_kib", "cpu_pct", "flows_sent"):
+        ratio = on[k] / off[k] if off[k] else float("nan")
+        print(f"{k:12} off {off[k]:10.2f}  on {on[k]:10.2f}  on/off {ratio:.3f}")
+    print(f"cache: {on['tuples']} tuples, {on['cache_bytes']} bytes "
+          f"({on['cache_bytes'] / max(on['tuples'], 1):.0f} per tuple); events {on['events']}, "
+          f"enobufs {on['enobufs']}")
+
+
+main()
