@@ -61,6 +61,7 @@ void ConnectionsStream::start(Client& c, int iter_fd, Mode mode, http::Encoding 
     enc_ = enc;
     pretty_ = pretty;
     closed_end_ = mode == Mode::connections ? c.closed.size() : 0;
+    if (translator_ != nullptr && mode == Mode::connections) translator_->begin_poll();
     if (mode == Mode::connections)
         closed_eps_.build(std::span<const nt_conn>(c.closed.data(), closed_end_));
 }

@@ -37,6 +37,8 @@ constexpr double kOvershoot = 0.95;       // upstream's overshootFactor
 constexpr uint64_t kCompactMs = 60000;    // upstream's compactInterval
 constexpr uint64_t kResyncGapMs = 10000;  // at most one resync dump per namespace per 10 s
 constexpr size_t kReadsPerTurn = 64;      // reads of one socket per readiness
+constexpr uint64_t kCoalesceMs = 10;      // events wait at most this long to be read
+constexpr size_t kMemo = 4096;            // local_endpoint() answers kept per poll
 
 constexpr http::MetricFamily kEntries{"ringprobe_network_tracer_conntrack_entries",
                                       http::MetricKind::gauge,
@@ -129,6 +131,11 @@ bool Conntrack::open_source(uint32_t netns, int ns_fd, std::string& err) {
     s->nl = nl;
     s->fd = fd;
     Source* sp = s.get();
+    s->resume.init(reactor_, [this, sp] {
+        if (!sp->watch.start(reactor_, sp->fd, POLLIN,
+                             [this, sp](int res) { on_readable(*sp, res); }))
+            ++read_errors_;
+    });
     if (!s->watch.start(reactor_, fd, POLLIN, [this, sp](int res) { on_readable(*sp, res); })) {
         err = "the reactor has no room for the socket";
         mnl_socket_close(nl);
@@ -250,6 +257,7 @@ void Conntrack::scan_namespaces(bool rescan) {
             ++i;
             continue;
         }
+        sources_[i]->resume.cancel();
         sources_[i]->watch.stop();
         mnl_socket_close(sources_[i]->nl);
         sources_.erase(sources_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -263,6 +271,7 @@ void Conntrack::stop() {
     rate_timer_.cancel();
     compact_timer_.cancel();
     for (auto& s : sources_) {
+        s->resume.cancel();
         s->watch.stop();
         if (s->nl) mnl_socket_close(s->nl);
     }
@@ -298,9 +307,30 @@ void Conntrack::on_readable(Source& s, int res) {
         ++read_errors_;
         return;
     }
-    alignas(8) static char buf[64 * 1024];
+    drain(s);
+    // Events are read in batches: the socket is watched again kCoalesceMs later (the kernel
+    // queues them meanwhile; 1 MiB holds over 1,000), so that a steady stream costs one wake-up
+    // and a few system calls per batch, not per event. A dump is read at once.
+    if (s.dump_seq == 0 && s.watch.active()) {
+        s.watch.stop();
+        s.resume.arm_after(kCoalesceMs);
+    }
+}
+
+void Conntrack::drain(Source& s) {
+    // Up to kBatch messages per system call (an event is one datagram): recvmmsg.
+    constexpr size_t kBatch = 32, kSlot = 16384;
+    alignas(8) static char bufs[kBatch][kSlot];
+    static mmsghdr msgs[kBatch];
+    static iovec iov[kBatch];
     for (size_t i = 0; i < kReadsPerTurn; ++i) {
-        ssize_t n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+        for (size_t j = 0; j < kBatch; ++j) {
+            iov[j] = {bufs[j], kSlot};
+            msgs[j] = {};
+            msgs[j].msg_hdr.msg_iov = &iov[j];
+            msgs[j].msg_hdr.msg_iovlen = 1;
+        }
+        int n = ::recvmmsg(s.fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) return;
@@ -317,8 +347,15 @@ void Conntrack::on_readable(Source& s, int res) {
             ++read_errors_;
             return;
         }
-        if (n == 0) return;
-        handle(s, buf, static_cast<size_t>(n));
+        ++recv_calls_;
+        for (int j = 0; j < n; ++j) {
+            if (msgs[j].msg_hdr.msg_flags & MSG_TRUNC) {
+                ++msg_errors_;  // a dump batch larger than a slot: its entries are lost
+                continue;
+            }
+            handle(s, bufs[j], msgs[j].msg_len);
+        }
+        if (static_cast<size_t>(n) < kBatch) return;
     }
 }
 
@@ -410,6 +447,13 @@ const IpTranslation* Conntrack::lookup(const nt_conn& c) {
 
 bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const {
     if (endpoints_fd_ < 0) return false;
+    // The memo's key: a hash of the endpoint (FNV-1a); a collision could only make intraHost
+    // take the other endpoint's answer, within one poll.
+    uint64_t h = 1469598103934665603ull;
+    for (uint8_t b : a.a) h = (h ^ b) * 1099511628211ull;
+    h = (h ^ port) * 1099511628211ull;
+    h = (h ^ type) * 1099511628211ull;
+    if (auto f = endpoint_memo_.find(h); f != endpoint_memo_.end()) return f->second;
     struct {
         nt_addr addr;
         uint16_t port;
@@ -418,7 +462,11 @@ bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) co
     } k{a, port, type, 0};  // bpf/network_tracer.bpf.c's struct nt_ep_key
     static_assert(sizeof k == 20);
     uint32_t n = 0;
-    return bpf_map_lookup_elem(endpoints_fd_, &k, &n) == 0;
+    ++endpoint_lookups_;
+    bool found = bpf_map_lookup_elem(endpoints_fd_, &k, &n) == 0;
+    if (endpoint_memo_.size() >= kMemo) endpoint_memo_.clear();
+    endpoint_memo_.emplace(h, found);
+    return found;
 }
 
 // Upstream's CircuitBreaker.update: an EWMA of the event rate; above the limit, the sockets
@@ -496,9 +544,11 @@ void Conntrack::write_stats(http::JsonWriter& w) const {
     w.kv_uint("expired_total", expired_);
     w.kv_uint("gets_total", gets_);
     w.kv_uint("hits_total", hits_);
+    w.kv_uint("endpoint_lookups", endpoint_lookups_);
     w.kv_uint("enobufs", enobufs_);
     w.kv_uint("resyncs", resyncs_);
     w.kv_uint("read_errors", read_errors_);
+    w.kv_uint("recv_calls", recv_calls_);
     w.kv_uint("msg_errors", msg_errors_);
     w.kv_uint("throttles", throttles_);
     w.kv_number("sampling_pct", sampling_ * 100);

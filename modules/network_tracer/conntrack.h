@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bpf/network_tracer.h"
@@ -63,6 +64,7 @@ class Conntrack final : public Translator {
 
     const IpTranslation* lookup(const nt_conn& c) override;
     bool local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const override;
+    void begin_poll() override { endpoint_memo_.clear(); }
 
     // "ready", "initializing", "degraded: <reason>" or "off: <reason>".
     std::string status() const;
@@ -77,6 +79,7 @@ class Conntrack final : public Translator {
         mnl_socket* nl = nullptr;
         int fd = -1;
         loop::FdWatch watch;
+        loop::Timer resume;     // watches the socket again after a batch
         uint32_t dump_seq = 0;  // the dump in progress (0: none)
         bool dumped = false;    // a dump of this namespace ended
         uint64_t last_resync_ms = 0;
@@ -86,6 +89,7 @@ class Conntrack final : public Translator {
     void scan_namespaces(bool rescan);
     bool request_dump(Source& s);
     void on_readable(Source& s, int res);
+    void drain(Source& s);
     void handle(Source& s, const void* buf, size_t len);
     void entry(Source& s, const ::nlmsghdr* nlh, bool event);
     void dump_ended(Source& s, int error);
@@ -102,6 +106,10 @@ class Conntrack final : public Translator {
     nf_conntrack* ct_ = nullptr;
     uint32_t self_netns_ = 0;
     int endpoints_fd_ = -1;
+    // local_endpoint() answers of this poll (many clients of a service share its backend's
+    // endpoint): one map lookup (a system call) per distinct endpoint, at most kMemo kept.
+    mutable std::unordered_map<uint64_t, bool> endpoint_memo_;
+    mutable uint64_t endpoint_lookups_ = 0;
     uint32_t next_seq_ = 1;
     State state_ = State::off;
     std::string reason_;
@@ -118,6 +126,7 @@ class Conntrack final : public Translator {
     // Counters.
     uint64_t events_ = 0, dump_entries_ = 0, registers_ = 0, registers_dropped_ = 0;
     uint64_t destroys_ = 0, evicts_ = 0, expired_ = 0, gets_ = 0, hits_ = 0;
+    uint64_t recv_calls_ = 0;
     uint64_t enobufs_ = 0, read_errors_ = 0, msg_errors_ = 0, throttles_ = 0, resyncs_ = 0;
     uint64_t namespaces_failed_ = 0, namespaces_added_ = 0, namespaces_gone_ = 0;
 };

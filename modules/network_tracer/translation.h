@@ -100,6 +100,8 @@ bool addr_loopback(const nt_addr& a);
 class Translator {
   public:
     virtual ~Translator() = default;
+    // A poll starts: answers of local_endpoint() may be remembered until the next one.
+    virtual void begin_poll() {}
     // The translation of `c`; nullptr: none.
     virtual const IpTranslation* lookup(const nt_conn& c) = 0;
     // Whether (address, port, type) is the local end of a live connected socket of this host.

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """conntrack_bench.py — what network_tracer's NAT translations (conntrack) cost (issue 14).
 
-Root. Two network namespaces (A, B) joined by a veth pair; an nft rule in A DNATs UDP to
-<net>.100:53 to B. The daemon (BIN) runs twice, NAT translation off then on
-(system_probe_config.enable_conntrack; conntrack_rate_limit -1 so that nothing is sampled):
+Root. Two network namespaces (A, B) joined by a veth pair; nft rules in A DNAT UDP to
+<net>.100 to B. The daemon (BIN) runs twice, NAT translation off then on
+(system_probe_config.enable_conntrack; conntrack_rate_limit -1 so that nothing is sampled),
+then a third time on with the default rate limit (500 events/s: sampled after the first 3 s):
 
   hold   FLOWS connected UDP sockets in A, one datagram each through the DNAT: FLOWS conntrack
          entries (2 × FLOWS cached tuples) and FLOWS open connections. /connections latency
@@ -53,7 +54,7 @@ while True:
     due = int(now * rate)
     while sent < due:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.sendto(b"x", (vip, 53))
+        s.sendto(b"x", (vip, 1024 + sent % 60000))  # distinct tuples (ports repeat)
         s.close()
         sent += 1
     time.sleep(0.001)
@@ -109,7 +110,7 @@ def wait(pred, secs=30):
     return False
 
 
-def run(enabled):
+def run(enabled, limit=-1):
     d = tempfile.mkdtemp(prefix="rpcb")
     sock = d + "/s.sock"
     with open(d + "/c.toml", "w") as f:
@@ -118,7 +119,7 @@ def run(enabled):
 sysprobe_socket = "{sock}"
 debug_port = 0
 enable_conntrack = {"true" if enabled else "false"}
-conntrack_rate_limit = -1
+conntrack_rate_limit = {limit}
 [network_config]
 enabled = true
 [discovery]
@@ -162,25 +163,36 @@ enabled = false
             ct = stats(sock)["conntrack"]
             res["events"] = ct["events"]
             res["enobufs"] = ct["enobufs"]
+            res["ct"] = ct
         return res
     finally:
         daemon.terminate()
         daemon.wait()
 
 
-def main():
+def setup():
     sh(f"ip netns add {A}; ip netns add {B}")
-    try:
+    if True:
         sh(f"ip link add rpcbva netns {A} type veth peer name rpcbvb netns {B}")
         sh(f"ip -n {A} addr add {NET}.1/24 dev rpcbva; ip -n {B} addr add {NET}.2/24 dev rpcbvb")
         sh(f"ip -n {A} link set rpcbva up; ip -n {B} link set rpcbvb up")
         sh(f"ip netns exec {A} nft add table ip rpcb")
         sh(f"ip netns exec {A} nft add chain ip rpcb out '{{ type nat hook output priority -100; }}'")
         sh(f"ip netns exec {A} nft add rule ip rpcb out ip daddr {VIP} udp dport 53 dnat to {NET}.2:5353")
-        sh(f"ip netns exec {A} sysctl -qw net.netfilter.nf_conntrack_max=1000000 || true")
-        off, on = run(False), run(True)
-    finally:
-        sh(f"ip netns del {A}; ip netns del {B}")
+        sh(f"ip netns exec {A} nft add rule ip rpcb out ip daddr {VIP} udp dport != 53 dnat to {NET}.2")
+
+
+def main():
+    res = []
+    # fresh namespaces (an empty conntrack table) for each run
+    for enabled, limit in ((False, -1), (True, -1), (True, 500)):
+        setup()
+        try:
+            res.append(run(enabled, limit))
+        finally:
+            sh(f"ip netns del {A}; ip netns del {B}")
+            time.sleep(0.5)
+    off, on, limited = res
     print(f"flows held {FLOWS}, new flows {RATE}/s for {SECONDS} s")
     for k in ("latency_ms", "bytes", "rss_kib", "cpu_pct", "flows_sent"):
         ratio = on[k] / off[k] if off[k] else float("nan")
@@ -188,6 +200,11 @@ def main():
     print(f"cache: {on['tuples']} tuples, {on['cache_bytes']} bytes "
           f"({on['cache_bytes'] / max(on['tuples'], 1):.0f} per tuple); events {on['events']}, "
           f"enobufs {on['enobufs']}")
+    print(json.dumps(on["ct"]))
+    ct = limited["ct"]
+    print(f"default conntrack_rate_limit 500: cpu_pct {limited['cpu_pct']:.2f} "
+          f"(on/off {limited['cpu_pct'] / off['cpu_pct']:.3f}), events read {ct['events']}, "
+          f"throttles {ct['throttles']}, sampling {ct['sampling_pct']:.1f} %")
 
 
 main()
