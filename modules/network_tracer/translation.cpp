@@ -34,19 +34,18 @@ bool TranslationCache::Key::operator==(const Key& o) const {
 }
 
 size_t TranslationCache::KeyHash::operator()(const Key& k) const {
-    // FNV-1a over the key's bytes (fields, no padding).
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&](const void* p, size_t n) {
-        auto* b = static_cast<const uint8_t*>(p);
-        for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-    };
-    mix(k.t.src.a, 16);
-    mix(k.t.dst.a, 16);
-    mix(&k.t.sport, 2);
-    mix(&k.t.dport, 2);
-    mix(&k.netns, 4);
-    mix(&k.type, 1);
-    return static_cast<size_t>(h);
+    // Eight-byte words mixed with multiplications (a lookup per reported connection: a byte loop
+    // would cost more than the rest of it).
+    uint64_t w[5];
+    std::memcpy(&w[0], k.t.src.a, 16);
+    std::memcpy(&w[2], k.t.dst.a, 16);
+    w[4] = (uint64_t{k.t.sport} << 48) | (uint64_t{k.t.dport} << 32) | k.netns;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ k.type;
+    for (uint64_t x : w) {
+        h ^= x * 0xbf58476d1ce4e5b9ull;
+        h = (h << 27 | h >> 37) * 0x94d049bb133111ebull;
+    }
+    return static_cast<size_t>(h ^ (h >> 31));
 }
 
 bool TranslationCache::is_nat(const Tuple& o, const Tuple& r) {
@@ -67,8 +66,16 @@ size_t TranslationCache::put(const Key& k, const Tuple& repl, bool orphan, uint6
     size_t evicted = 0;
     if (auto f = map_.find(k); f != map_.end()) erase(f->second);
     if (max_ == 0) return 0;
+    // Second chance (CLOCK): an entry used since it last reached the end goes back to the front;
+    // get() only marks it, so a lookup writes no list links (a poll looks up every connection).
     while (map_.size() >= max_) {
-        erase(std::prev(lru_.end()));
+        auto last = std::prev(lru_.end());
+        if (last->used) {
+            last->used = false;
+            lru_.splice(lru_.begin(), lru_, last);
+            continue;
+        }
+        erase(last);
         ++evicted;
     }
     lru_.push_front(Entry{.key = k, .tr = IpTranslation{repl}, .expires_ms = 0, .orphan = orphan});
@@ -112,7 +119,7 @@ const IpTranslation* TranslationCache::get(const Tuple& t, uint8_t type, uint32_
         --orphans_;
         if (!it->destroyed) it->expires_ms = 0;
     }
-    lru_.splice(lru_.begin(), lru_, it);
+    it->used = true;
     return &it->tr;
 }
 

@@ -2,7 +2,8 @@
 //
 //   TranslationCache  conntrack entries that are NAT (upstream IsNAT), each registered under its
 //                     original and its reply tuple (upstream conntrackCache.Add), with the
-//                     network namespace it lives in; bounded (LRU, evictions counted); an entry
+//                     network namespace it lives in; bounded (LRU by second chance, evictions
+//                     counted); an entry
 //                     learnt from an event that no connection ever asked for ("orphan") and an
 //                     entry whose conntrack was destroyed expire after 2 minutes.
 //   nat_rules()       upstream's intraHost and DNAT clean-up for a translated connection
@@ -78,6 +79,7 @@ class TranslationCache {
         uint64_t expires_ms = 0;  // 0: never (until evicted)
         bool orphan = false;
         bool destroyed = false;
+        bool used = false;  // asked for since it last reached the end of the list
     };
     using List = std::list<Entry>;
 
@@ -86,7 +88,7 @@ class TranslationCache {
 
     size_t max_;
     uint64_t orphan_ms_;
-    List lru_;  // front: most recently used
+    List lru_;  // front: most recently added or given a second chance
     std::unordered_map<Key, List::iterator, KeyHash> map_;
     size_t orphans_ = 0;
 };

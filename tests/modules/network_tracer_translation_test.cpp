@@ -40,7 +40,7 @@ TEST_CASE("translation: IsNAT as upstream") {
 }
 
 TEST_CASE("translation: both tuples registered, per namespace, LRU bounded, orphans expire") {
-    TranslationCache c(4, 1000);
+    TranslationCache c(8, 1000);
     Tuple o = tup("10.0.0.1", 5000, "10.0.0.100", 80);
     Tuple r = tup("10.0.0.2", 8080, "10.0.0.1", 5000);
     CHECK(c.add(o, r, NT_TYPE_TCP, 7, false, 0) == 0);
@@ -65,14 +65,9 @@ TEST_CASE("translation: both tuples registered, per namespace, LRU bounded, orph
     CHECK(c.compact(1000) == 1);  // r2's tuple, never asked for
     CHECK(c.size() == 3);
 
-    // Full: the least recently used go, counted.
     Tuple o3 = tup("10.0.0.1", 5002, "10.0.0.100", 80);
     Tuple r3 = tup("10.0.0.2", 8080, "10.0.0.1", 5002);
-    c.get(o, NT_TYPE_TCP, 7);
-    CHECK(c.add(o3, r3, NT_TYPE_TCP, 7, false, 0) == 1);
-    CHECK(c.size() == 4);
-    CHECK(c.get(r, NT_TYPE_TCP, 7) == nullptr);  // the oldest
-    CHECK(c.get(o, NT_TYPE_TCP, 7) != nullptr);
+    CHECK(c.add(o3, r3, NT_TYPE_TCP, 7, false, 0) == 0);
 
     // DESTROY: gone after the orphan timeout, not at once.
     CHECK(c.destroyed(o3, r3, NT_TYPE_TCP, 7, 5000));
@@ -81,6 +76,23 @@ TEST_CASE("translation: both tuples registered, per namespace, LRU bounded, orph
     CHECK(c.compact(6000) == 2);
     CHECK(c.get(o3, NT_TYPE_TCP, 7) == nullptr);
     CHECK(c.memory_bytes() > 0);
+
+    // Full: the oldest entries not asked for since go (second chance), counted.
+    TranslationCache l(4);
+    Tuple oa = tup("10.0.1.1", 1, "10.0.1.100", 80), ra = tup("10.0.1.2", 80, "10.0.1.1", 1);
+    Tuple ob = tup("10.0.1.1", 2, "10.0.1.100", 80), rb = tup("10.0.1.2", 80, "10.0.1.1", 2);
+    Tuple oc = tup("10.0.1.1", 3, "10.0.1.100", 80), rc = tup("10.0.1.2", 80, "10.0.1.1", 3);
+    CHECK(l.add(oa, ra, NT_TYPE_TCP, 7, false, 0) == 0);
+    CHECK(l.add(ob, rb, NT_TYPE_TCP, 7, false, 0) == 0);
+    CHECK(l.get(oa, NT_TYPE_TCP, 7) != nullptr);
+    CHECK(l.add(oc, rc, NT_TYPE_TCP, 7, false, 0) == 2);
+    CHECK(l.size() == 4);
+    CHECK(l.get(oa, NT_TYPE_TCP, 7) != nullptr);  // asked for: kept
+    CHECK(l.get(ra, NT_TYPE_TCP, 7) == nullptr);  // the oldest
+    CHECK(l.get(ob, NT_TYPE_TCP, 7) == nullptr);
+    CHECK(l.get(rb, NT_TYPE_TCP, 7) != nullptr);
+    CHECK(l.get(oc, NT_TYPE_TCP, 7) != nullptr);
+    CHECK(l.get(rc, NT_TYPE_TCP, 7) != nullptr);
 
     TranslationCache none(0);
     CHECK(none.add(o, r, NT_TYPE_TCP, 7, false, 0) == 0);

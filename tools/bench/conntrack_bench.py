@@ -124,6 +124,8 @@ conntrack_rate_limit = {limit}
 enabled = true
 [discovery]
 enabled = false
+[ringprobe.network_tracer]
+max_clients = 1024
 ''')
     daemon = subprocess.Popen([BIN, "--config", d + "/c.toml"])
     try:
@@ -136,6 +138,11 @@ enabled = false
             assert wait(lambda: stats(sock)["conntrack"]["state_size"] >= 2 * FLOWS), "entries"
         else:
             time.sleep(1)
+        perf = None
+        if enabled and limit == -1 and os.environ.get("RP_PERF"):  # profile the polls
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(daemon.pid), "-o",
+                                     os.environ["RP_PERF"]], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         lat = []
         for i in range(REPS):
             t = time.perf_counter()
@@ -143,6 +150,9 @@ enabled = false
                            "application/protobuf")
             lat.append(time.perf_counter() - t)
             assert st == 200
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
         s = stats(sock)
         res["latency_ms"] = statistics.median(lat) * 1000
         res["bytes"] = len(body)
