@@ -83,6 +83,7 @@ Conntrack::~Conntrack() { stop(); }
 uint64_t Conntrack::now_ms() const { return reactor_.now_ms(); }
 
 void Conntrack::degrade(std::string reason) {
+    timeout_only_ = false;
     if (state_ == State::degraded) {
         reason_ += "; " + reason;
     } else {
@@ -197,10 +198,12 @@ void Conntrack::start() {
         if (state_ != State::initializing) return;
         size_t pending = 0;
         for (auto& s : sources_) pending += !s->dumped;
+        bool first = state_ == State::initializing;
         degrade("the initial conntrack dump did not end within " +
                 std::to_string(o_.init_timeout_ms / 1000.0).substr(0, 5) + " s (" +
                 std::to_string(pending) + " of " + std::to_string(sources_.size()) +
                 " namespaces pending; network_config.conntrack_init_timeout)");
+        timeout_only_ = first;  // ready again if the dumps end later and nothing else failed
     });
     init_timer_.arm_after(o_.init_timeout_ms);
     last_tick_ms_ = now_ms();
@@ -282,9 +285,16 @@ void Conntrack::stop() {
 }
 
 void Conntrack::check_init() {
-    if (state_ != State::initializing) return;
+    bool late = state_ == State::degraded && timeout_only_;
+    if (state_ != State::initializing && !late) return;
     for (auto& s : sources_)
         if (!s->dumped) return;
+    if (late) {
+        LOG_INFO("network_tracer: conntrack: the initial dump ended after the timeout: ready");
+        reason_.clear();
+        timeout_only_ = false;
+        ++late_inits_;
+    }
     state_ = State::ready;
     init_ms_ = static_cast<double>(now_ms() - start_ms_);
     init_timer_.cancel();
@@ -531,6 +541,7 @@ void Conntrack::write_stats(http::JsonWriter& w) const {
     w.kv_uint("namespaces_added", namespaces_added_);
     w.kv_uint("namespaces_gone", namespaces_gone_);
     w.kv_number("init_ms", init_ms_);
+    w.kv_uint("init_after_timeout", late_inits_);
     w.kv_uint("state_size", cache_.size());
     w.kv_uint("orphan_size", cache_.orphans());
     w.kv_uint("max_state_size", cache_.max_entries());

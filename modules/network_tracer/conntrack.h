@@ -113,6 +113,8 @@ class Conntrack final : public Translator {
     uint32_t next_seq_ = 1;
     State state_ = State::off;
     std::string reason_;
+    bool timeout_only_ = false;  // degraded only because the dump was slow
+    uint64_t late_inits_ = 0;
     loop::Timer init_timer_, rate_timer_, compact_timer_, rescan_timer_;
     uint64_t start_ms_ = 0;
     double init_ms_ = 0;
