@@ -410,3 +410,58 @@ TEST_CASE("network_tracer: a namespace made after the start is found, and let go
     // The namespaces are gone only once the daemon closes its sockets in them.
     CHECK(eventually([&] { return ct_stats(client).namespaces == before; }));
 }
+
+// 200 new UDP flows per second (distinct ports) from A to B until stdin closes.
+constexpr const char* kFlows = R"(
+import socket, sys, threading, time
+stop = []
+threading.Thread(target=lambda: (sys.stdin.read(), stop.append(1)), daemon=True).start()
+print("go", flush=True)
+i = 0
+while not stop:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"x", (sys.argv[1], 1024 + i % 60000))
+    s.close()
+    i += 1
+    time.sleep(0.005)
+)";
+
+TEST_CASE("network_tracer: above conntrack_rate_limit, events are sampled (upstream's breaker)") {
+    rp::test::require_bpf_or_skip();
+    Net net;
+    REQUIRE_MESSAGE(net.error.empty(), net.error);
+    DaemonOptions o;
+    o.toml = "system_probe_config.conntrack_rate_limit = 20\n[network_config]\nenabled = true\n";
+    TestDaemon d(o);
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    REQUIRE(eventually([&] { return ct_stats(client).status == "ready"; }));
+    Proc flows(net.a, kFlows, {net.ip_b});
+    REQUIRE(flows.line() == "go");
+    // The rate is checked every 3 s: the first check sees ~200 events/s and trips.
+    auto sampled = [&](double& pct, uint64_t& throttles) {
+        auto r = client.get("/debug/stats");
+        REQUIRE(r.has_value());
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        REQUIRE(parser.parse(r->body).get(doc) == simdjson::SUCCESS);
+        auto ct = doc["network_tracer"]["conntrack"];
+        pct = double(ct["sampling_pct"]);
+        throttles = uint64_t(ct["throttles"]);
+        return throttles >= 1;
+    };
+    double pct = 100;
+    uint64_t throttles = 0;
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while (!sampled(pct, throttles) && Clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE_MESSAGE(throttles >= 1, "no throttle; sampling " << pct);
+    // limit / rate × 0.95: about 20 / 200 × 0.95 ≈ 10 %.
+    CHECK(pct > 0);
+    CHECK(pct < 50);
+    // The filter is on the sockets: events now arrive at about the sampled rate.
+    uint64_t e0 = ct_stats(client).events;
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // a measured window, not a wait
+    uint64_t e1 = ct_stats(client).events;
+    CHECK(e1 - e0 < 120);  // unsampled: ~200 per second
+}
