@@ -122,7 +122,7 @@ class Detector {
         v.go = go;
         if (version.size() <= sizeof v.version) {
             v.version_len = static_cast<uint8_t>(version.size());
-            std::memcpy(v.version, version.data(), version.size());
+            if (!version.empty()) std::memcpy(v.version, version.data(), version.size());
             cache_.insert(st.st_dev, st.st_ino, v);
         } else {
             ++c_.versions_uncached;

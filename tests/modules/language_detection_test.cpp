@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <protozero/buffer_string.hpp>
 #include <protozero/pbf_reader.hpp>
 #include <protozero/pbf_writer.hpp>
@@ -129,7 +130,11 @@ struct Lang {
     std::string name, version;
     bool operator==(const Lang&) const = default;
 };
-doctest::String toString(const Lang& l) { return ("{" + l.name + ", " + l.version + "}").c_str(); }
+std::ostream& operator<<(std::ostream& os, const std::vector<Lang>& v) {
+    os << "[";
+    for (const Lang& l : v) os << "{" << l.name << ", " << l.version << "}";
+    return os << "]";
+}
 
 std::vector<Lang> decode(const std::string& body) {
     std::vector<Lang> out;
@@ -152,10 +157,11 @@ std::vector<Lang> decode(const std::string& body) {
 }
 
 struct Daemon {
-    explicit Daemon(const std::string& extra = {})
-        : d(rp::test::DaemonOptions{
-              .toml = "[system_probe_config.language_detection]\nenabled = true\n" + extra}) {
-        REQUIRE(d.ready());
+    explicit Daemon(const std::string& extra = {}) : d(options(extra)) { REQUIRE(d.ready()); }
+    static rp::test::DaemonOptions options(const std::string& extra) {
+        rp::test::DaemonOptions o;
+        o.toml = "[system_probe_config.language_detection]\nenabled = true\n" + extra;
+        return o;
     }
     rp::http::ClientResponse detect(const std::string& body) {
         auto c = d.client();
