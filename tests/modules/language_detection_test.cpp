@@ -6,10 +6,12 @@
 // over 1024 pids (streamed), the bad bodies (not protobuf, wrong wire types, pid missing or <= 0,
 // more processes than max_pids) with their 400 texts, the empty request, and the counters in
 // /debug/stats and /metrics. The shared Go build-info reader is also checked directly against
-// discovery's rule.
+// discovery's rule, and on synthetic ELF files with the Go < 1.18 and >= 1.18 layouts.
 #include <doctest/doctest.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <ostream>
@@ -26,6 +29,7 @@
 #include <protozero/pbf_writer.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "modules/discovery/language.h"
@@ -232,6 +236,93 @@ TEST_CASE("language_detection: the shared Go build-info reader, and discovery's 
     }
     ::unlink(nosect.c_str());
     ::rmdir(dir.c_str());
+}
+
+// A minimal ELF64 little-endian executable: a text segment and a data segment (file offset 0x1000,
+// vaddr 0x601000) whose bytes are `data`, no section headers. Written to a memfd.
+int synthetic_elf(const std::string& data) {
+    std::string f(0x1000, '\0');
+    Elf64_Ehdr eh{};
+    std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = EM_X86_64;
+    eh.e_version = EV_CURRENT;
+    eh.e_phoff = sizeof eh;
+    eh.e_ehsize = sizeof eh;
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 2;
+    Elf64_Phdr ph[2]{};
+    ph[0].p_type = PT_LOAD;
+    ph[0].p_flags = PF_R | PF_X;
+    ph[0].p_vaddr = 0x400000;
+    ph[0].p_filesz = 0x100;
+    ph[1].p_type = PT_LOAD;
+    ph[1].p_flags = PF_R | PF_W;
+    ph[1].p_offset = 0x1000;
+    ph[1].p_vaddr = 0x601000;
+    ph[1].p_filesz = data.size();
+    std::memcpy(f.data(), &eh, sizeof eh);
+    std::memcpy(f.data() + sizeof eh, ph, sizeof ph);
+    f += data;
+    int fd = ::memfd_create("rp-elf", MFD_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, f.data(), f.size()) == static_cast<ssize_t>(f.size()));
+    return fd;
+}
+
+void put64(std::string& s, size_t at, uint64_t v) { std::memcpy(s.data() + at, &v, sizeof v); }
+
+TEST_CASE("language_detection: the build-info layouts of Go < 1.18 and >= 1.18, without sections") {
+    const std::string magic("\xff Go buildinf:", 14);
+    std::vector<char> scratch;
+    auto read = [&](const std::string& data) {
+        int fd = synthetic_elf(data);
+        auto info = rp::modules::gobuild::read_build_info(fd, scratch, true);
+        std::pair<bool, std::string> out{info.is_go, std::string(info.version)};
+        CHECK(rp::modules::gobuild::read_build_info(fd, scratch, false).is_go == out.first);
+        ::close(fd);
+        return out;
+    };
+    // Go >= 1.18: flags & 2, the version inline after the 32-byte header (here at offset 0x10).
+    std::string inl(0x100, '\0');
+    inl.replace(0x10, 14, magic);
+    inl[0x10 + 14] = 8;
+    inl[0x10 + 15] = 2;
+    inl[0x30] = 8;
+    inl.replace(0x31, 8, "go1.18.1");
+    CHECK(read(inl) == std::pair<bool, std::string>{true, "go1.18.1"});
+    // Go < 1.18: pointers: header+16 → a string header {data, len} at 0x601040 → 0x601060.
+    std::string ptr(0x100, '\0');
+    ptr.replace(0x10, 14, magic);
+    ptr[0x10 + 14] = 8;
+    ptr[0x10 + 15] = 0;
+    put64(ptr, 0x20, 0x601040);
+    put64(ptr, 0x40, 0x601060);
+    put64(ptr, 0x48, 9);
+    ptr.replace(0x60, 9, "go1.16.15");
+    CHECK(read(ptr) == std::pair<bool, std::string>{true, "go1.16.15"});
+    // A pointer outside every segment, a length beyond the segment: Go to discovery, no version.
+    std::string bad = ptr;
+    put64(bad, 0x20, 0x900000);
+    CHECK(read(bad) == std::pair<bool, std::string>{true, ""});
+    bad = ptr;
+    put64(bad, 0x48, 0x1000);
+    CHECK(read(bad) == std::pair<bool, std::string>{true, ""});
+    // An inline length past the data: no version.
+    bad = inl;
+    bad[0x30] = static_cast<char>(0xf0);
+    CHECK(read(bad) == std::pair<bool, std::string>{true, ""});
+    // The magic at an unaligned offset only: not Go (and no endless search).
+    std::string unaligned(0x100, '\0');
+    unaligned.replace(0x13, 14, magic);
+    CHECK(read(unaligned) == std::pair<bool, std::string>{false, ""});
+    // 32-bit pointers are not read: Go, no version.
+    bad = ptr;
+    bad[0x10 + 14] = 4;
+    CHECK(read(bad) == std::pair<bool, std::string>{true, ""});
 }
 
 TEST_CASE("language_detection: a Go binary and a shell in one request, in request order") {
