@@ -199,6 +199,10 @@ std::span<const KeySpec> schema() {
         {.path = "runtime_security_config.compliance_module.enabled", .type = kBool,
          .default_value = false,
          .help = "Legacy: with runtime_security_config.enabled, enables the compliance module."},
+        {.path = "system_probe_config.language_detection.enabled", .type = kBool,
+         .default_value = false,
+         .help = "Enables the language_detection module (GET /language_detection/detect: Go "
+                 "binaries by their build info)."},
         {.path = "discovery.enabled", .type = kBool, .default_value = true,
          .help = "Enables the discovery module (services, ports, languages); on by default, as in "
                  "the Agent since 2026-03."},
@@ -374,6 +378,15 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.discovery.bpf_iterator_min_pids", .type = kInt, .default_value = I{32},
          .min = 1, .max = 1000000,
          .help = "Requests with at least this many pids use the BPF iterator; smaller ones /proc."},
+
+        {.path = "ringprobe.language_detection.max_pids", .type = kInt, .default_value = I{65536},
+         .min = 1, .max = 1048576,
+         .help = "language_detection: processes one request may name; a larger request is "
+                 "answered 400."},
+        {.path = "ringprobe.language_detection.binary_cache_size", .type = kInt,
+         .default_value = I{1000}, .min = 1, .max = 1000000,
+         .help = "language_detection: executables whose answer is remembered (by device and "
+                 "inode; upstream: 1000)."},
 
         // --- module keys added by module work go here ---
     };

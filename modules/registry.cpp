@@ -17,6 +17,7 @@
     RP_BPF_MODULE(tcp_queue_length)          \
     RP_BPF_MODULE(oom_kill)                  \
     RP_MODULE(process)                       \
+    RP_MODULE(language_detection)            \
     RP_MODULE(compliance)                    \
     RP_MODULE(ping)                          \
     RP_MODULE(traceroute)                    \

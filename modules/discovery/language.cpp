@@ -1,12 +1,11 @@
 // language.cpp — see language.h.
 #include "modules/discovery/language.h"
 
-#include <elf.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+
+#include "modules/gobuild/build_info.h"
 
 namespace rp::modules::discovery {
 
@@ -142,156 +141,8 @@ Language language_from_cmdline(const Cmdline& cmdline, std::string_view exe_path
     return Language::none;
 }
 
-// ---------------------------------------------------------------- Go build info
-
-namespace {
-
-bool pread_all(int fd, void* buf, size_t n, uint64_t off) {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r =
-            ::pread(fd, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(off + got));
-        if (r <= 0) return false;
-        got += static_cast<size_t>(r);
-    }
-    return true;
-}
-
-constexpr size_t kElfReadLimit = 64 * 1024;
-constexpr size_t kMaxSections = 1024;
-
-}  // namespace
-
 bool is_go_elf(int fd, std::vector<char>& scratch) {
-    Elf64_Ehdr eh;
-    if (!pread_all(fd, &eh, sizeof eh, 0)) return false;
-    if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_ident[EI_DATA] != ELFDATA2LSB)
-        return false;  // 32-bit and big-endian binaries are not checked (docs)
-    if (scratch.size() < kElfReadLimit) scratch.resize(kElfReadLimit);
-
-    // 1. A section named .go.buildinfo.
-    if (eh.e_shoff != 0 && eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shnum > 0 &&
-        eh.e_shnum <= kMaxSections && eh.e_shstrndx < eh.e_shnum) {
-        size_t bytes = size_t{eh.e_shnum} * sizeof(Elf64_Shdr);
-        if (bytes <= scratch.size() / 2 && pread_all(fd, scratch.data(), bytes, eh.e_shoff)) {
-            const auto* sh = reinterpret_cast<const Elf64_Shdr*>(scratch.data());
-            const Elf64_Shdr& strtab = sh[eh.e_shstrndx];
-            size_t strsz = std::min<size_t>(strtab.sh_size, scratch.size() - bytes);
-            char* names = scratch.data() + bytes;
-            if (strtab.sh_type == SHT_STRTAB && strsz > 0 &&
-                pread_all(fd, names, strsz, strtab.sh_offset)) {
-                constexpr std::string_view kName = ".go.buildinfo";
-                for (size_t i = 0; i < eh.e_shnum; ++i) {
-                    size_t off = sh[i].sh_name;
-                    if (off + kName.size() < strsz &&
-                        std::memcmp(names + off, kName.data(), kName.size()) == 0 &&
-                        names[off + kName.size()] == '\0')
-                        return true;
-                }
-            }
-        }
-    }
-
-    // 2. The build-info magic near the start of the data segment (no section headers).
-    if (eh.e_phoff == 0 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
-        eh.e_phnum > 256)
-        return false;
-    Elf64_Phdr ph[256];
-    if (!pread_all(fd, ph, size_t{eh.e_phnum} * sizeof(Elf64_Phdr), eh.e_phoff)) return false;
-    for (size_t i = 0; i < eh.e_phnum; ++i) {
-        if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & (PF_X | PF_W)) != PF_W) continue;
-        size_t n = std::min<size_t>(ph[i].p_filesz, kElfReadLimit);
-        if (!pread_all(fd, scratch.data(), n, ph[i].p_offset)) return false;
-        constexpr std::string_view kMagic("\xff Go buildinf:", 14);
-        constexpr size_t kInfoSize = 32, kAlign = 16;
-        for (size_t at = 0; at + kInfoSize <= n; at += kAlign)
-            if (std::memcmp(scratch.data() + at, kMagic.data(), kMagic.size()) == 0) return true;
-        return false;  // only the first data segment, as upstream
-    }
-    return false;
-}
-
-// ---------------------------------------------------------------- BinaryCache
-
-BinaryCache::BinaryCache(size_t capacity) : nodes_(std::max<size_t>(capacity, 1)) {
-    size_t b = 1;
-    while (b < nodes_.size() * 2) b <<= 1;
-    buckets_.assign(b, -1);
-}
-
-size_t BinaryCache::bucket(uint64_t dev, uint64_t ino) const {
-    uint64_t h = (ino * 0x9e3779b97f4a7c15ull) ^ (dev * 0xc2b2ae3d27d4eb4full);
-    return static_cast<size_t>(h >> 17) & (buckets_.size() - 1);
-}
-
-void BinaryCache::unlink(int32_t i) {
-    Node& n = nodes_[i];
-    if (n.prev >= 0)
-        nodes_[n.prev].next = n.next;
-    else
-        head_ = n.next;
-    if (n.next >= 0)
-        nodes_[n.next].prev = n.prev;
-    else
-        tail_ = n.prev;
-    n.prev = n.next = -1;
-}
-
-void BinaryCache::push_front(int32_t i) {
-    Node& n = nodes_[i];
-    n.prev = -1;
-    n.next = head_;
-    if (head_ >= 0) nodes_[head_].prev = i;
-    head_ = i;
-    if (tail_ < 0) tail_ = i;
-}
-
-void BinaryCache::unhash(int32_t i) {
-    int32_t* link = &buckets_[bucket(nodes_[i].dev, nodes_[i].ino)];
-    while (*link >= 0 && *link != i) link = &nodes_[*link].chain;
-    if (*link == i) *link = nodes_[i].chain;
-    nodes_[i].chain = -1;
-}
-
-const bool* BinaryCache::find(uint64_t dev, uint64_t ino) {
-    for (int32_t i = buckets_[bucket(dev, ino)]; i >= 0; i = nodes_[i].chain) {
-        if (nodes_[i].dev == dev && nodes_[i].ino == ino) {
-            ++hits_;
-            unlink(i);
-            push_front(i);
-            return &nodes_[i].is_go;
-        }
-    }
-    ++misses_;
-    return nullptr;
-}
-
-void BinaryCache::insert(uint64_t dev, uint64_t ino, bool is_go) {
-    for (int32_t i = buckets_[bucket(dev, ino)]; i >= 0; i = nodes_[i].chain) {
-        if (nodes_[i].dev == dev && nodes_[i].ino == ino) {
-            nodes_[i].is_go = is_go;
-            return;
-        }
-    }
-    int32_t slot;
-    if (size_ < nodes_.size()) {
-        slot = static_cast<int32_t>(size_++);
-    } else {
-        slot = tail_;
-        unlink(slot);
-        unhash(slot);
-        ++evictions_;
-    }
-    Node& n = nodes_[slot];
-    n.dev = dev;
-    n.ino = ino;
-    n.is_go = is_go;
-    n.used = true;
-    size_t b = bucket(dev, ino);
-    n.chain = buckets_[b];
-    buckets_[b] = slot;
-    push_front(slot);
+    return gobuild::read_build_info(fd, scratch, false).is_go;
 }
 
 }  // namespace rp::modules::discovery

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "modules/discovery/procfs.h"
+#include "modules/gobuild/binary_cache.h"
 
 namespace rp::modules::discovery {
 
@@ -33,42 +34,12 @@ Language language_from_cmdline(const Cmdline& cmdline, std::string_view exe_path
 std::string_view command_name(std::string_view argv0);
 
 // Whether the ELF file open at `fd` is a Go binary: a .go.buildinfo section, or the build-info
-// magic "\xff Go buildinf:" 16-byte aligned in the first 64 KiB of the writable data segment.
-// `scratch` is a reusable buffer.
+// magic "\xff Go buildinf:" 16-byte aligned in the first 64 KiB of the writable data segment
+// (modules/gobuild/build_info.h, shared with language_detection). `scratch` is a reusable buffer.
 bool is_go_elf(int fd, std::vector<char>& scratch);
 
 // Go-or-not per executable (device, inode), least recently used out; no allocation after
 // construction.
-class BinaryCache {
-  public:
-    explicit BinaryCache(size_t capacity);
-    // nullptr when unknown; else whether it is a Go binary (valid until the next insert).
-    const bool* find(uint64_t dev, uint64_t ino);
-    void insert(uint64_t dev, uint64_t ino, bool is_go);
-    size_t size() const { return size_; }
-    size_t capacity() const { return nodes_.size(); }
-    uint64_t hits() const { return hits_; }
-    uint64_t misses() const { return misses_; }
-    uint64_t evictions() const { return evictions_; }
-
-  private:
-    struct Node {
-        uint64_t dev = 0, ino = 0;
-        int32_t prev = -1, next = -1;  // LRU list, most recent at head_
-        int32_t chain = -1;            // next node in the same hash bucket
-        bool is_go = false;
-        bool used = false;
-    };
-    size_t bucket(uint64_t dev, uint64_t ino) const;
-    void unlink(int32_t i);
-    void push_front(int32_t i);
-    void unhash(int32_t i);
-
-    std::vector<Node> nodes_;
-    std::vector<int32_t> buckets_;
-    int32_t head_ = -1, tail_ = -1;
-    size_t size_ = 0;
-    uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
-};
+using BinaryCache = gobuild::BinaryCache<bool>;
 
 }  // namespace rp::modules::discovery

@@ -178,4 +178,30 @@ namespace COREResult {
 inline constexpr int SuccessCustomBTF = 0, SuccessEmbeddedBTF = 1, SuccessDefaultBTF = 2;
 }
 
+// --- language_detection: datadog.languagedetection (datadog-agent
+// pkg/proto/datadog/languagedetection/api.proto; reference/modules.md §7).
+
+// datadog.languagedetection.DetectLanguageRequest.
+namespace DetectLanguageRequest {
+inline constexpr Tag processes = 1;  // repeated Process
+}  // namespace DetectLanguageRequest
+
+// datadog.languagedetection.Process.
+namespace Process {
+inline constexpr Tag pid = 1;      // int32
+inline constexpr Tag command = 2;  // string
+inline constexpr Tag cmdline = 3;  // repeated string
+}  // namespace Process
+
+// datadog.languagedetection.DetectLanguageResponse.
+namespace DetectLanguageResponse {
+inline constexpr Tag languages = 1;  // repeated Language
+}  // namespace DetectLanguageResponse
+
+// datadog.languagedetection.Language.
+namespace Language {
+inline constexpr Tag name = 1;     // string
+inline constexpr Tag version = 2;  // string
+}  // namespace Language
+
 }  // namespace rp::proto

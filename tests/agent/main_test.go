@@ -45,6 +45,9 @@ enable_tcp_queue_length = true
 [system_probe_config.process_config]
 enabled = true
 
+[system_probe_config.language_detection]
+enabled = true
+
 [ebpf_check]
 enabled = true
 
@@ -70,13 +73,16 @@ enabled = true
 conntrack_rescan_ms = 200
 `
 
-// Without eBPF only the process module exists.
+// Without eBPF only the modules without BPF programs exist.
 const configNoBPF = `log_level = "info"
 [system_probe_config]
 sysprobe_socket = "{dir}/sysprobe.sock"
 debug_port = 0
 
 [system_probe_config.process_config]
+enabled = true
+
+[system_probe_config.language_detection]
 enabled = true
 
 [compliance_config.database_benchmarks]
@@ -86,8 +92,8 @@ enabled = true
 var (
 	// discovery is on by default (no key in the configs above), as in the Agent.
 	modulesBPF = []string{"ebpf", "network_tracer", "tcp_queue_length_tracer", "oom_kill_probe", "process",
-		"seccomp_tracer", "noisy_neighbor", "compliance", "gpu", "discovery"}
-	modulesNoBPF = []string{"process", "compliance", "discovery"}
+		"language_detection", "seccomp_tracer", "noisy_neighbor", "compliance", "gpu", "discovery"}
+	modulesNoBPF = []string{"process", "language_detection", "compliance", "discovery"}
 )
 
 // ping and traceroute open raw sockets (CAP_NET_RAW): in every build, when the suite runs as root.

@@ -34,6 +34,10 @@ void json_one(const uint8_t* data, size_t size);
 // the parser, the rest is the file (dbconfig_target.cpp). Checks: every JSON written parses.
 void dbconfig_one(const uint8_t* data, size_t size);
 
+// The Go build-info reader (modules/gobuild/) on the input as an executable's bytes
+// (buildinfo_target.cpp). Checks: a bounded version only with is_go, the quick check agreeing.
+void buildinfo_one(const uint8_t* data, size_t size);
+
 // Prints "fuzz: <target>: <message>" to stderr and aborts (libFuzzer reports it as a crash).
 [[noreturn]] void fail(const char* target, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -56,6 +56,10 @@ TEST_CASE("fuzz: every dbconfig corpus input parses or fails cleanly, its JSON w
     CHECK(replay("dbconfig", rp::fuzz::dbconfig_one) >= 12);
 }
 
+TEST_CASE("fuzz: every buildinfo corpus input is read within bounds") {
+    CHECK(replay("buildinfo", rp::fuzz::buildinfo_one) >= 6);
+}
+
 // --- One test per crash the fuzzers found (each input is also in the corpus above).
 
 TEST_CASE("process: a pid asked for twice is answered once (no duplicate key in statsByPID)") {
