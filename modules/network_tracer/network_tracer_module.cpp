@@ -40,6 +40,7 @@
 #include "modules/kit/config.h"
 #include "modules/network_tracer/client_table.h"
 #include "modules/network_tracer/connections_stream.h"
+#include "modules/network_tracer/dns.h"
 #include "network_tracer.skel.h"
 
 static_assert(sizeof(nt_counters) == 64, "bpf/network_tracer.h changed: update both sides");
@@ -97,6 +98,8 @@ struct Options {
     uint64_t expiry_ms = 120000;
     uint32_t ring_bytes = 1u << 20;
     std::string network_id;
+    bool dns = true;  // ! system_probe_config.disable_dns_inspection
+    network_tracer::DnsOptions dns_opts;
 };
 
 // The mount point of the cgroup v2 hierarchy ("" when none is mounted).
@@ -128,6 +131,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     ~NetworkTracerModule() override { close(); }
 
     void close() override {
+        dns_.reset();
         expiry_.cancel();
         resume_.cancel();
         pending_.reset();
@@ -220,6 +224,8 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     nt_iter_stats init_stats_{};
     double init_ms_ = 0;
     bool udp_ = false;
+    std::unique_ptr<network_tracer::DnsTracker> dns_;
+    std::string dns_error_;
 };
 
 CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& deps) {
@@ -246,6 +252,19 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
     o.ring_bytes =
         ring_size(kit::config_int(cfg, "ringprobe.network_tracer.closed_ring_bytes", 1 << 20));
     o.network_id = kit::config_string(cfg, "network_config.network_id", "");
+    o.dns = !kit::config_bool(cfg, "system_probe_config.disable_dns_inspection", false);
+    auto& d = o.dns_opts;
+    d.stats = kit::config_bool(cfg, "system_probe_config.collect_dns_stats", true);
+    d.domains = kit::config_bool(cfg, "system_probe_config.collect_dns_domains", true);
+    d.local = kit::config_bool(cfg, "system_probe_config.collect_local_dns", false);
+    d.by_query_type = kit::config_bool(cfg, "network_config.enable_dns_by_querytype", false);
+    d.max_stats =
+        clamp(kit::config_int(cfg, "system_probe_config.max_dns_stats", 20000), 0, 1 << 24);
+    d.max_buffered = clamp(
+        kit::config_int(cfg, "ringprobe.network_tracer.max_dns_stats_buffered", 75000), 0, 1 << 24);
+    d.timeout_us = static_cast<uint64_t>(std::clamp<int64_t>(
+                       kit::config_int(cfg, "system_probe_config.dns_timeout_in_s", 15), 1, 3600)) *
+                   1000000u;
 
     std::unique_ptr<NetworkTracerModule> m(new NetworkTracerModule(deps.reactor, o));
     if (auto r = m->load(**rt); !r) return std::unexpected(r.error());
@@ -346,6 +365,16 @@ std::expected<void, std::string> NetworkTracerModule::load(bpf::Runtime& rt) {
             start_poll(res, *c, p.mode, p.enc, p.pretty);
         });
     });
+    if (opts_.dns) {
+        // DNS degrades the module, never fails it: connections are served without DNS stats.
+        auto dns = network_tracer::DnsTracker::create(reactor_, opts_.dns_opts);
+        if (dns) {
+            dns_ = std::move(*dns);
+        } else {
+            dns_error_ = dns.error();
+            add_missing_hook("dns socket filter", dns_error_ + ": no DNS stats and no dns map");
+        }
+    }
     map_memlock_ = skel_.core().map_bytes();
     log_attached("max_tracked_connections " + std::to_string(o.max_tracked) + ", " +
                  std::to_string(init_stats_.visited) + " sockets already open tracked in " +
@@ -504,6 +533,13 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
     poll_start_ = std::chrono::steady_clock::now();
     poll_mode_ = mode;
     c.streaming = true;
+    network_tracer::DnsPoll* dns = nullptr;
+    if (!dump && dns_) {
+        std::vector<std::string_view> ids;
+        for (const auto& k : clients_.clients()) ids.emplace_back(k->id);
+        dns = &dns_->begin_poll(c.id, ids);
+    }
+    stream_.encoder().set_dns(dns);
     stream_.start(c, *fd, mode, enc, pretty);
     res.stream(enc == http::Encoding::protobuf ? http::kProtobufType : http::kJsonType, stream_);
 }
@@ -536,6 +572,8 @@ Trailer NetworkTracerModule::poll_trailer(Client& c) {
 
 void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete) {
     c.streaming = false;
+    stream_.encoder().set_dns(nullptr);
+    if (dns_) dns_->end_poll();
     const nt_iter_stats& s = skel_ ? skel_->bss->iter_stats : poll_stats_;
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - poll_start_)
@@ -689,6 +727,15 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("tracked_at_start", init_stats_.visited);
     w.kv_number("track_existing_ms", init_ms_);
     w.kv_uint("map_memlock_bytes", map_memlock_);
+    w.key("dns");
+    if (dns_) {
+        dns_->write_stats(w);
+    } else {
+        w.start_object();
+        w.kv_bool("enabled", false);
+        w.kv("error", opts_.dns ? dns_error_ : "system_probe_config.disable_dns_inspection");
+        w.end_object();
+    }
 }
 
 }  // namespace
