@@ -371,6 +371,9 @@ std::span<const KeySpec> schema() {
         {.path = "ringprobe.discovery.bpf_iterator", .type = kBool, .default_value = true,
          .help = "Read every process's open files with one BPF iterator (eBPF builds, root) "
                  "instead of /proc/<pid>/fd; /proc is the fallback."},
+        {.path = "ringprobe.discovery.bpf_iterator_adaptive", .type = kBool, .default_value = true,
+         .help = "Choose per request between the BPF iterator and /proc by their measured costs "
+                 "(false: the iterator for every request of bpf_iterator_min_pids pids)."},
         {.path = "ringprobe.discovery.bpf_iterator_min_pids", .type = kInt, .default_value = I{32},
          .min = 1, .max = 1000000,
          .help = "Requests with at least this many pids use the BPF iterator; smaller ones /proc."},

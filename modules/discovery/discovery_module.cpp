@@ -60,6 +60,14 @@ uint64_t now_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// CPU time of this thread: what the choice between the iterator and /proc compares (wall time
+// would count the loop's preemptions on a busy host).
+uint64_t thread_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 // Module-wide, shared by the requests.
 struct Shared {
     std::vector<std::string> ignored_comms;  // cut to 15 bytes; empty: nothing ignored
@@ -87,6 +95,16 @@ struct Shared {
     // From this many pids a request reads the iterator's snapshot of every process's files (one
     // kernel walk over every task) rather than /proc/<pid>/fd of each pid.
     size_t iterator_min_pids = 32;
+    // The choice between the two (bpf_iterator_adaptive): a snapshot walks every file of every
+    // process of the host, /proc only the pids asked about, so which is cheaper depends on the
+    // host. Running averages of both costs decide, each request: the snapshot's time against
+    // the request's pids times the /proc cost per pid. Every kReprobe-th eligible request takes
+    // the other path, so that its average follows the host.
+    bool adaptive = true;
+    static constexpr uint64_t kReprobe = 16;
+    double snapshot_ns_avg = 0;  // 0: not measured yet
+    double procfs_pid_ns_avg = 0;
+    uint64_t eligible = 0, chose_procfs = 0;
 
     explicit Shared(size_t cache) : binaries(cache), ephemeral(read_ephemeral_range()) {}
 };
@@ -114,10 +132,11 @@ class Request final : public http::StreamBody {
         tables_.reset();
         mount_ns_.clear();
         use_snapshot_ = false;
+        procfs_ns_ = procfs_count_ = procfs_calls_ = 0;
 #if RINGPROBE_WITH_BPF
-        if (shared_.iterator &&
-            new_pids_.size() + heartbeat_pids_.size() >= shared_.iterator_min_pids) {
-            uint64_t t0 = now_ns();
+        size_t total = new_pids_.size() + heartbeat_pids_.size();
+        if (shared_.iterator && total >= shared_.iterator_min_pids && want_snapshot(total)) {
+            uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
             std::string err;
             use_snapshot_ = shared_.iterator->snapshot(snapshot_, tasks_, &err);
             if (use_snapshot_) {
@@ -125,6 +144,7 @@ class Request final : public http::StreamBody {
                 shared_.last_snapshot_bytes = snapshot_.size();
                 shared_.last_snapshot_tasks = tasks_.size();
                 shared_.last_snapshot_ns = now_ns() - t0;
+                average(shared_.snapshot_ns_avg, static_cast<double>(thread_cpu_ns() - c0));
             } else {
                 ++shared_.snapshot_errors;
                 RP_LOG(warn, "discovery: %s; reading /proc instead", err.c_str());
@@ -194,7 +214,30 @@ class Request final : public http::StreamBody {
         }
         w.end_object();
     }
+    static void average(double& avg, double sample) {
+        avg = avg == 0 ? sample : avg + (sample - avg) / 4;
+    }
+#if RINGPROBE_WITH_BPF
+    // Whether this request (of `total` pids, enough for the iterator) should take a snapshot.
+    bool want_snapshot(size_t total) {
+        Shared& s = shared_;
+        if (!s.adaptive) return true;
+        ++s.eligible;
+        bool snap = true;
+        if (s.snapshot_ns_avg != 0 && s.procfs_pid_ns_avg != 0)
+            snap = s.snapshot_ns_avg < static_cast<double>(total) * s.procfs_pid_ns_avg;
+        else if (s.snapshot_ns_avg != 0)
+            snap = false;  // /proc not measured yet
+        if (s.eligible % Shared::kReprobe == 0) snap = !snap;
+        if (!snap) ++s.chose_procfs;
+        return snap;
+    }
+#endif
     void finish() {
+        // The /proc cost per pid, from requests with enough pids read (and sampled) that way.
+        if (procfs_count_ >= 4)
+            average(shared_.procfs_pid_ns_avg,
+                    static_cast<double>(procfs_ns_) / static_cast<double>(procfs_count_));
         uint64_t ns = now_ns() - start_ns_;
         shared_.last_request_ns = ns;
         shared_.max_request_ns = std::max(shared_.max_request_ns, ns);
@@ -254,8 +297,12 @@ class Request final : public http::StreamBody {
     };
     MountNs mount_ns(uint64_t mnt_ns) {
         if (mnt_ns == 0) {
+            // Through the fd directory when it is open: /proc/<pid> itself is opened only for
+            // a mount namespace not seen yet in this request, or for a service.
             struct stat st;
-            if (::fstatat(piddir(), "ns/mnt", &st, 0) != 0) return {0, true, true};
+            int rc = fd_dir_ >= 0 ? ::fstatat(fd_dir_, "../ns/mnt", &st, 0)
+                                  : ::fstatat(piddir(), "ns/mnt", &st, 0);
+            if (rc != 0) return {0, true, true};
             mnt_ns = st.st_ino;
         }
         for (const auto& m : mount_ns_)
@@ -277,9 +324,21 @@ class Request final : public http::StreamBody {
     // Open files and ports from /proc: the links of /proc/<pid>/fd, the sockets' ports from the
     // tables of the process's network namespace. False when the process is gone.
     bool gather_procfs() {
+        // Every other call is timed (CPU time: a clock_gettime system call each side).
+        bool sample = procfs_calls_++ % 2 == 0;
+        uint64_t c0 = sample ? thread_cpu_ns() : 0;
         fd_dir_ = open_fd_dir(pid_);
         if (fd_dir_ < 0) return false;
         ++shared_.procfs_pids;
+        struct Timed {  // adds this call's CPU time to the request's /proc cost
+            Request& r;
+            uint64_t c0;
+            ~Timed() {
+                if (c0 == 0) return;
+                r.procfs_ns_ += thread_cpu_ns() - c0;
+                ++r.procfs_count_;
+            }
+        } timed{*this, c0};
         scan_open_files(fd_dir_, files_);
         tcp_.clear();
         udp_.clear();
@@ -695,6 +754,8 @@ class Request final : public http::StreamBody {
     MapsFacts maps_;
     bool maps_read_ = false;
     bool use_snapshot_ = false;
+    uint64_t procfs_ns_ = 0, procfs_count_ = 0,
+             procfs_calls_ = 0;  // gather_procfs() of this request
 #if RINGPROBE_WITH_BPF
     http::Buffer snapshot_;
     std::vector<TaskFiles::Task> tasks_;
@@ -819,6 +880,11 @@ class DiscoveryModule final : public Module {
         w.kv_uint("last_snapshot_bytes", s.last_snapshot_bytes);
         w.kv_uint("last_snapshot_processes", s.last_snapshot_tasks);
         w.kv_number("last_snapshot_ms", static_cast<double>(s.last_snapshot_ns) / 1e6);
+        w.kv_bool("adaptive", s.adaptive);
+        w.kv_number("snapshot_avg_ms", s.snapshot_ns_avg / 1e6);
+        w.kv_number("procfs_per_pid_avg_us", s.procfs_pid_ns_avg / 1e3);
+        w.kv_uint("iterator_eligible_requests", s.eligible);
+        w.kv_uint("iterator_eligible_read_procfs", s.chose_procfs);
         w.end_object();
     }
 
@@ -855,8 +921,9 @@ class DiscoveryModule final : public Module {
     }
 
     // Loads the BPF iterator when asked and possible; /proc otherwise (the reason in the stats).
-    void use_iterator(bool wanted, size_t min_pids) {
+    void use_iterator(bool wanted, size_t min_pids, bool adaptive) {
         shared_.iterator_min_pids = min_pids;
+        shared_.adaptive = adaptive;
         if (!wanted) {
             shared_.iterator_status = "procfs (ringprobe.discovery.bpf_iterator = false)";
             return;
@@ -1031,7 +1098,8 @@ CreateResult create(const conf::Config& cfg, Dependencies&) {
     auto cache = static_cast<size_t>(cfg.get_int("ringprobe.discovery.binary_cache_size"));
     auto m = std::make_unique<DiscoveryModule>(std::move(ignored), cache);
     m->use_iterator(cfg.get_bool("ringprobe.discovery.bpf_iterator"),
-                    static_cast<size_t>(cfg.get_int("ringprobe.discovery.bpf_iterator_min_pids")));
+                    static_cast<size_t>(cfg.get_int("ringprobe.discovery.bpf_iterator_min_pids")),
+                    cfg.get_bool("ringprobe.discovery.bpf_iterator_adaptive"));
     return m;
 }
 

@@ -292,7 +292,7 @@ void TargetEnvs::clear() { std::fill(std::begin(len_), std::end(len_), -1); }
 
 void TargetEnvs::set(Var v, std::string_view value) {
     size_t n = std::min(value.size(), kMaxValue);
-    std::memcpy(values_[v], value.data(), n);
+    if (n != 0) std::memcpy(values_[v], value.data(), n);
     len_[v] = static_cast<int32_t>(n);
 }
 

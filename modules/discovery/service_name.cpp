@@ -43,13 +43,13 @@ void BoundedString::set(std::string_view s) {
     // Do not cut a UTF-8 sequence: back up over continuation bytes.
     if (n < s.size())
         while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
-    std::memcpy(buf_, s.data(), n);
+    if (n != 0) std::memcpy(buf_, s.data(), n);  // an empty view may have a null data()
     len_ = n;
 }
 
 bool PathBuf::set(std::string_view p) {
     if (p.size() >= kCap) return false;
-    std::memcpy(buf_, p.data(), p.size());
+    if (!p.empty()) std::memcpy(buf_, p.data(), p.size());
     len_ = p.size();
     buf_[len_] = '\0';
     return true;
@@ -59,7 +59,7 @@ bool PathBuf::append(std::string_view c) {
     bool slash = len_ > 0 && buf_[len_ - 1] != '/';
     if (len_ + slash + c.size() >= kCap) return false;
     if (slash) buf_[len_++] = '/';
-    std::memcpy(buf_ + len_, c.data(), c.size());
+    if (!c.empty()) std::memcpy(buf_ + len_, c.data(), c.size());
     len_ += c.size();
     buf_[len_] = '\0';
     return true;
@@ -103,7 +103,7 @@ void PathBuf::normalize() {
         size_t start = n;
         if (n > 0 && out[n - 1] != '/') out[n++] = '/';
         comps[depth++] = start;
-        std::memcpy(out + n, c.data(), c.size());
+        if (!c.empty()) std::memcpy(out + n, c.data(), c.size());
         n += c.size();
     }
     if (n == 0 && !abs) out[n++] = '.';
@@ -609,7 +609,7 @@ bool python_name(const Cmdline& c, NameContext& ctx, ServiceName& out) {
             auto add = [&](std::string_view part) {
                 if (len > 0 && len < sizeof joined) joined[len++] = '.';
                 size_t k = std::min(part.size(), sizeof joined - len);
-                std::memcpy(joined + len, part.data(), k);
+                if (k != 0) std::memcpy(joined + len, part.data(), k);
                 len += k;
             };
             for (size_t i = n; i-- > 0;) add(names[i]);
@@ -947,7 +947,7 @@ bool laravel_from_env_file(std::string_view text, char* out, size_t* len, size_t
             size_t hash = rest.find('#');
             std::string_view v = trim(rest.substr(0, hash));
             n = std::min(v.size(), kMaxNameBytes);
-            std::memcpy(vals[slot], v.data(), n);
+            if (n != 0) std::memcpy(vals[slot], v.data(), n);
         }
         lens[slot] = n;
         have[slot] = true;

@@ -304,7 +304,7 @@ bool spring_boot_name(std::string_view jar, const Cmdline& c, NameContext& ctx, 
             blen = 0;
             auto add = [&](std::string_view s) {
                 size_t k = std::min(s.size(), sizeof base - 1 - blen);
-                std::memcpy(base + blen, s.data(), k);
+                if (k != 0) std::memcpy(base + blen, s.data(), k);
                 blen += k;
             };
             add(dir);

@@ -248,6 +248,8 @@ class GpuModule final : public kit::BpfModule, public gpu::StreamContext {
 
 CreateResult GpuModule::create(const conf::Config& cfg, Dependencies& deps) {
     std::unique_ptr<GpuModule> m(new GpuModule());
+    // system-probe: /check behind WithConcurrencyLimit(1) (GetAndFlush); a second one gets 429.
+    m->set_check_limit(1);
     m->reactor_ = &deps.reactor;
     m->cpu_ = deps.cpu;
     m->probes_enabled_ = kit::config_bool(cfg, "gpu_monitoring.enable_ebpf_probes", true);

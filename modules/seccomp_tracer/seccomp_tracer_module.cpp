@@ -243,6 +243,16 @@ CreateResult SeccompTracerModule::create(const conf::Config& cfg, Dependencies& 
                 m->add_missing_hook(h.tracepoint, "not in kernel BTF (no " + type + ")");
         }
     } else if (rt.has(F::raw_tracepoint)) {
+        if (signals_asked) {
+            // raw_tp programs find a thread's registers through an offset measured at sys_exit,
+            // the hook signals mode exists to avoid; loading it anyway would hide the cost asked
+            // to be left out.
+            return std::unexpected(
+                std::string(kModeKey) + " \"signals\" needs the kernel's own BTF (tp_btf): " +
+                bpf::Runtime::missing_message(rt.feature(F::tp_btf)) +
+                "; without it the raw_tp hooks find a thread's registers only from sys_exit, "
+                "which signals mode does not load (use mode \"auto\")");
+        }
         m->hook_kind_ = HookKind::raw_tp;
         m->hook_kind_reason_ = bpf::Runtime::missing_message(rt.feature(F::tp_btf));
         for (const auto& h : kHooks) {

@@ -26,12 +26,14 @@ type TestRunType string
 type SourceProduct string
 type CollectorType string
 
-type Subnet struct {
+// PayloadSubnet mirrors pkg/network/payload.Subnet (the protobuf Subnet of connections_pb.go is
+// another type with the same name upstream).
+type PayloadSubnet struct {
 	Alias string `json:"alias"`
 }
 
 type Via struct {
-	Subnet Subnet `json:"subnet"`
+	Subnet PayloadSubnet `json:"subnet"`
 }
 
 type NetworkPathSource struct {

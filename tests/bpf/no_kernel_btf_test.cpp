@@ -162,3 +162,32 @@ TEST_CASE("no kernel BTF: a btf_path that cannot be read is the reason given") {
               d.dir() + "/missing.btf: No such file or directory)");
     CHECK(d.log().find("system_probe_config.btf_path unusable: ") != std::string::npos);
 }
+
+TEST_CASE("no kernel BTF: the tp_btf-only modules say why they are off; discovery reads /proc") {
+    require_hidden_btf();
+    const std::string btf = rp::test::external_btf_path();
+    REQUIRE_FALSE(btf.empty());
+    DaemonOptions o;
+    o.toml = all_modules("btf_path = \"" + btf + "\"\n") +
+             "[network_config]\nenabled = true\n"
+             "[noisy_neighbor]\nenabled = true\n"
+             "[gpu_monitoring]\nenabled = true\n"
+             "[discovery]\nenabled = true\n";
+    TestDaemon d(o);
+    REQUIRE(d.ready());
+    simdjson::dom::parser p;
+    const std::string stats = get_body(d, "/debug/stats");
+    simdjson::dom::element root = p.parse(stats);
+    for (std::string_view m : {"network_tracer", "noisy_neighbor", "gpu"}) {
+        std::string_view err;
+        REQUIRE_MESSAGE(root[m]["Error"].get(err) == simdjson::SUCCESS, m << ": " << stats);
+        CHECK_MESSAGE(err.find("BTF") != std::string_view::npos, m << ": " << err);
+    }
+    // The rest serves: the raw_tp modules, process, and discovery from /proc.
+    std::string_view err;
+    for (std::string_view m : {"oom_kill_probe", "process", "discovery"})
+        CHECK_MESSAGE(root[m]["Error"].get(err) != simdjson::SUCCESS, m << ": " << err);
+    std::string_view source;
+    REQUIRE(root["discovery"]["open_files_source"].get(source) == simdjson::SUCCESS);
+    CHECK_MESSAGE(source.starts_with("procfs ("), source);
+}

@@ -245,7 +245,8 @@ TEST_CASE("systemd: READY, STATUS, RELOADING with MONOTONIC_USEC, STOPPING on NO
     TempDir t;
     NotifySocket n(t.path + "/notify.sock");
     DaemonOptions o;
-    o.toml = "system_probe_config.process_config.enabled = true\n";
+    // discovery is on unless turned off: one module, so that STATUS= names exactly one.
+    o.toml = "system_probe_config.process_config.enabled = true\ndiscovery.enabled = false\n";
     o.env["NOTIFY_SOCKET"] = n.path();
     Daemon d(o);
     REQUIRE(d.ready());

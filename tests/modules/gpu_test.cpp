@@ -9,10 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "conf/config.h"
+#include "http/router.h"
+#include "loop/reactor.h"
 #include "modules/gpu/devices.h"
 #include "modules/gpu/elf_symbols.h"
 #include "modules/gpu/nvml.h"
 #include "modules/gpu/streams.h"
+#include "modules/module.h"
 
 namespace {
 
@@ -368,4 +372,26 @@ TEST_CASE("gpu: NVML through dlopen: the mock's device, and the errors") {
     REQUIRE_FALSE(down);
     CHECK(down.error().find("nvmlInit_v2") != std::string::npos);
     CHECK(down.error().find("Driver Not Loaded") != std::string::npos);
+}
+
+TEST_CASE("gpu: /check is served one at a time (system-probe's WithConcurrencyLimit(1))") {
+    // Probes off: the module needs no kernel; its routes are the same.
+    auto cfg = rp::conf::Config::parse(
+        "[gpu_monitoring]\nenabled = true\nenable_ebpf_probes = false\n"
+        "device_cache_refresh_interval = \"0s\"\n",
+        "test.toml", {}, nullptr);
+    REQUIRE_MESSAGE(cfg.has_value(), cfg.error());
+    auto reactor = rp::loop::Reactor::create();
+    REQUIRE(reactor);
+    rp::modules::Dependencies deps{**reactor, nullptr};
+    auto m = rp::modules::find_factory("gpu")->create(*cfg, deps);
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    rp::http::Router router;
+    REQUIRE((*m)->register_routes(router.mount("gpu")));
+    rp::http::PathParams params;
+    auto found = router.match("GET", "/gpu/check", params);
+    REQUIRE(found.outcome == rp::http::Router::Outcome::found);
+    CHECK((*found.load)->limit == 1);
+    router.unmount("gpu");
+    (*m)->close();
 }

@@ -68,6 +68,8 @@ modules=(
     "noisy_neighbor|[noisy_neighbor]\nenabled = true|noisy_neighbor"
     "gpu|[gpu_monitoring]\nenabled = true|gpu (no CUDA process running: its exec, exit and openat tracepoints, its /proc scans; per CUDA call: tools/bench/gpu_overhead.sh)"
     "gpu_scan|[gpu_monitoring]\nenabled = true\n[ringprobe.gpu]\nlibrary_opens = \"scan\"|gpu, library_opens = \"scan\" (no syscall tracepoint)"
+    "network_tracer|[network_config]\nenabled = true|network_tracer (nobody polling: the cost of its hooks on the loads)"
+    "discovery|[discovery]\nenabled = true|discovery (nobody asking: no hook, no timer)"
 )
 # MODULES=null,gpu (names of the list above) measures only those.
 if [ -n "${MODULES:-}" ]; then
@@ -85,6 +87,8 @@ module_of() {
 # plus the module's own lines when `on`.
 write_config() {  # toml on|off [self_cost]
     {
+        # discovery is on unless turned off: off here unless it is the module measured.
+        [[ "$2" = on && "$1" == *"[discovery]"* ]] || echo "discovery.enabled = false"
         echo "[system_probe_config]"
         echo "sysprobe_socket = \"$sock\""
         echo "debug_port = 0"
