@@ -84,6 +84,18 @@ constexpr http::MetricFamily kClosed{"ringprobe_network_tracer_closed_connection
 constexpr http::MetricFamily kDropped{
     "ringprobe_network_tracer_dropped", http::MetricKind::counter,
     "Connections not reported in full, by reason (see docs/modules/network_tracer.md)."};
+constexpr http::MetricFamily kDnsPackets{
+    "ringprobe_network_tracer_dns_packets", http::MetricKind::counter,
+    "DNS packets the packet socket read, by kind (query, success, failure, not_parsed)."};
+constexpr http::MetricFamily kDnsTimeouts{
+    "ringprobe_network_tracer_dns_timeouts", http::MetricKind::counter,
+    "DNS queries without a response within dns_timeout_in_s."};
+constexpr http::MetricFamily kDnsPending{"ringprobe_network_tracer_dns_pending_queries",
+                                         http::MetricKind::gauge,
+                                         "DNS queries waiting for their response."};
+constexpr http::MetricFamily kDnsCache{"ringprobe_network_tracer_dns_reverse_cache_entries",
+                                       http::MetricKind::gauge,
+                                       "Addresses in the reverse DNS cache."};
 constexpr http::MetricFamily kPolls{"ringprobe_network_tracer_polls", http::MetricKind::counter,
                                     "/connections answers."};
 constexpr http::MetricFamily kPollDuration{
@@ -661,6 +673,26 @@ void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
         {"clients_refused", clients_.refused()},
     };
     for (const auto& [reason, n] : drops) w.counter(kDropped, {{"reason", reason}}, n);
+    if (dns_) {
+        const auto& d = dns_->counters();
+        const std::pair<std::string_view, uint64_t> dns_drops[] = {
+            {"dns_pending_full", d.pending_full},
+            {"dns_max_dns_stats", d.stats_dropped},
+            {"dns_client_buffer_full", d.buffered_dropped},
+            {"dns_reverse_cache_full", d.cache_full},
+            {"dns_reverse_cache_names", d.cache_names_dropped},
+            {"dns_socket_drops", d.socket_drops},
+        };
+        for (const auto& [reason, n] : dns_drops) w.counter(kDropped, {{"reason", reason}}, n);
+        w.counter(kDnsPackets, {{"kind", "query"}}, d.queries);
+        w.counter(kDnsPackets, {{"kind", "success"}}, d.successes);
+        w.counter(kDnsPackets, {{"kind", "failure"}}, d.failures);
+        w.counter(kDnsPackets, {{"kind", "not_parsed"}},
+                  d.skipped + d.truncated + d.decoding_errors);
+        w.counter(kDnsTimeouts, {}, d.timeouts);
+        w.gauge(kDnsPending, {}, static_cast<int64_t>(dns_->pending()));
+        w.gauge(kDnsCache, {}, static_cast<int64_t>(dns_->cache_entries()));
+    }
     w.counter(kPolls, {}, polls_);
     w.histogram(kPollDuration, {}, poll_seconds_);
 }

@@ -542,5 +542,13 @@ TEST_CASE("network_tracer: DNS stats against dnsmasq — success, NXDOMAIN, TCP,
     }
     CHECK(found);
     CHECK(std::string_view(doc["dns"]["10.9.8.7"]["names"].at(0)) == "ok.rptest");
+    // The same counts in /metrics.
+    auto m = client.get("/metrics");
+    REQUIRE(m.has_value());
+    for (const char* line :
+         {"ringprobe_network_tracer_dns_timeouts_total 1",
+          "ringprobe_network_tracer_dns_packets_total{kind=\"failure\"} 1",
+          "ringprobe_network_tracer_dropped_total{reason=\"dns_pending_full\"} 0"})
+        CHECK_MESSAGE(m->body.find(line) != std::string::npos, line);
     ::close(silent);
 }
