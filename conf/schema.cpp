@@ -174,6 +174,31 @@ std::span<const KeySpec> schema() {
          .min = 1, .max = 3600,
          .help = "network_tracer: seconds the initial conntrack dump may take; beyond, NAT "
                  "translation is degraded (stated in /debug/stats)."},
+        // network_tracer's DNS statistics (upstream's keys and defaults).
+        {.path = "system_probe_config.disable_dns_inspection", .type = kBool,
+         .default_value = false,
+         .help = "network_tracer: no DNS packet socket (no DNS stats, empty dns and domains)."},
+        {.path = "system_probe_config.collect_dns_stats", .type = kBool, .default_value = true,
+         .help = "network_tracer: DNS stats (responses, rcodes, latencies, timeouts) per "
+                 "connection to port 53."},
+        {.path = "system_probe_config.collect_dns_domains", .type = kBool, .default_value = true,
+         .help = "network_tracer: DNS stats also by domain (dnsStatsByDomain*, Connections.domains)."},
+        {.path = "system_probe_config.collect_local_dns", .type = kBool, .default_value = false,
+         .help = "network_tracer: DNS stats also for servers on a loopback address."},
+        {.path = "system_probe_config.max_dns_stats", .type = kInt, .default_value = I{20000},
+         .min = 0, .max = 16777216,
+         .help = "network_tracer: DNS stats entries (connection, domain, query type) gathered "
+                 "between two polls; beyond, counted as dropped."},
+        {.path = "system_probe_config.dns_timeout_in_s", .type = kInt, .default_value = I{15},
+         .min = 1, .max = 3600,
+         .help = "network_tracer: a DNS query without response after this long is a timeout."},
+        {.path = "network_config.enable_dns_by_querytype", .type = kBool, .default_value = false,
+         .help = "network_tracer: DNS stats by domain and query type (dnsStatsByDomainByQueryType) "
+                 "instead of by domain."},
+        {.path = "ringprobe.network_tracer.max_dns_stats_buffered", .type = kInt,
+         .default_value = I{75000}, .min = 0, .max = 16777216,
+         .help = "network_tracer: DNS stats entries kept per client between its polls "
+                 "(upstream's MaxDNSStatsBuffered); beyond, counted as dropped."},
         {.path = "ebpf_check.enabled", .type = kBool, .default_value = false,
          .help = "Enables the ebpf module (every BPF program and map on the host)."},
         {.path = "ebpf_check.kernel_bpf_stats", .type = kBool, .default_value = false,
@@ -411,6 +436,10 @@ constexpr EnvAlias kEnvAliases[] = {
     {"network_config.enabled", "DD_SYSTEM_PROBE_NETWORK_ENABLED"},
     {"system_probe_config.enable_conntrack_all_namespaces",
      "DD_SYSTEM_PROBE_ENABLE_CONNTRACK_ALL_NAMESPACES"},
+    {"system_probe_config.disable_dns_inspection", "DD_DISABLE_DNS_INSPECTION"},
+    {"system_probe_config.collect_dns_stats", "DD_COLLECT_DNS_STATS"},
+    {"system_probe_config.collect_local_dns", "DD_COLLECT_LOCAL_DNS"},
+    {"system_probe_config.collect_dns_domains", "DD_COLLECT_DNS_DOMAINS"},
 };
 
 }  // namespace

@@ -140,17 +140,30 @@ void ConnectionEncoder::begin(http::Encoding enc, http::Buffer& out, bool pretty
 
 void ConnectionEncoder::conn(const nt_conn& c, bool intra_host, const IpTranslation* t) {
     uint8_t direction = fixed_direction(c, intra_host, range_);
+    const DnsKeyStats* dns = dns_ != nullptr ? dns_->lookup(c) : nullptr;
     if (enc_ == http::Encoding::protobuf)
-        conn_protobuf(c, intra_host, direction, t);
+        conn_protobuf(c, intra_host, direction, t, dns);
     else
-        conn_json(c, intra_host, direction, t);
+        conn_json(c, intra_host, direction, t, dns);
     ++count_;
 }
 
 void ConnectionEncoder::conn_protobuf(const nt_conn& c, bool intra, uint8_t direction,
-                                      const IpTranslation* t) {
+                                      const IpTranslation* t, const DnsKeyStats* dns) {
     namespace C = P::Connection;
     char ip[INET6_ADDRSTRLEN];
+    if (dns != nullptr) {
+        // The DNS maps have no fixed bound: this Connection goes through a growable buffer.
+        dns_scratch_.clear();
+        {
+            http::PbfWriter m(dns_scratch_);
+            conn_fields(m, c, intra, direction, ip, t);
+            dns_->conn_protobuf(m, *dns);
+        }
+        http::PbfWriter top(*out_);
+        top.add_message(P::Connections::conns, dns_scratch_.data(), dns_scratch_.size());
+        return;
+    }
     ConnBuffer buf;
     {
         ConnWriter m(buf);
@@ -233,7 +246,7 @@ void ConnectionEncoder::addr_json(std::string_view key, const nt_addr& a, uint8_
 }
 
 void ConnectionEncoder::conn_json(const nt_conn& c, bool intra, uint8_t direction,
-                                  const IpTranslation* t) {
+                                  const IpTranslation* t, const DnsKeyStats* dns) {
     http::JsonWriter& w = json_;
     auto empty_object = [&](std::string_view k) {
         w.key(k);
@@ -276,17 +289,25 @@ void ConnectionEncoder::conn_json(const nt_conn& c, bool intra, uint8_t directio
     w.kv_uint("rtt", c.rtt_us);
     w.kv_uint("rttVar", c.rttvar_us);
     w.kv_bool("intraHost", intra);
-    w.kv_uint("dnsSuccessfulResponses", 0);
-    w.kv_uint("dnsFailedResponses", 0);
-    w.kv_uint("dnsTimeouts", 0);
-    u64_json("dnsSuccessLatencySum", 0);
-    u64_json("dnsFailureLatencySum", 0);
-    empty_object("dnsCountByRcode");
+    if (dns_ != nullptr) {
+        dns_->conn_json_counts(w, dns);
+    } else {
+        w.kv_uint("dnsSuccessfulResponses", 0);
+        w.kv_uint("dnsFailedResponses", 0);
+        w.kv_uint("dnsTimeouts", 0);
+        u64_json("dnsSuccessLatencySum", 0);
+        u64_json("dnsFailureLatencySum", 0);
+        empty_object("dnsCountByRcode");
+    }
     w.kv_uint("lastTcpEstablished", c.c.established);
     w.kv_uint("lastTcpClosed", c.c.closed);
-    empty_object("dnsStatsByDomain");
-    empty_object("dnsStatsByDomainByQueryType");
-    empty_object("dnsStatsByDomainOffsetByQueryType");
+    if (dns_ != nullptr) {
+        dns_->conn_json_domains(w, dns);
+    } else {
+        empty_object("dnsStatsByDomain");
+        empty_object("dnsStatsByDomainByQueryType");
+        empty_object("dnsStatsByDomainOffsetByQueryType");
+    }
     w.kv_int("routeIdx", -1);
     w.kv_int("routeTargetIdx", 0);
     w.key("httpAggregations");
@@ -332,6 +353,7 @@ void ConnectionEncoder::end(const Trailer& t) {
     if (enc_ == http::Encoding::protobuf) {
         namespace C = P::Connections;
         http::PbfWriter m(*out_);
+        if (dns_ != nullptr) dns_->trailer_protobuf(m);
         {
             // CO-RE: no runtime compilation was attempted (all fields default).
             http::PbfWriter e(m, C::compilationTelemetryByAsset);
@@ -366,10 +388,16 @@ void ConnectionEncoder::end(const Trailer& t) {
         }
     };
     w.end_array();  // conns
-    empty("dns", false);
+    if (dns_ != nullptr)
+        dns_->trailer_json_dns(w);
+    else
+        empty("dns", false);
     w.key("connTelemetry");
     w.null();
-    empty("domains", true);
+    if (dns_ != nullptr)
+        dns_->trailer_json_domains(w);
+    else
+        empty("domains", true);
     empty("routes", true);
     w.key("compilationTelemetryByAsset");
     w.start_object();

@@ -30,6 +30,7 @@
 #include "http/buffer.h"
 #include "http/json_writer.h"
 #include "http/request.h"
+#include "modules/network_tracer/dns.h"
 #include "modules/network_tracer/translation.h"
 
 namespace rp::modules::network_tracer {
@@ -64,6 +65,9 @@ class ConnectionEncoder {
   public:
     explicit ConnectionEncoder(PortRange range) : range_(range) {}
 
+    // The DNS view of the coming poll (nullptr: no DNS fields, empty `dns` and `domains`).
+    void set_dns(DnsPoll* dns) { dns_ = dns; }
+
     void begin(http::Encoding enc, http::Buffer& out, bool pretty);
     // One connection; `intra_host` already combines the kernel's flag and what user space knows;
     // `t`: its NAT translation (ipTranslation), nullptr for none.
@@ -74,11 +78,13 @@ class ConnectionEncoder {
     http::Encoding encoding() const { return enc_; }
 
   private:
-    void conn_protobuf(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t);
+    void conn_protobuf(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t,
+                       const DnsKeyStats* dns);
     template <typename W>
     void conn_fields(W& m, const nt_conn& c, bool intra, uint8_t direction, char* ip,
                      const IpTranslation* t);
-    void conn_json(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t);
+    void conn_json(const nt_conn& c, bool intra, uint8_t direction, const IpTranslation* t,
+                   const DnsKeyStats* dns);
     void addr_json(std::string_view key, const nt_addr& a, uint8_t family, uint16_t port);
     void u64_json(std::string_view key, uint64_t v);
 
@@ -88,6 +94,8 @@ class ConnectionEncoder {
     http::Buffer placeholder_;
     http::JsonWriter json_{placeholder_};
     size_t count_ = 0;
+    DnsPoll* dns_ = nullptr;
+    http::Buffer dns_scratch_;  // a Connection with DNS stats (larger than ConnBuffer)
 };
 
 }  // namespace rp::modules::network_tracer

@@ -79,6 +79,8 @@ class ConnectionsStream final : public http::StreamBody {
     // an object whose record overflows it would be shown again, running the program twice.
     static size_t read_size();
     uint64_t read_errors() const { return read_errors_; }
+    // The encoder (the module gives it the poll's DNS view before start()).
+    ConnectionEncoder& encoder() { return encoder_; }
     uint64_t reads() const { return reads_; }
 
   private:

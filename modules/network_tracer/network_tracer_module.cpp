@@ -41,6 +41,7 @@
 #include "modules/network_tracer/client_table.h"
 #include "modules/network_tracer/connections_stream.h"
 #include "modules/network_tracer/conntrack.h"
+#include "modules/network_tracer/dns.h"
 #include "network_tracer.skel.h"
 
 static_assert(sizeof(nt_counters) == 64, "bpf/network_tracer.h changed: update both sides");
@@ -84,6 +85,18 @@ constexpr http::MetricFamily kClosed{"ringprobe_network_tracer_closed_connection
 constexpr http::MetricFamily kDropped{
     "ringprobe_network_tracer_dropped", http::MetricKind::counter,
     "Connections not reported in full, by reason (see docs/modules/network_tracer.md)."};
+constexpr http::MetricFamily kDnsPackets{
+    "ringprobe_network_tracer_dns_packets", http::MetricKind::counter,
+    "DNS packets the packet socket read, by kind (query, success, failure, not_parsed)."};
+constexpr http::MetricFamily kDnsTimeouts{
+    "ringprobe_network_tracer_dns_timeouts", http::MetricKind::counter,
+    "DNS queries without a response within dns_timeout_in_s."};
+constexpr http::MetricFamily kDnsPending{"ringprobe_network_tracer_dns_pending_queries",
+                                         http::MetricKind::gauge,
+                                         "DNS queries waiting for their response."};
+constexpr http::MetricFamily kDnsCache{"ringprobe_network_tracer_dns_reverse_cache_entries",
+                                       http::MetricKind::gauge,
+                                       "Addresses in the reverse DNS cache."};
 constexpr http::MetricFamily kPolls{"ringprobe_network_tracer_polls", http::MetricKind::counter,
                                     "/connections answers."};
 constexpr http::MetricFamily kPollDuration{
@@ -99,6 +112,8 @@ struct Options {
     uint32_t ring_bytes = 1u << 20;
     std::string network_id;
     network_tracer::ConntrackOptions conntrack;
+    bool dns = true;  // ! system_probe_config.disable_dns_inspection
+    network_tracer::DnsOptions dns_opts;
 };
 
 // The mount point of the cgroup v2 hierarchy ("" when none is mounted).
@@ -132,6 +147,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     void close() override {
         stream_.set_translator(nullptr);
         conntrack_.reset();
+        dns_.reset();
         expiry_.cancel();
         resume_.cancel();
         pending_.reset();
@@ -225,6 +241,8 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     nt_iter_stats init_stats_{};
     double init_ms_ = 0;
     bool udp_ = false;
+    std::unique_ptr<network_tracer::DnsTracker> dns_;
+    std::string dns_error_;
 };
 
 CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& deps) {
@@ -265,6 +283,19 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
         100, kit::config_int(cfg, "ringprobe.network_tracer.conntrack_rescan_ms", 10000)));
     ct.rate_limit = std::max<int64_t>(
         -1, kit::config_int(cfg, "system_probe_config.conntrack_rate_limit", 500));
+    o.dns = !kit::config_bool(cfg, "system_probe_config.disable_dns_inspection", false);
+    auto& d = o.dns_opts;
+    d.stats = kit::config_bool(cfg, "system_probe_config.collect_dns_stats", true);
+    d.domains = kit::config_bool(cfg, "system_probe_config.collect_dns_domains", true);
+    d.local = kit::config_bool(cfg, "system_probe_config.collect_local_dns", false);
+    d.by_query_type = kit::config_bool(cfg, "network_config.enable_dns_by_querytype", false);
+    d.max_stats =
+        clamp(kit::config_int(cfg, "system_probe_config.max_dns_stats", 20000), 0, 1 << 24);
+    d.max_buffered = clamp(
+        kit::config_int(cfg, "ringprobe.network_tracer.max_dns_stats_buffered", 75000), 0, 1 << 24);
+    d.timeout_us = static_cast<uint64_t>(std::clamp<int64_t>(
+                       kit::config_int(cfg, "system_probe_config.dns_timeout_in_s", 15), 1, 3600)) *
+                   1000000u;
 
     std::unique_ptr<NetworkTracerModule> m(new NetworkTracerModule(deps.reactor, o));
     if (auto r = m->load(**rt); !r) return std::unexpected(r.error());
@@ -371,6 +402,16 @@ std::expected<void, std::string> NetworkTracerModule::load(bpf::Runtime& rt) {
     conntrack_->set_endpoints_fd(bpf_map__fd(skel_->maps.endpoints));
     conntrack_->start();
     stream_.set_translator(conntrack_.get());
+    if (opts_.dns) {
+        // DNS degrades the module, never fails it: connections are served without DNS stats.
+        auto dns = network_tracer::DnsTracker::create(reactor_, opts_.dns_opts);
+        if (dns) {
+            dns_ = std::move(*dns);
+        } else {
+            dns_error_ = dns.error();
+            add_missing_hook("dns socket filter", dns_error_ + ": no DNS stats and no dns map");
+        }
+    }
     map_memlock_ = skel_.core().map_bytes();
     log_attached("max_tracked_connections " + std::to_string(o.max_tracked) + ", " +
                  std::to_string(init_stats_.visited) + " sockets already open tracked in " +
@@ -529,6 +570,13 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
     poll_start_ = std::chrono::steady_clock::now();
     poll_mode_ = mode;
     c.streaming = true;
+    network_tracer::DnsPoll* dns = nullptr;
+    if (!dump && dns_) {
+        std::vector<std::string_view> ids;
+        for (const auto& k : clients_.clients()) ids.emplace_back(k->id);
+        dns = &dns_->begin_poll(c.id, ids);
+    }
+    stream_.encoder().set_dns(dns);
     stream_.start(c, *fd, mode, enc, pretty);
     res.stream(enc == http::Encoding::protobuf ? http::kProtobufType : http::kJsonType, stream_);
 }
@@ -561,6 +609,8 @@ Trailer NetworkTracerModule::poll_trailer(Client& c) {
 
 void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete) {
     c.streaming = false;
+    stream_.encoder().set_dns(nullptr);
+    if (dns_) dns_->end_poll();
     const nt_iter_stats& s = skel_ ? skel_->bss->iter_stats : poll_stats_;
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - poll_start_)
@@ -648,6 +698,26 @@ void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
         {"clients_refused", clients_.refused()},
     };
     for (const auto& [reason, n] : drops) w.counter(kDropped, {{"reason", reason}}, n);
+    if (dns_) {
+        const auto& d = dns_->counters();
+        const std::pair<std::string_view, uint64_t> dns_drops[] = {
+            {"dns_pending_full", d.pending_full},
+            {"dns_max_dns_stats", d.stats_dropped},
+            {"dns_client_buffer_full", d.buffered_dropped},
+            {"dns_reverse_cache_full", d.cache_full},
+            {"dns_reverse_cache_names", d.cache_names_dropped},
+            {"dns_socket_drops", d.socket_drops},
+        };
+        for (const auto& [reason, n] : dns_drops) w.counter(kDropped, {{"reason", reason}}, n);
+        w.counter(kDnsPackets, {{"kind", "query"}}, d.queries);
+        w.counter(kDnsPackets, {{"kind", "success"}}, d.successes);
+        w.counter(kDnsPackets, {{"kind", "failure"}}, d.failures);
+        w.counter(kDnsPackets, {{"kind", "not_parsed"}},
+                  d.skipped + d.truncated + d.decoding_errors);
+        w.counter(kDnsTimeouts, {}, d.timeouts);
+        w.gauge(kDnsPending, {}, static_cast<int64_t>(dns_->pending()));
+        w.gauge(kDnsCache, {}, static_cast<int64_t>(dns_->cache_entries()));
+    }
     w.counter(kPolls, {}, polls_);
     w.histogram(kPollDuration, {}, poll_seconds_);
     if (conntrack_) conntrack_->write_metrics(w);
@@ -716,6 +786,15 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_number("track_existing_ms", init_ms_);
     w.kv_uint("map_memlock_bytes", map_memlock_);
     if (conntrack_) conntrack_->write_stats(w);
+    w.key("dns");
+    if (dns_) {
+        dns_->write_stats(w);
+    } else {
+        w.start_object();
+        w.kv_bool("enabled", false);
+        w.kv("error", opts_.dns ? dns_error_ : "system_probe_config.disable_dns_inspection");
+        w.end_object();
+    }
 }
 
 }  // namespace

@@ -137,6 +137,24 @@ inline constexpr Tag replSrcPort = 3;  // int32
 inline constexpr Tag replDstPort = 4;  // int32
 }  // namespace IPTranslation
 
+// datadog.process_agent.DNSEntry (the value of Connections.dns).
+namespace DNSEntry {
+inline constexpr Tag names = 1;  // repeated string
+}  // namespace DNSEntry
+
+// datadog.process_agent.DNSStats.
+namespace DNSStats {
+inline constexpr Tag dnsTimeouts = 1;           // uint32
+inline constexpr Tag dnsSuccessLatencySum = 2;  // uint64, microseconds
+inline constexpr Tag dnsFailureLatencySum = 3;  // uint64, microseconds
+inline constexpr Tag dnsCountByRcode = 4;       // map<uint32, uint32>
+}  // namespace DNSStats
+
+// datadog.process_agent.DNSStatsByQueryType.
+namespace DNSStatsByQueryType {
+inline constexpr Tag dnsStatsByQueryType = 1;  // map<int32, DNSStats>
+}  // namespace DNSStatsByQueryType
+
 // datadog.process_agent.RuntimeCompilationTelemetry.
 namespace RuntimeCompilationTelemetry {
 inline constexpr Tag runtimeCompilationEnabled = 1;   // bool

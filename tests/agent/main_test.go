@@ -41,6 +41,8 @@ sysprobe_socket = "{dir}/sysprobe.sock"
 debug_port = 0
 enable_oom_kill = true
 enable_tcp_queue_length = true
+# network_tracer: DNS stats for the suite's DNS server on a loopback address
+collect_local_dns = true
 
 [system_probe_config.process_config]
 enabled = true
