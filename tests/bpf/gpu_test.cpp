@@ -530,7 +530,11 @@ TEST_CASE("gpu: /debug/detach-pid stops and /debug/attach-pid resumes tracing a 
     REQUIRE(r.process(s.pid()) != nullptr);
     CHECK(r.process(s.pid())->current_bytes == kAllocBytes);
     CHECK(stat_field(c, "spans", "allocations") == 1);
-    CHECK(stat_field(c, "dropped", "invalid_frees") == 1);
+    // The cudaFree of the allocation made while detached finds no allocation. At least once: the
+    // detached files' perf events close asynchronously (an RCU wait of ~200 ms on io-wq), and a
+    // probe still closing when the file is attached again can report that call once more (seen
+    // once in CI under load).
+    CHECK(stat_field(c, "dropped", "invalid_frees") >= 1);
 
     // The errors, as system-probe's debugger words them.
     auto bad = c.post("/gpu/debug/attach-pid", "{\"pid\": \"x\"}");
