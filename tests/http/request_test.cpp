@@ -1,10 +1,11 @@
 // request_test.cpp — query parameters and pretty_print truth values.
+#include "http/request.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "http/buffer.h"
-#include "http/request.h"
 
 using namespace rp::http;
 

@@ -1,9 +1,9 @@
 // router_test.cpp — Router matching: exact, parameterised, method-bound, module mounts and aliases.
+#include "http/router.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "http/router.h"
 
 using namespace rp::http;
 

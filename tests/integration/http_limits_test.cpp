@@ -24,9 +24,8 @@ using rp::test::DaemonOptions;
 // The limits every test here runs with, small so that each limit is cheap to reach; a test
 // overrides single keys.
 const std::map<std::string, std::string> kHttpDefaults = {
-    {"max_header_bytes", "2048"},  {"max_body_bytes", "4096"},
-    {"max_connections", "64"},     {"header_timeout_ms", "300"},
-    {"idle_timeout_ms", "5000"},   {"write_timeout_ms", "3000"},
+    {"max_header_bytes", "2048"},  {"max_body_bytes", "4096"},  {"max_connections", "64"},
+    {"header_timeout_ms", "300"},  {"idle_timeout_ms", "5000"}, {"write_timeout_ms", "3000"},
     {"max_output_bytes", "65536"},
 };
 
@@ -40,12 +39,14 @@ DaemonOptions http_daemon(const std::map<std::string, std::string>& overrides = 
 }
 
 std::string get(std::string_view path, std::string_view extra_headers = "") {
-    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: sysprobe\r\n" + std::string(extra_headers) +
-           "\r\n";
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: sysprobe\r\n" +
+           std::string(extra_headers) + "\r\n";
 }
 
-std::string post(std::string_view path, std::string_view body, std::string_view extra_headers = "") {
-    return "POST " + std::string(path) + " HTTP/1.1\r\nHost: sysprobe\r\nContent-Type: application/json\r\n" +
+std::string post(std::string_view path, std::string_view body,
+                 std::string_view extra_headers = "") {
+    return "POST " + std::string(path) +
+           " HTTP/1.1\r\nHost: sysprobe\r\nContent-Type: application/json\r\n" +
            "Content-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extra_headers) +
            "\r\n" + std::string(body);
 }
@@ -62,7 +63,8 @@ void check_still_serving(const Daemon& d) {
 }
 
 // Sends `bytes` on a fresh connection; expects one response with `status`, then the close.
-void expect_status_then_close(Daemon& d, std::string_view bytes, int status, std::string_view what) {
+void expect_status_then_close(Daemon& d, std::string_view bytes, int status,
+                              std::string_view what) {
     CAPTURE(what);
     RawConn c = RawConn::unix_socket(d.socket_path());
     REQUIRE(c.ok());
@@ -104,8 +106,8 @@ TEST_CASE("http: pretty_print=1, t, true, yes, y, on pretty-print with a 2-space
     REQUIRE(d.ready());
     rp::http::Client c(d.unix_endpoint(), 3000ms);
     for (std::string v : {"1", "t", "true", "yes", "y", "on", "TRUE", "On"}) {
-        for (std::string path : {"/debug/modules?pretty_print=" + v,
-                                 "/debug/modules?x=1&pretty_print=" + v}) {
+        for (std::string path :
+             {"/debug/modules?pretty_print=" + v, "/debug/modules?x=1&pretty_print=" + v}) {
             CAPTURE(path);
             auto r = c.get(path);
             REQUIRE(r.has_value());
@@ -139,9 +141,9 @@ TEST_CASE("http: 404 for an unknown path and for an unknown module's routes; con
     REQUIRE(d.ready());
     RawConn c = RawConn::unix_socket(d.socket_path());
     REQUIRE(c.ok());
-    for (const char* path : {"/", "/nope", "/debug", "/debug/stats/x", "/modules/nope/x",
-                             "/nope/check", "/process/nope", "/modules/process/nope",
-                             "/modules/", "/modules/process"}) {
+    for (const char* path :
+         {"/", "/nope", "/debug", "/debug/stats/x", "/modules/nope/x", "/nope/check",
+          "/process/nope", "/modules/process/nope", "/modules/", "/modules/process"}) {
         CAPTURE(path);
         REQUIRE(c.send(get(path)));
         auto r = c.read_response();
@@ -213,29 +215,36 @@ TEST_CASE("http: 400 then close for malformed requests, and the next client is s
         {"NUL in a header value", "GET /debug/stats HTTP/1.1\r\nX: a\0b\r\n\r\n"s},
         {"bad Content-Length", "POST /process/stats HTTP/1.1\r\nContent-Length: abc\r\n\r\n"},
         {"negative Content-Length", "POST /process/stats HTTP/1.1\r\nContent-Length: -5\r\n\r\n"},
-        {"Content-Length with a sign", "POST /process/stats HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello"},
+        {"Content-Length with a sign",
+         "POST /process/stats HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello"},
         {"whitespace before the colon (smuggling)",
          "POST /process/stats HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello"},
         {"Transfer-Encoding: identity",
          "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"},
         {"chunked twice",
-         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n"},
         {"CONNECT", "CONNECT sysprobe:80 HTTP/1.1\r\n\r\n"},
         {"asterisk target", "OPTIONS * HTTP/1.1\r\n\r\n"},
         {"two different Content-Lengths",
          "POST /process/stats HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
         {"Content-Length with Transfer-Encoding (smuggling)",
-         "POST /process/stats HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+         "POST /process/stats HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n"},
         {"Transfer-Encoding with Content-Length (smuggling)",
-         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
+         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+         "5\r\n\r\n0\r\n\r\n"},
         {"Transfer-Encoding not ending in chunked",
          "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
         {"bad chunk size",
-         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"},
+         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"},
         {"chunk size overflow",
-         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"},
+         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\nffffffffffffffffff\r\n"},
         {"chunk data longer than its size",
-         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX\r\n0\r\n\r\n"},
+         "POST /process/stats HTTP/1.1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n2\r\n{}XX\r\n0\r\n\r\n"},
         {"bad percent-encoding", "GET /debug/%zzstats HTTP/1.1\r\n\r\n"},
         {"truncated percent-encoding", "GET /debug/stats% HTTP/1.1\r\n\r\n"},
         {"dot-dot segment", "GET /debug/../debug/stats HTTP/1.1\r\n\r\n"},
@@ -253,11 +262,12 @@ TEST_CASE("http: nothing pipelined after a 400 is answered") {
     Daemon d(http_daemon());
     REQUIRE(d.ready());
     // Both a parser error and a path error (found after parsing) stop the connection.
-    for (std::string first : {std::string("GET /%zz HTTP/1.1\r\n\r\n"),
-                              std::string("GET /a/../b HTTP/1.1\r\n\r\n"),
-                              std::string("POST /process/stats HTTP/1.1\r\nContent-Length: x\r\n\r\n")}) {
+    for (std::string first :
+         {std::string("GET /%zz HTTP/1.1\r\n\r\n"), std::string("GET /a/../b HTTP/1.1\r\n\r\n"),
+          std::string("POST /process/stats HTTP/1.1\r\nContent-Length: x\r\n\r\n")}) {
         CAPTURE(first);
-        expect_status_then_close(d, first + get("/debug/stats") + get("/debug/modules"), 400, first);
+        expect_status_then_close(d, first + get("/debug/stats") + get("/debug/modules"), 400,
+                                 first);
     }
 }
 
@@ -270,10 +280,11 @@ TEST_CASE("http: non-UTF-8 paths and odd query strings get an answer and keep th
     auto r = c.read_response();
     REQUIRE(r.has_value());
     CHECK(r->status == 404);
-    for (std::string path : {std::string("/debug/stats?%%%&&&===&pretty_print"),
-                             std::string("/debug/stats?pretty_print=%31"), "/debug/stats?" + std::string(1800, 'q'),
-                             std::string("/debug/stats?#frag"), std::string("/debug/stats#x"),
-                             std::string("/debug//stats")}) {
+    for (std::string path :
+         {std::string("/debug/stats?%%%&&&===&pretty_print"),
+          std::string("/debug/stats?pretty_print=%31"), "/debug/stats?" + std::string(1800, 'q'),
+          std::string("/debug/stats?#frag"), std::string("/debug/stats#x"),
+          std::string("/debug//stats")}) {
         CAPTURE(path);
         REQUIRE(c.send(get(path)));
         auto r2 = c.read_response();
@@ -297,10 +308,13 @@ TEST_CASE("http: non-UTF-8 paths and odd query strings get an answer and keep th
     CHECK(old.wait_closed());
 }
 
-TEST_CASE("http: an Upgrade request is answered once with Connection: close, then the connection closes") {
+TEST_CASE(
+    "http: an Upgrade request is answered once with Connection: close, then the connection "
+    "closes") {
     Daemon d(http_daemon());
     REQUIRE(d.ready());
-    const std::string upgrade = get("/debug/modules", "Upgrade: websocket\r\nConnection: upgrade\r\n");
+    const std::string upgrade =
+        get("/debug/modules", "Upgrade: websocket\r\nConnection: upgrade\r\n");
     SUBCASE("more bytes in a later read") {
         RawConn c = RawConn::unix_socket(d.socket_path());
         REQUIRE(c.send(upgrade));
@@ -323,8 +337,9 @@ TEST_CASE("http: an Upgrade request is answered once with Connection: close, the
     }
     SUBCASE("a POST with Upgrade runs its handler once") {
         RawConn c = RawConn::unix_socket(d.socket_path());
-        REQUIRE(c.send("POST /module-restart/process HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n"
-                       "Content-Length: 0\r\n\r\n"));
+        REQUIRE(c.send(
+            "POST /module-restart/process HTTP/1.1\r\nUpgrade: h2c\r\nConnection: upgrade\r\n"
+            "Content-Length: 0\r\n\r\n"));
         auto r = c.read_response();
         REQUIRE(r.has_value());
         CHECK(r->status == 200);
@@ -334,7 +349,8 @@ TEST_CASE("http: an Upgrade request is answered once with Connection: close, the
         CHECK(c.buffered().empty());
         std::string log = d.log();
         size_t restarts = 0;
-        for (size_t at = 0; (at = log.find("module process restarted", at)) != std::string::npos; ++at)
+        for (size_t at = 0; (at = log.find("module process restarted", at)) != std::string::npos;
+             ++at)
             ++restarts;
         CHECK(restarts == 1);
     }
@@ -364,7 +380,8 @@ TEST_CASE("http: 413 when Content-Length exceeds max_body_bytes, before the body
 TEST_CASE("http: 413 when a chunked body exceeds max_body_bytes") {
     Daemon d(http_daemon());
     REQUIRE(d.ready());
-    std::string req = "POST /process/stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string req =
+        "POST /process/stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 5; ++i) req += "3e8\r\n" + std::string(1000, ' ') + "\r\n";  // 5000 bytes
     req += "0\r\n\r\n";
     expect_status_then_close(d, req, 413, "chunked 5000");
@@ -374,7 +391,8 @@ TEST_CASE("http: 413 when a chunked body exceeds max_body_bytes") {
 TEST_CASE("http: 414 when the URL exceeds max_header_bytes") {
     Daemon d(http_daemon());
     REQUIRE(d.ready());
-    expect_status_then_close(d, get("/debug/stats?" + std::string(3000, 'a')), 414, "3000-byte URL");
+    expect_status_then_close(d, get("/debug/stats?" + std::string(3000, 'a')), 414,
+                             "3000-byte URL");
     // Sent in pieces: the limit counts the URL across reads.
     RawConn c = RawConn::unix_socket(d.socket_path());
     REQUIRE(c.ok());
@@ -390,10 +408,11 @@ TEST_CASE("http: 414 when the URL exceeds max_header_bytes") {
 TEST_CASE("http: 431 when headers exceed the limit") {
     Daemon d(http_daemon());
     REQUIRE(d.ready());
-    expect_status_then_close(d, get("/debug/stats", "X-Big: " + std::string(3000, 'v') + "\r\n"), 431,
-                             "one 3000-byte header");
+    expect_status_then_close(d, get("/debug/stats", "X-Big: " + std::string(3000, 'v') + "\r\n"),
+                             431, "one 3000-byte header");
     std::string many;
-    for (int i = 0; i < 40; ++i) many += "X-Header-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+    for (int i = 0; i < 40; ++i)
+        many += "X-Header-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
     expect_status_then_close(d, get("/debug/stats", many), 431, "40 headers of 55 bytes");
     std::string count;
     for (int i = 0; i < 150; ++i) count += "X" + std::to_string(i) + ":\r\n";
@@ -454,7 +473,8 @@ TEST_CASE("http: 408 when a request's headers do not complete within header_time
     check_still_serving(d);
 }
 
-TEST_CASE("http: a connection that never sends is closed after idle_timeout_ms, without a response") {
+TEST_CASE(
+    "http: a connection that never sends is closed after idle_timeout_ms, without a response") {
     Daemon d(http_daemon({{"idle_timeout_ms", "400"}}));
     REQUIRE(d.ready());
     RawConn c = RawConn::unix_socket(d.socket_path());
@@ -564,7 +584,10 @@ TEST_CASE("http: after a burst of connections closes, only a few keep their buff
     burst(2);
     long long one = 0;
     // What one closed connection keeps: two closed, the stats client reuses one of them.
-    REQUIRE(eventually([&] { one = idle_bytes().first; return one > 0; }));
+    REQUIRE(eventually([&] {
+        one = idle_bytes().first;
+        return one > 0;
+    }));
     burst(300);
     std::pair<long long, long long> after{};
     REQUIRE(eventually([&] {
@@ -573,13 +596,15 @@ TEST_CASE("http: after a burst of connections closes, only a few keep their buff
     }));
     CAPTURE(one);
     CAPTURE(after.first);
-    CHECK(after.second >= 300);                     // the connection objects stay pooled
-    CHECK(after.first <= 64 * one + one);           // but at most 64 (+ the stats client's) keep buffers
-    CHECK(after.first >= 32 * one);                 // and the warm ones do keep them
+    CHECK(after.second >= 300);            // the connection objects stay pooled
+    CHECK(after.first <= 64 * one + one);  // but at most 64 (+ the stats client's) keep buffers
+    CHECK(after.first >= 32 * one);        // and the warm ones do keep them
     check_still_serving(d);
 }
 
-TEST_CASE("http: a pipelining client that never reads is cut off; the daemon stays responsive and bounded") {
+TEST_CASE(
+    "http: a pipelining client that never reads is cut off; the daemon stays responsive and "
+    "bounded") {
     Daemon d(http_daemon({{"max_output_bytes", "65536"}, {"write_timeout_ms", "10000"}}));
     REQUIRE(d.ready());
     long rss_before = rss_kib(d.pid());
@@ -620,9 +645,10 @@ TEST_CASE("http: a pipelining client that never reads is cut off; the daemon sta
         std::this_thread::sleep_for(5ms);
     }
     sender.join();
-    CHECK_MESSAGE(!flood_sent_all, "the daemon read 100000 requests without cutting the client off");
-    CHECK_MESSAGE((flood_errno == EPIPE || flood_errno == ECONNRESET), "send error: ",
-                  std::strerror(flood_errno));
+    CHECK_MESSAGE(!flood_sent_all,
+                  "the daemon read 100000 requests without cutting the client off");
+    CHECK_MESSAGE((flood_errno == EPIPE || flood_errno == ECONNRESET),
+                  "send error: ", std::strerror(flood_errno));
     CHECK(worst_ms < 1000);
     MESSAGE("daemon RSS before ", rss_before, " KiB, max during the flood ", max_rss, " KiB");
     CHECK(max_rss - rss_before < 16 * 1024);
@@ -663,8 +689,9 @@ TEST_CASE("http: 1000 slow clients holding half a request do not delay a normal 
     REQUIRE(getrlimit(RLIMIT_NOFILE, &fds) == 0);
     if (fds.rlim_cur < 4096) {
         rlimit want{4096, std::max<rlim_t>(fds.rlim_max, 4096)};
-        REQUIRE_MESSAGE(setrlimit(RLIMIT_NOFILE, &want) == 0,
-                        "cannot raise RLIMIT_NOFILE to 4096 for 1000 connections: ", std::strerror(errno));
+        REQUIRE_MESSAGE(
+            setrlimit(RLIMIT_NOFILE, &want) == 0,
+            "cannot raise RLIMIT_NOFILE to 4096 for 1000 connections: ", std::strerror(errno));
     }
     Daemon d(http_daemon({{"header_timeout_ms", "20000"}, {"max_connections", "1100"}}));
     REQUIRE(d.ready());
@@ -703,7 +730,8 @@ TEST_CASE("http: several requests on one keep-alive connection") {
         RawConn c = tcp ? RawConn::tcp(d.port()) : RawConn::unix_socket(d.socket_path());
         REQUIRE(c.ok());
         for (int i = 0; i < 20; ++i) {
-            REQUIRE(c.send(i % 2 ? get("/debug/stats") : post("/process/stats", pids_body(getpid()))));
+            REQUIRE(
+                c.send(i % 2 ? get("/debug/stats") : post("/process/stats", pids_body(getpid()))));
             auto r = c.read_response();
             REQUIRE(r.has_value());
             CHECK(r->status == 200);
@@ -718,8 +746,8 @@ TEST_CASE("http: pipelined requests are answered in order, however the bytes are
     Daemon d(http_daemon());
     REQUIRE(d.ready());
     const std::string body = pids_body(getpid());
-    const std::string reqs = get("/debug/modules") + post("/process/stats", body) + get("/nope") +
-                             get("/process/stats");
+    const std::string reqs =
+        get("/debug/modules") + post("/process/stats", body) + get("/nope") + get("/process/stats");
     auto check_answers = [&](RawConn& c) {
         auto r1 = c.read_response();
         auto r2 = c.read_response();
@@ -799,8 +827,9 @@ TEST_CASE("http: Connection: close is honoured") {
         CHECK(c.buffered().empty());
     }
     // Also through the client and curl.
-    auto [rc, out] = rp::test::run_command("curl -s -i --max-time 3 -H 'Connection: close' --unix-socket " +
-                                           d.socket_path() + " http://sysprobe/debug/stats");
+    auto [rc, out] =
+        rp::test::run_command("curl -s -i --max-time 3 -H 'Connection: close' --unix-socket " +
+                              d.socket_path() + " http://sysprobe/debug/stats");
     CHECK(rc == 0);
     CHECK(contains(out, "HTTP/1.1 200 OK"));
     CHECK(contains(out, "Connection: close"));
@@ -831,8 +860,8 @@ TEST_CASE("http: HTTP/1.0 closes after the response unless it asks for keep-aliv
         // HTTP/1.0 POST with a body.
         RawConn c = RawConn::unix_socket(d.socket_path());
         std::string body = pids_body(getpid());
-        REQUIRE(c.send("POST /process/stats HTTP/1.0\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\n\r\n" + body));
+        REQUIRE(c.send("POST /process/stats HTTP/1.0\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body));
         auto r = c.read_response();
         REQUIRE(r.has_value());
         CHECK(r->status == 200);
@@ -849,7 +878,8 @@ TEST_CASE("http: chunked request body is accepted for POST /process/stats") {
     REQUIRE(d.ready());
     std::string pid = std::to_string(getpid());
     // Chunks of 1 byte, an extension, upper-case hex and a trailer.
-    std::string req = "POST /process/stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string req =
+        "POST /process/stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     req += "1\r\n{\r\n";
     req += "A;ext=1\r\n\"pids\": [ \r\n";
     char hex[16];
@@ -880,8 +910,9 @@ TEST_CASE("http: Expect: 100-continue gets 100 Continue before the body is sent"
     REQUIRE(d.ready());
     std::string body = pids_body(getpid());
     RawConn c = RawConn::unix_socket(d.socket_path());
-    REQUIRE(c.send("POST /process/stats HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n\r\n"));
+    REQUIRE(c.send(
+        "POST /process/stats HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n"));
     auto cont = c.read_response(2000ms);
     REQUIRE(cont.has_value());
     CHECK(cont->status == 100);
@@ -894,7 +925,8 @@ TEST_CASE("http: Expect: 100-continue gets 100 Continue before the body is sent"
 
     // Over the body limit: 413 instead of 100 Continue.
     RawConn big = RawConn::unix_socket(d.socket_path());
-    REQUIRE(big.send("POST /process/stats HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n"));
+    REQUIRE(big.send(
+        "POST /process/stats HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n"));
     auto r413 = big.read_response();
     REQUIRE(r413.has_value());
     CHECK(r413->status == 413);
@@ -927,8 +959,8 @@ TEST_CASE("http: the debug TCP port serves the same routes as the socket") {
     r = c.get("/process/stats");
     REQUIRE(r.has_value());
     CHECK(r->status == 405);
-    auto [rc, out] = rp::test::run_command("curl -s --max-time 3 http://127.0.0.1:" +
-                                           std::to_string(d.port()) + "/debug/stats");
+    auto [rc, out] = rp::test::run_command(
+        "curl -s --max-time 3 http://127.0.0.1:" + std::to_string(d.port()) + "/debug/stats");
     CHECK(rc == 0);
     CHECK(out.starts_with("{\"process\":"));
 }

@@ -1,8 +1,8 @@
 // loadgen.cpp — rp_loadgen: the benchmark's HTTP/1.1 load generator, for a unix socket or TCP.
 //
 // One thread, epoll, N keep-alive connections, one fixed request in flight per connection (what
-// `wrk -t1 -cN` does), so the same tool measures ringprobe over its unix socket and over TCP and the
-// two numbers compare. Reports requests/s and latency percentiles (log-linear histogram, 1.6 %
+// `wrk -t1 -cN` does), so the same tool measures ringprobe over its unix socket and over TCP and
+// the two numbers compare. Reports requests/s and latency percentiles (log-linear histogram, 1.6 %
 // resolution) as one JSON line (--json) or as text.
 //
 //   rp_loadgen --unix /run/ringprobe/sysprobe.sock -c 32 -d 10 --path /debug/stats
@@ -67,11 +67,12 @@ struct Options {
 };
 
 void usage() {
-    std::fprintf(stderr,
-                 "usage: rp_loadgen (--unix PATH | --tcp HOST:PORT) [-c CONNS] [-d SECONDS | -n REQUESTS]\n"
-                 "                  [--warmup SECONDS] [--method M] [--path P] [--body DATA]\n"
-                 "                  [--body-file FILE] [--header 'Name: value']...\n"
-                 "                  [--timeout-ms MS] [--hold SECONDS] [--rate REQ_PER_S] [--json]\n");
+    std::fprintf(
+        stderr,
+        "usage: rp_loadgen (--unix PATH | --tcp HOST:PORT) [-c CONNS] [-d SECONDS | -n REQUESTS]\n"
+        "                  [--warmup SECONDS] [--method M] [--path P] [--body DATA]\n"
+        "                  [--body-file FILE] [--header 'Name: value']...\n"
+        "                  [--timeout-ms MS] [--hold SECONDS] [--rate REQ_PER_S] [--json]\n");
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -112,7 +113,8 @@ bool parse_options(int argc, char** argv, Options& o) {
             const char* path = next();
             std::FILE* f = std::fopen(path, "rb");
             if (f == nullptr) {
-                std::fprintf(stderr, "rp_loadgen: --body-file %s: %s\n", path, std::strerror(errno));
+                std::fprintf(stderr, "rp_loadgen: --body-file %s: %s\n", path,
+                             std::strerror(errno));
                 std::exit(2);
             }
             char buf[65536];
@@ -170,9 +172,10 @@ struct Stats {
 };
 
 class LoadGen {
-public:
+  public:
     explicit LoadGen(const Options& o) : o_(o) {
-        request_ = o.method + " " + o.path + " HTTP/1.1\r\nHost: sysprobe\r\nUser-Agent: rp_loadgen\r\n";
+        request_ =
+            o.method + " " + o.path + " HTTP/1.1\r\nHost: sysprobe\r\nUser-Agent: rp_loadgen\r\n";
         bool content_type = false;
         for (const auto& h : o.headers) {
             request_ += h + "\r\n";
@@ -223,7 +226,8 @@ public:
         uint64_t warm_end = start + static_cast<uint64_t>(o_.warmup_s * 1e9);
         recording_ = o_.warmup_s <= 0;
         measure_start_ = recording_ ? start : 0;
-        deadline_ = o_.duration_s > 0 ? warm_end + static_cast<uint64_t>(o_.duration_s * 1e9) : UINT64_MAX;
+        deadline_ =
+            o_.duration_s > 0 ? warm_end + static_cast<uint64_t>(o_.duration_s * 1e9) : UINT64_MAX;
         for (size_t i = 0; i < conns_.size(); ++i) open_conn(i);
 
         bool hold_started = false;
@@ -260,7 +264,8 @@ public:
                         paced_.push_back(i), next = std::min(next, conns_[i].next_ns);
                 }
                 if (next != UINT64_MAX)
-                    timeout = std::min<int>(timeout, static_cast<int>((next - now + 999999) / 1000000));
+                    timeout =
+                        std::min<int>(timeout, static_cast<int>((next - now + 999999) / 1000000));
             }
             int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout);
             if (n < 0) {
@@ -268,15 +273,16 @@ public:
                 std::perror("epoll_wait");
                 return 1;
             }
-            for (int i = 0; i < n; ++i) on_event(events[static_cast<size_t>(i)].data.u32,
-                                                 events[static_cast<size_t>(i)].events);
+            for (int i = 0; i < n; ++i)
+                on_event(events[static_cast<size_t>(i)].data.u32,
+                         events[static_cast<size_t>(i)].events);
         }
         uint64_t end = now_ns();
         report(static_cast<double>(end - measure_start_) / 1e9);
         return 0;
     }
 
-private:
+  private:
     bool hold_mode() const { return o_.hold_s >= 0; }
     bool all_answered_once() const { return answered_once_ >= conns_.size(); }
 
@@ -368,7 +374,8 @@ private:
                     paced_.push_back(i);
                     return;
                 }
-                auto interval = static_cast<uint64_t>(1e9 * static_cast<double>(conns_.size()) / o_.rate);
+                auto interval =
+                    static_cast<uint64_t>(1e9 * static_cast<double>(conns_.size()) / o_.rate);
                 c.next_ns = std::max(now, c.next_ns) + interval;
             }
             c.in_flight = true;
@@ -465,7 +472,8 @@ private:
                     while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
                     std::from_chars(v.data(), v.data() + v.size(), clen);
                     have_len = true;
-                } else if (line.size() >= 17 && strncasecmp(line.data(), "connection: close", 17) == 0) {
+                } else if (line.size() >= 17 &&
+                           strncasecmp(line.data(), "connection: close", 17) == 0) {
                     close_after = true;
                 }
             }
@@ -535,41 +543,42 @@ private:
         auto us = [&](double q) { return static_cast<double>(s.lat.percentile(q)) / 1000.0; };
         const char* target = o_.unix_path.empty() ? "tcp" : "unix";
         if (o_.json) {
-            std::printf("{\"target\":\"%s\",\"connections\":%d,\"seconds\":%.3f,\"requests\":%llu,"
-                        "\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-                        "\"max_us\":%.1f,\"mean_us\":%.1f,\"bytes\":%llu,\"errors\":%llu,"
-                        "\"connect_errors\":%llu,\"read_errors\":%llu,\"write_errors\":%llu,"
-                        "\"early_close\":%llu,\"bad_responses\":%llu,\"status_errors\":%llu,"
-                        "\"timeouts\":%llu,\"reconnects\":%llu}\n",
-                        target, o_.connections, seconds, static_cast<unsigned long long>(s.completed),
-                        rps, us(0.50), us(0.90), us(0.99), us(0.999),
-                        static_cast<double>(s.lat.max()) / 1000.0, s.lat.mean() / 1000.0,
-                        static_cast<unsigned long long>(s.bytes),
-                        static_cast<unsigned long long>(s.errors()),
-                        static_cast<unsigned long long>(s.connect_errors),
-                        static_cast<unsigned long long>(s.read_errors),
-                        static_cast<unsigned long long>(s.write_errors),
-                        static_cast<unsigned long long>(s.early_close),
-                        static_cast<unsigned long long>(s.bad_responses),
-                        static_cast<unsigned long long>(s.status_errors),
-                        static_cast<unsigned long long>(s.timeouts),
-                        static_cast<unsigned long long>(s.reconnects));
+            std::printf(
+                "{\"target\":\"%s\",\"connections\":%d,\"seconds\":%.3f,\"requests\":%llu,"
+                "\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
+                "\"max_us\":%.1f,\"mean_us\":%.1f,\"bytes\":%llu,\"errors\":%llu,"
+                "\"connect_errors\":%llu,\"read_errors\":%llu,\"write_errors\":%llu,"
+                "\"early_close\":%llu,\"bad_responses\":%llu,\"status_errors\":%llu,"
+                "\"timeouts\":%llu,\"reconnects\":%llu}\n",
+                target, o_.connections, seconds, static_cast<unsigned long long>(s.completed), rps,
+                us(0.50), us(0.90), us(0.99), us(0.999), static_cast<double>(s.lat.max()) / 1000.0,
+                s.lat.mean() / 1000.0, static_cast<unsigned long long>(s.bytes),
+                static_cast<unsigned long long>(s.errors()),
+                static_cast<unsigned long long>(s.connect_errors),
+                static_cast<unsigned long long>(s.read_errors),
+                static_cast<unsigned long long>(s.write_errors),
+                static_cast<unsigned long long>(s.early_close),
+                static_cast<unsigned long long>(s.bad_responses),
+                static_cast<unsigned long long>(s.status_errors),
+                static_cast<unsigned long long>(s.timeouts),
+                static_cast<unsigned long long>(s.reconnects));
         } else {
-            std::printf("%s %s, %d connections, %.2f s: %llu requests, %.0f req/s\n"
-                        "latency p50 %.1f us, p90 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n"
-                        "errors %llu (connect %llu, read %llu, write %llu, early close %llu, bad %llu, "
-                        "status>=400 %llu, timeouts %llu)\n",
-                        target, o_.path.c_str(), o_.connections, seconds,
-                        static_cast<unsigned long long>(s.completed), rps, us(0.50), us(0.90), us(0.99),
-                        us(0.999), static_cast<double>(s.lat.max()) / 1000.0,
-                        static_cast<unsigned long long>(s.errors()),
-                        static_cast<unsigned long long>(s.connect_errors),
-                        static_cast<unsigned long long>(s.read_errors),
-                        static_cast<unsigned long long>(s.write_errors),
-                        static_cast<unsigned long long>(s.early_close),
-                        static_cast<unsigned long long>(s.bad_responses),
-                        static_cast<unsigned long long>(s.status_errors),
-                        static_cast<unsigned long long>(s.timeouts));
+            std::printf(
+                "%s %s, %d connections, %.2f s: %llu requests, %.0f req/s\n"
+                "latency p50 %.1f us, p90 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n"
+                "errors %llu (connect %llu, read %llu, write %llu, early close %llu, bad %llu, "
+                "status>=400 %llu, timeouts %llu)\n",
+                target, o_.path.c_str(), o_.connections, seconds,
+                static_cast<unsigned long long>(s.completed), rps, us(0.50), us(0.90), us(0.99),
+                us(0.999), static_cast<double>(s.lat.max()) / 1000.0,
+                static_cast<unsigned long long>(s.errors()),
+                static_cast<unsigned long long>(s.connect_errors),
+                static_cast<unsigned long long>(s.read_errors),
+                static_cast<unsigned long long>(s.write_errors),
+                static_cast<unsigned long long>(s.early_close),
+                static_cast<unsigned long long>(s.bad_responses),
+                static_cast<unsigned long long>(s.status_errors),
+                static_cast<unsigned long long>(s.timeouts));
         }
     }
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 typedef struct {
-	unsigned x, y, z;
+    unsigned x, y, z;
 } dim3;
 
 typedef int cudaError_t;
@@ -18,7 +18,7 @@ typedef void *cudaEvent_t;
 #define RP_FAKE_DEVICE_PTR ((void *)0xdeadbeef)
 
 cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args,
-			     size_t sharedMem, cudaStream_t stream);
+                             size_t sharedMem, cudaStream_t stream);
 cudaError_t cudaMalloc(void **devPtr, size_t size);
 cudaError_t cudaFree(void *devPtr);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
