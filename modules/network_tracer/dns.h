@@ -142,12 +142,14 @@ struct DnsCounters {
     uint64_t cache_expired = 0;
     uint64_t socket_drops = 0;  // the kernel's PACKET_STATISTICS drops
     uint64_t read_errors = 0;
-    uint64_t attached = 0;      // stats attached to a connection
-    uint64_t taps_opened = 0;   // outgoing-packet taps opened (one per non-loopback interface)
-    uint64_t taps_closed = 0;   // ... closed (the interface left, or its socket failed)
-    uint64_t tap_errors = 0;    // a tap that could not be opened (the reason is logged)
-    uint64_t taps_refused = 0;  // interfaces beyond kMaxTaps
-    uint64_t link_resyncs = 0;  // interface lists read again (at start; after ENOBUFS)
+    uint64_t attached = 0;         // stats attached to a connection
+    uint64_t taps_opened = 0;      // outgoing-packet taps opened (one per non-loopback interface)
+    uint64_t taps_closed = 0;      // ... closed (the interface left, or its socket failed)
+    uint64_t tap_errors = 0;       // a tap that could not be opened (the reason is logged)
+    uint64_t taps_refused = 0;     // interfaces beyond kMaxTaps
+    uint64_t link_resyncs = 0;     // interface lists read again (at start; after ENOBUFS)
+    uint64_t wakeups = 0;          // a socket's readiness woke the tracker
+    uint64_t coalesced_reads = 0;  // timer turns that read every socket (see on_readable)
 };
 
 class DnsStatKeeper {
@@ -283,9 +285,9 @@ class DnsTracker {
     DnsPoll& begin_poll(std::string_view client, std::span<const std::string_view> clients);
     void end_poll();
 
-    // Reads what the socket holds now (also done at each poll, so that a poll sees every packet
-    // that arrived before it).
-    void drain();
+    // Reads what the sockets hold now (also done at each poll, so that a poll sees every packet
+    // that arrived before it); returns the packets read.
+    size_t drain();
 
     const DnsCounters& counters() const { return k_; }
     const DnsOptions& options() const { return opts_; }
@@ -297,6 +299,8 @@ class DnsTracker {
     void write_stats(http::JsonWriter& w) const;
 
     static constexpr size_t kMaxTaps = 4096;
+    static constexpr uint64_t kCoalesceMs = 100;  // reads while packets keep coming
+    static constexpr size_t kDrainCap = 4096;     // packets per socket per read
 
   private:
     // A socket bound to one interface that keeps the DNS packets the host sends on it.
@@ -310,7 +314,10 @@ class DnsTracker {
     void on_packet(std::span<const uint8_t> pkt, uint64_t ts_us);
     void on_timer();
     void arm(uint64_t deadline_us);
-    bool drain_fd(int fd);
+    bool drain_fd(int fd, size_t& count);
+    bool start_watch(loop::FdWatch& w, int fd, int ifindex);
+    void on_readable();
+    void on_coalesce_timer();
     void read_socket_drops(int fd);
     // Interfaces: the rtnetlink socket, the taps.
     bool start_links(std::string& err);
@@ -331,6 +338,8 @@ class DnsTracker {
     std::unordered_map<int, std::unique_ptr<Tap>> taps_;  // by interface index
     std::vector<uint8_t> link_buf_;
     loop::Timer timer_;
+    loop::Timer coalesce_timer_;
+    bool coalescing_ = false;  // the watches are stopped; coalesce_timer_ reads
     DnsStatKeeper keeper_;
     ReverseCache cache_;
     DnsPoll poll_;
@@ -346,6 +355,14 @@ class DnsTracker {
     std::unordered_map<std::string, ClientBuffer, IdHash, std::equal_to<>> clients_;
     DnsPacket packet_;
     std::vector<uint8_t> buf_;
+    // One read of every socket, sorted by the packets' kernel times before it is parsed (kept:
+    // no allocation once grown).
+    struct Queued {
+        uint64_t ts_us;
+        size_t offset, len;
+    };
+    std::vector<Queued> batch_;
+    std::vector<uint8_t> arena_;
     uint64_t next_cache_sweep_ms_ = 0;
 };
 
