@@ -22,8 +22,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <set>
 #include <utility>
 
 #include "loop/log.h"
@@ -222,30 +222,25 @@ void Conntrack::start() {
 // gets a dump (its live entries), and the socket of a namespace no longer found is closed (a
 // socket would keep its namespace alive).
 void Conntrack::scan_namespaces(bool rescan) {
-    std::set<uint32_t> seen{self_netns_};
-    std::vector<std::string> paths;
-    if (DIR* d = ::opendir("/proc")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
-                paths.push_back(std::string("/proc/") + e->d_name + "/ns/net");
-        ::closedir(d);
-    }
-    if (DIR* d = ::opendir("/run/netns")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') paths.push_back(std::string("/run/netns/") + e->d_name);
-        ::closedir(d);
-    }
-    std::set<uint32_t> have;
-    for (auto& s : sources_) have.insert(s->netns);
-    for (const auto& p : paths) {
-        uint32_t ino = ns_inode(p.c_str());
-        if (ino == 0 || !seen.insert(ino).second || have.contains(ino)) continue;
-        int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;  // the process left
+    // Runs every conntrack_rescan_ms: paths built in place and the namespace lists kept between
+    // scans (namespaces are few, processes many): no allocation once they have grown.
+    scan_seen_.assign(1, self_netns_);
+    scan_have_.clear();
+    for (auto& s : sources_) scan_have_.push_back(s->netns);
+    auto contains = [](const std::vector<uint32_t>& v, uint32_t x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    auto visit = [&](const char* p) {
+        uint32_t ino = ns_inode(p);
+        if (ino == 0 || contains(scan_seen_, ino)) return;
+        scan_seen_.push_back(ino);
+        if (contains(scan_have_, ino)) return;
+        int fd = ::open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;  // the process left
         std::string e;
         if (!open_source(ino, fd, e)) {
             ++namespaces_failed_;
-            LOG_WARN("network_tracer: conntrack: namespace %u (%s): %s", ino, p.c_str(), e.c_str());
+            LOG_WARN("network_tracer: conntrack: namespace %u (%s): %s", ino, p, e.c_str());
         } else if (rescan) {
             ++namespaces_added_;
             Source& s = *sources_.back();
@@ -253,10 +248,27 @@ void Conntrack::scan_namespaces(bool rescan) {
             request_dump(s);
         }
         ::close(fd);
+    };
+    char path[300];
+    if (DIR* d = ::opendir("/proc")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9') {
+                std::snprintf(path, sizeof path, "/proc/%s/ns/net", e->d_name);
+                visit(path);
+            }
+        ::closedir(d);
+    }
+    if (DIR* d = ::opendir("/run/netns")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') {
+                std::snprintf(path, sizeof path, "/run/netns/%s", e->d_name);
+                visit(path);
+            }
+        ::closedir(d);
     }
     if (!rescan) return;
     for (size_t i = 0; i < sources_.size();) {
-        if (seen.contains(sources_[i]->netns)) {
+        if (contains(scan_seen_, sources_[i]->netns)) {
             ++i;
             continue;
         }

@@ -131,6 +131,7 @@ class Conntrack final : public Translator {
     uint64_t recv_calls_ = 0;
     uint64_t enobufs_ = 0, read_errors_ = 0, msg_errors_ = 0, throttles_ = 0, resyncs_ = 0;
     uint64_t namespaces_failed_ = 0, namespaces_added_ = 0, namespaces_gone_ = 0;
+    std::vector<uint32_t> scan_seen_, scan_have_;  // scan_namespaces(), kept between scans
 };
 
 }  // namespace rp::modules::network_tracer

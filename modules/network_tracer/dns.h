@@ -9,7 +9,8 @@
 // once); one "tap" per other interface, bound to it, keeps only what it sends (the filter tests
 // the packet type). A socket that also took outgoing packets on every interface would make the
 // kernel clone every packet the host sends, loopback included, before its filter could refuse it
-// (dev_queue_xmit_nit): 0.84x the loopback UDP packet rate, against 0.97x like this. The taps
+// (dev_queue_xmit_nit): 0.84x the loopback UDP packet rate against the module without DNS (taps:
+// docs/BENCHMARKS.md, "network_tracer host overhead"). The taps
 // follow the interfaces through an rtnetlink (RTMGRP_LINK) socket on the same reactor.
 //
 //   DnsParser      one packet -> DnsPacket (key, transaction id, query or response, rcode,
