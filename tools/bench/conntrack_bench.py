@@ -14,6 +14,8 @@ then a third time on with the default rate limit (500 events/s: sampled after th
          CPU per second (utime + stime) while it reads the NEW and DESTROY events.
 
 Reported as off, on and the ratio on/off, measured in the same run.
+RP_PERF=file: perf record -g of the polls; RP_PERF_EVENTS=file: of the rate phase (the CPU
+figure then includes perf's own cost in the daemon: run without it for the table).
 usage: conntrack_bench.py BIN [FLOWS=10000] [RATE=10000] [SECONDS=5] [REPS=7]
 """
 import http.client, json, os, resource, socket, statistics, subprocess, sys, tempfile, time
@@ -162,11 +164,19 @@ max_clients = 1024
         hold.stdin.close()
         hold.wait()
         time.sleep(0.5)
+        perf = None
+        if enabled and limit == -1 and os.environ.get("RP_PERF_EVENTS"):  # profile the events
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(daemon.pid), "-o",
+                                     os.environ["RP_PERF_EVENTS"]], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         c0, t0 = cpu_ticks(daemon.pid), time.time()
         out = subprocess.run(["ip", "netns", "exec", A, "python3", "-c", RATEGEN, str(RATE),
                               str(SECONDS), VIP], capture_output=True, text=True, check=True)
         time.sleep(0.3)
         c1, t1 = cpu_ticks(daemon.pid), time.time()
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
         res["flows_sent"] = int(out.stdout.strip())
         res["cpu_pct"] = (c1 - c0) / TICK / (t1 - t0) * 100
         if enabled:
