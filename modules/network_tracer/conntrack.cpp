@@ -482,6 +482,12 @@ const IpTranslation* Conntrack::lookup(const nt_conn& c) {
     return tr;
 }
 
+void Conntrack::prefetch(const nt_conn& c) const {
+    if (state_ == State::off) return;
+    cache_.prefetch(Tuple{.src = c.saddr, .dst = c.daddr, .sport = c.sport, .dport = c.dport},
+                    c.type, c.netns);
+}
+
 bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const {
     if (endpoints_fd_ < 0) return false;
     if (endpoint_memo_.empty()) endpoint_memo_.resize(kMemo);

@@ -62,6 +62,7 @@ class Conntrack final : public Translator {
     void set_endpoints_fd(int fd) { endpoints_fd_ = fd; }
 
     const IpTranslation* lookup(const nt_conn& c) override;
+    void prefetch(const nt_conn& c) const override;
     bool local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const override;
     void begin_poll() override { ++memo_gen_; }
 

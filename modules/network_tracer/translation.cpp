@@ -222,6 +222,10 @@ const IpTranslation* TranslationCache::get(const Tuple& t, uint8_t type, uint32_
     return &e.tr;
 }
 
+void TranslationCache::prefetch(const Tuple& t, uint8_t type, uint32_t netns) const {
+    if (nslots_ != 0) __builtin_prefetch(&index_[home(hash(t, type, netns))]);
+}
+
 size_t TranslationCache::compact(uint64_t now_ms) {
     size_t removed = 0;
     for (uint32_t i = 0; i < high_; ++i) {

@@ -58,6 +58,8 @@ class TranslationCache {
     // The translation of a connection seen from `t` (its local end as src); nullptr: none. The
     // pointer is valid until the next add(), compact() or clear().
     const IpTranslation* get(const Tuple& t, uint8_t type, uint32_t netns);
+    // Starts fetching the index slot get(t, type, netns) will read first (a hint only).
+    void prefetch(const Tuple& t, uint8_t type, uint32_t netns) const;
     // Drops expired entries; returns how many.
     size_t compact(uint64_t now_ms);
     void clear();
@@ -119,6 +121,8 @@ class Translator {
     virtual void begin_poll() {}
     // The translation of `c`; nullptr: none.
     virtual const IpTranslation* lookup(const nt_conn& c) = 0;
+    // `c` will be looked up soon: its memory may be fetched now (no effect on answers).
+    virtual void prefetch(const nt_conn& c) const { (void)c; }
     // Whether (address, port, type) is the local end of a live connected socket of this host.
     virtual bool local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const = 0;
 };
