@@ -2,10 +2,12 @@
 #include "modules/network_tracer/dns.h"
 
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
 #include <linux/filter.h>
 #include <linux/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -165,6 +167,18 @@ constexpr sock_filter kFilter[] = {
     /* 20 */ BPF_STMT(BPF_RET | BPF_K, kSnapLen),
     /* 21 */ BPF_STMT(BPF_RET | BPF_K, 0),
 };
+
+// A tap's: the packets the host sends (PACKET_OUTGOING), then the filter above. The jump skips
+// to the filter's last instruction (refuse).
+constexpr size_t kTapPrefix = 2;
+constexpr auto kTapFilter = [] {
+    std::array<sock_filter, kTapPrefix + std::size(kFilter)> f{};
+    f[0] = BPF_STMT(BPF_LD | BPF_B | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE));
+    f[1] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0,
+                    static_cast<uint8_t>(std::size(kFilter) - 1));
+    for (size_t i = 0; i < std::size(kFilter); ++i) f[kTapPrefix + i] = kFilter[i];
+    return f;
+}();
 // clang-format on
 
 std::string errno_text(std::string_view what, int err) {
@@ -251,6 +265,7 @@ void DnsTypeStats::merge(const DnsTypeStats& o) {
 }
 
 std::span<const sock_filter> dns_socket_filter() { return kFilter; }
+std::span<const sock_filter> dns_tap_filter() { return kTapFilter; }
 
 ParseResult parse_dns_packet(std::span<const uint8_t> pkt, DnsPacket& out) {
     if (pkt.empty()) return ParseResult::truncated;
@@ -657,13 +672,17 @@ void DnsPoll::trailer_json_domains(http::JsonWriter& w) {
 // ---------------------------------------------------------------------------------------------
 // DnsTracker
 
-std::expected<std::unique_ptr<DnsTracker>, std::string> DnsTracker::create(loop::Reactor& r,
-                                                                           const DnsOptions& o) {
+namespace {
+
+// A SOCK_DGRAM packet socket with `filter`, kernel timestamps and a large receive buffer, bound
+// to `ifindex` (0: every interface); the error names what failed.
+std::expected<int, std::string> open_packet_socket(std::span<const sock_filter> filter, int ifindex,
+                                                   bool ignore_outgoing, bool* ignored) {
     // Protocol 0: no packet arrives before the filter is in place and the socket is bound.
     int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::unexpected(errno_text("DNS: socket(AF_PACKET)", errno));
-    sock_fprog prog{static_cast<unsigned short>(std::size(kFilter)),
-                    const_cast<sock_filter*>(kFilter)};
+    sock_fprog prog{static_cast<unsigned short>(filter.size()),
+                    const_cast<sock_filter*>(filter.data())};
     if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) {
         int err = errno;
         ::close(fd);
@@ -671,27 +690,50 @@ std::expected<std::unique_ptr<DnsTracker>, std::string> DnsTracker::create(loop:
     }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    int rcvbuf = 4 << 20;
+    if (ignore_outgoing)  // Linux 4.20; without it the socket also sees what the host sends
+        *ignored = ::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    int rcvbuf = ifindex == 0 ? 4 << 20 : 1 << 20;
     if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
         int err = errno;
         ::close(fd);
         return std::unexpected(errno_text("DNS: bind the packet socket", err));
     }
-    std::unique_ptr<DnsTracker> t(new DnsTracker(r, o, fd));
-    if (!t->watch_.start(r, fd, POLLIN, [p = t.get()](int res) {
+    return fd;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<DnsTracker>, std::string> DnsTracker::create(loop::Reactor& r,
+                                                                           const DnsOptions& o) {
+    bool ignored = false;
+    auto fd = open_packet_socket(kFilter, 0, true, &ignored);
+    if (!fd) return std::unexpected(fd.error());
+    std::unique_ptr<DnsTracker> t(new DnsTracker(r, o, *fd));
+    t->ignore_outgoing_ = ignored;
+    if (!t->watch_.start(r, *fd, POLLIN, [p = t.get()](int res) {
             if (res < 0) {
                 ++p->k_.read_errors;
                 LOG_WARN("network_tracer: DNS packet socket: %s", std::strerror(-res));
                 return;
             }
-            p->drain();
+            p->drain_fd(p->fd_);
+            p->read_socket_drops(p->fd_);
         }))
         return std::unexpected("DNS: the reactor has no room to watch the packet socket");
+    if (ignored) {
+        std::string err;
+        if (!t->start_links(err)) return std::unexpected(err);
+    } else {
+        LOG_WARN(
+            "network_tracer: DNS: PACKET_IGNORE_OUTGOING refused (Linux < 4.20): one socket "
+            "sees every packet the host sends and receives");
+    }
     return t;
 }
 
@@ -708,11 +750,32 @@ DnsTracker::DnsTracker(loop::Reactor& r, const DnsOptions& o, int fd)
 
 DnsTracker::~DnsTracker() {
     watch_.stop();
+    link_watch_.stop();
     timer_.cancel();
+    taps_.clear();
+    if (link_fd_ >= 0) ::close(link_fd_);
     if (fd_ >= 0) ::close(fd_);
 }
 
+DnsTracker::Tap::~Tap() {
+    watch.stop();
+    if (fd >= 0) ::close(fd);
+}
+
 void DnsTracker::drain() {
+    drain_fd(fd_);
+    read_socket_drops(fd_);
+    int gone[8];
+    size_t n_gone = 0;
+    for (auto& [ifindex, tap] : taps_) {
+        if (!drain_fd(tap->fd) && n_gone < std::size(gone)) gone[n_gone++] = ifindex;
+        read_socket_drops(tap->fd);
+    }
+    for (size_t i = 0; i < n_gone; ++i) close_tap(gone[i]);
+}
+
+// false: the socket's interface is gone (ENETDOWN, ENXIO, ENODEV): a tap to close, not an error.
+bool DnsTracker::drain_fd(int fd) {
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     for (int i = 0; i < kPacketsPerWake; ++i) {
         sockaddr_ll from{};
@@ -724,13 +787,15 @@ void DnsTracker::drain() {
         mh.msg_iovlen = 1;
         mh.msg_control = control;
         mh.msg_controllen = sizeof control;
-        ssize_t n = ::recvmsg(fd_, &mh, MSG_DONTWAIT | MSG_TRUNC);
+        ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == ENETDOWN || errno == ENXIO || errno == ENODEV) return false;
             if (errno != EAGAIN && errno != EWOULDBLOCK) ++k_.read_errors;
             break;
         }
-        // Loopback shows each packet twice (sent, then received): the received copy is kept.
+        // Without PACKET_IGNORE_OUTGOING loopback shows each packet twice (sent, then
+        // received): the received copy is kept.
         if (from.sll_pkttype == PACKET_OUTGOING && from.sll_hatype == ARPHRD_LOOPBACK) continue;
         uint64_t ts = 0;
         for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
@@ -745,14 +810,180 @@ void DnsTracker::drain() {
         size_t len = std::min(static_cast<size_t>(n), buf_.size());
         on_packet(std::span<const uint8_t>(buf_.data(), len), ts);
     }
-    read_socket_drops();
+    return true;
 }
 
-void DnsTracker::read_socket_drops() {
+void DnsTracker::read_socket_drops(int fd) {
     tpacket_stats st{};
     socklen_t len = sizeof st;
-    if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+    if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
         k_.socket_drops += st.tp_drops;  // the kernel resets them on every read
+}
+
+// ---- interfaces: one tap per non-loopback interface, kept in step by rtnetlink
+
+bool DnsTracker::start_links(std::string& err) {
+    link_fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (link_fd_ < 0) {
+        err = errno_text("DNS: socket(NETLINK_ROUTE)", errno);
+        return false;
+    }
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = RTMGRP_LINK;
+    if (::bind(link_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        err = errno_text("DNS: bind the rtnetlink socket to RTMGRP_LINK", errno);
+        return false;
+    }
+    int rcvbuf = 1 << 20;
+    ::setsockopt(link_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    link_buf_.resize(MNL_SOCKET_BUFFER_SIZE);
+    resync_links();
+    if (!link_watch_.start(reactor_, link_fd_, POLLIN, [this](int res) {
+            if (res < 0) {
+                ++k_.read_errors;
+                LOG_WARN("network_tracer: DNS rtnetlink socket: %s", std::strerror(-res));
+                return;
+            }
+            on_link_readable();
+        })) {
+        err = "DNS: the reactor has no room to watch the rtnetlink socket";
+        return false;
+    }
+    return true;
+}
+
+// Reads the interface list whole (a dump on a socket of its own, so that events queued on
+// link_fd_ stay in order), opens the taps it lacks and closes those of interfaces gone.
+void DnsTracker::resync_links() {
+    ++k_.link_resyncs;
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+        LOG_WARN("network_tracer: DNS: socket(NETLINK_ROUTE): %s", std::strerror(errno));
+        return;
+    }
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[NLMSG_SPACE(sizeof(ifinfomsg))]{};
+    auto* nlh = mnl_nlmsg_put_header(req);
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = 1;
+    auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifi->ifi_family = AF_UNSPEC;
+    std::vector<int> seen;
+    bool done = false;
+    if (::send(fd, nlh, nlh->nlmsg_len, 0) < 0) {
+        LOG_WARN("network_tracer: DNS: RTM_GETLINK: %s", std::strerror(errno));
+        done = true;
+        seen.clear();
+    }
+    bool complete = false;
+    while (!done) {
+        ssize_t n = ::recv(fd, link_buf_.data(), link_buf_.size(), 0);
+        if (n <= 0) {
+            LOG_WARN("network_tracer: DNS: the interface list could not be read: %s",
+                     n == 0 ? "end of stream" : std::strerror(errno));
+            break;
+        }
+        auto* m = reinterpret_cast<const nlmsghdr*>(link_buf_.data());
+        int left = static_cast<int>(n);
+        for (; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
+            if (m->nlmsg_type == NLMSG_DONE) {
+                done = complete = true;
+                break;
+            }
+            if (m->nlmsg_type == NLMSG_ERROR) {
+                done = true;
+                break;
+            }
+            link_message(m, true, &seen);
+        }
+    }
+    ::close(fd);
+    if (!complete) return;  // keep what is open: better a stale tap than none
+    std::vector<int> gone;
+    for (const auto& [ifindex, tap] : taps_)
+        if (std::find(seen.begin(), seen.end(), ifindex) == seen.end()) gone.push_back(ifindex);
+    for (int i : gone) close_tap(i);
+}
+
+void DnsTracker::on_link_readable() {
+    for (;;) {
+        ssize_t n = ::recv(link_fd_, link_buf_.data(), link_buf_.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ENOBUFS) {  // events were lost: read the whole list again
+                resync_links();
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) ++k_.read_errors;
+            return;
+        }
+        if (n == 0) return;
+        auto* m = reinterpret_cast<const nlmsghdr*>(link_buf_.data());
+        int left = static_cast<int>(n);
+        for (; mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) link_message(m, false, nullptr);
+    }
+}
+
+void DnsTracker::link_message(const void* msg, bool in_dump, std::vector<int>* seen) {
+    const auto* m = static_cast<const nlmsghdr*>(msg);
+    if (m->nlmsg_type != RTM_NEWLINK && m->nlmsg_type != RTM_DELLINK) return;
+    if (m->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return;
+    const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(m));
+    if (ifi->ifi_index <= 0) return;
+    // Loopback's packets are all received again on it: the received-packet socket has them.
+    if (ifi->ifi_type == ARPHRD_LOOPBACK) return;
+    if (m->nlmsg_type == RTM_DELLINK && !in_dump) {
+        close_tap(ifi->ifi_index);
+        return;
+    }
+    if (seen != nullptr) seen->push_back(ifi->ifi_index);
+    // A tap on an interface that is down would fail at once (ENETDOWN): it opens when the
+    // interface comes up (an RTM_NEWLINK with IFF_UP), and closes when it goes down.
+    if ((ifi->ifi_flags & IFF_UP) == 0) {
+        close_tap(ifi->ifi_index);
+        return;
+    }
+    if (taps_.find(ifi->ifi_index) == taps_.end()) open_tap(ifi->ifi_index);
+}
+
+void DnsTracker::open_tap(int ifindex) {
+    if (taps_.size() >= kMaxTaps) {
+        ++k_.taps_refused;
+        return;
+    }
+    auto fd = open_packet_socket(kTapFilter, ifindex, false, nullptr);
+    if (!fd) {
+        // An interface gone between its event and the bind (ENODEV) is not worth a warning.
+        ++k_.tap_errors;
+        LOG_DEBUG("network_tracer: interface %d: %s", ifindex, fd.error().c_str());
+        return;
+    }
+    auto tap = std::make_unique<Tap>();
+    tap->fd = *fd;
+    if (!tap->watch.start(reactor_, *fd, POLLIN, [this, ifindex, f = *fd](int res) {
+            // ENETDOWN once the interface is unregistered: the tap is done.
+            if (!drain_fd(f) || res < 0 || (res & POLLHUP) != 0) {
+                close_tap(ifindex);
+                return;
+            }
+            read_socket_drops(f);
+        })) {
+        ++k_.tap_errors;
+        LOG_WARN("network_tracer: DNS: the reactor has no room to watch interface %d", ifindex);
+        return;
+    }
+    ++k_.taps_opened;
+    taps_.emplace(ifindex, std::move(tap));
+}
+
+void DnsTracker::close_tap(int ifindex) {
+    auto it = taps_.find(ifindex);
+    if (it == taps_.end()) return;
+    ++k_.taps_closed;
+    taps_.erase(it);
 }
 
 void DnsTracker::on_packet(std::span<const uint8_t> pkt, uint64_t ts_us) {
@@ -818,7 +1049,8 @@ DnsPoll& DnsTracker::begin_poll(std::string_view client,
     std::erase_if(clients_, [&](const auto& kv) {
         return std::find(clients.begin(), clients.end(), kv.first) == clients.end();
     });
-    for (auto id : clients) clients_.try_emplace(std::string(id));
+    for (auto id : clients)
+        if (clients_.find(id) == clients_.end()) clients_.try_emplace(std::string(id));
     for (auto& [id, buf] : clients_) {
         for (const auto& [key, by] : fresh) {
             for (const auto& [dq, st] : by) {
@@ -840,7 +1072,7 @@ DnsPoll& DnsTracker::begin_poll(std::string_view client,
         }
     }
     DnsStatsByKey mine;
-    if (auto it = clients_.find(std::string(client)); it != clients_.end()) {
+    if (auto it = clients_.find(client); it != clients_.end()) {
         mine.swap(it->second.stats);
         it->second.count = 0;
     }
@@ -892,6 +1124,13 @@ void DnsTracker::write_stats(http::JsonWriter& w) const {
     w.end_object();
     w.kv_uint("reverse_cache_expired", k_.cache_expired);
     w.kv_uint("read_errors", k_.read_errors);
+    w.kv_bool("ignore_outgoing", ignore_outgoing_);
+    w.kv_uint("taps", taps_.size());
+    w.kv_uint("taps_opened", k_.taps_opened);
+    w.kv_uint("taps_closed", k_.taps_closed);
+    w.kv_uint("tap_errors", k_.tap_errors);
+    w.kv_uint("taps_refused", k_.taps_refused);
+    w.kv_uint("link_resyncs", k_.link_resyncs);
     w.end_object();
 }
 

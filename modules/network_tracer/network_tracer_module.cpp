@@ -242,6 +242,7 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     double init_ms_ = 0;
     bool udp_ = false;
     std::unique_ptr<network_tracer::DnsTracker> dns_;
+    std::vector<std::string_view> poll_ids_;  // the client ids a poll hands the DNS tracker
     std::string dns_error_;
 };
 
@@ -572,9 +573,9 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
     c.streaming = true;
     network_tracer::DnsPoll* dns = nullptr;
     if (!dump && dns_) {
-        std::vector<std::string_view> ids;
-        for (const auto& k : clients_.clients()) ids.emplace_back(k->id);
-        dns = &dns_->begin_poll(c.id, ids);
+        poll_ids_.clear();  // kept between polls: no allocation once it has grown
+        for (const auto& k : clients_.clients()) poll_ids_.emplace_back(k->id);
+        dns = &dns_->begin_poll(c.id, poll_ids_);
     }
     stream_.encoder().set_dns(dns);
     stream_.start(c, *fd, mode, enc, pretty);

@@ -1,5 +1,6 @@
 // network_tracer_dns_unit_test.cpp — network_tracer's DNS parser and stat keeper without a kernel.
 #include <doctest/doctest.h>
+#include <linux/if_packet.h>
 
 #include <cstdint>
 #include <string>
@@ -128,7 +129,25 @@ TEST_CASE("network_tracer dns: queries and responses over UDP and TCP") {
     Bytes cut = packet(message(1, 0x0100, "a.b"), 40000, 53);
     cut.resize(20 + 8 + 5);
     CHECK(N::parse_dns_packet(cut, p) == N::ParseResult::truncated);
-    CHECK(N::dns_socket_filter().size() == 22);
+    // The tap's filter: the packet type first, every other packet refused at the shared filter's
+    // last instruction, and the shared filter unchanged behind it (its jumps are relative).
+    auto f = N::dns_socket_filter();
+    auto t = N::dns_tap_filter();
+    REQUIRE(t.size() == f.size() + 2);
+    CHECK(t[0].code == (BPF_LD | BPF_B | BPF_ABS));
+    CHECK(t[0].k == static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE));
+    CHECK(t[1].code == (BPF_JMP | BPF_JEQ | BPF_K));
+    CHECK(t[1].k == PACKET_OUTGOING);
+    CHECK(t[1].jt == 0);
+    CHECK(2u + t[1].jf == t.size() - 1);
+    CHECK(t.back().code == (BPF_RET | BPF_K));
+    CHECK(t.back().k == 0);
+    for (size_t i = 0; i < f.size(); ++i) {
+        CHECK(t[i + 2].code == f[i].code);
+        CHECK(t[i + 2].k == f[i].k);
+        CHECK(t[i + 2].jt == f[i].jt);
+        CHECK(t[i + 2].jf == f[i].jf);
+    }
 }
 
 TEST_CASE("network_tracer dns: the stat keeper's latency, timeouts, late responses and cap") {

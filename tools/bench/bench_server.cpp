@@ -19,6 +19,10 @@
 //       polls the map fd instead of libbpf's epoll fd; consumer=uring-{multishot,oneshot}[-defer]
 //       is a bare io_uring poll loop of that shape (-defer: SINGLE_ISSUER|DEFER_TASKRUN) that
 //       drains only when a completion says so, so a lost wake-up shows as lost events.
+//   rp_bench_server empty-hooks
+//       Attaches tools/bench/empty_hooks.bpf.c (programs that do nothing on network_tracer's
+//       UDP tracepoints), prints "attached" and waits for SIGTERM or SIGINT: the host-overhead
+//       benchmark's floor of any program on those hooks.
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -88,7 +92,8 @@ int usage() {
                  "       rp_bench_server events --config FILE --consumer "
                  "daemon|daemon-mapfd|libbpf\n                       [--rate N]"
                  "                       [--seconds S] [--ring-bytes B] [--driver-cpu CPU]\n"
-                 "                       [--start-delay-ms MS] [--per-call K]\n");
+                 "                       [--start-delay-ms MS] [--per-call K]\n"
+                 "       rp_bench_server empty-hooks\n");
     return 2;
 }
 
@@ -510,6 +515,45 @@ int run_events(const Args& a, const conf::Config& cfg) {
 }
 #endif
 
+#if RINGPROBE_WITH_BPF
+int run_empty_hooks() {
+    bpf_object* obj = bpf_object__open_file(RP_EMPTY_HOOKS_OBJ, nullptr);
+    if (obj == nullptr) {
+        std::fprintf(stderr, "rp_bench_server: open %s: %s\n", RP_EMPTY_HOOKS_OBJ,
+                     std::strerror(errno));
+        return 1;
+    }
+    if (int e = bpf_object__load(obj); e != 0) {
+        std::fprintf(stderr, "rp_bench_server: load %s: %s\n", RP_EMPTY_HOOKS_OBJ,
+                     std::strerror(-e));
+        return 1;
+    }
+    std::vector<bpf_link*> links;
+    bpf_program* p = nullptr;
+    bpf_object__for_each_program(p, obj) {
+        bpf_link* l = bpf_program__attach(p);
+        if (l == nullptr) {
+            std::fprintf(stderr, "rp_bench_server: attach %s: %s\n", bpf_program__name(p),
+                         std::strerror(errno));
+            return 1;
+        }
+        links.push_back(l);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    std::printf("attached\n");
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    for (bpf_link* l : links) bpf_link__destroy(l);
+    bpf_object__close(obj);
+    return 0;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -552,6 +596,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     if (a.mode == "serve") return run_serve(*cfg);
 #if RINGPROBE_WITH_BPF
+    if (a.mode == "empty-hooks") return run_empty_hooks();
     if (a.mode == "events") {
         if (a.consumer != "daemon" && a.consumer != "daemon-mapfd" && a.consumer != "libbpf" &&
             !a.consumer.starts_with("uring-"))
