@@ -58,6 +58,7 @@ static_assert(sizeof(Tuple) == 36, "Tuple is compared with memcmp: no padding");
 
 TranslationCache::TranslationCache(size_t max_entries, uint64_t orphan_ms)
     : max_(std::min(max_entries, kMaxTuples)), orphan_ms_(orphan_ms) {
+    static_assert(sizeof(Entry) == 88, "docs/modules/network_tracer.md gives 88 bytes per entry");
     if (max_ == 0) return;
     // Load factor at most 2/3 at the cap (linear probing; a miss reads few slots, and the 7-bit
     // tag in each slot spares most entry reads).
@@ -166,18 +167,13 @@ size_t TranslationCache::put(const Tuple& k, const Tuple& repl, uint8_t type, ui
     } else {
         idx = high_++;
     }
-    Entry& e = entries_[idx];
-    e.key = k;
-    e.tr = IpTranslation{repl};
-    e.netns = netns;
-    e.type = type;
-    e.flags = kLive;
-    e.expires_ms = 0;
-    if (orphan) {
-        e.flags |= kOrphan;
-        e.expires_ms = now_ms + orphan_ms_;
-        ++orphans_;
-    }
+    new (&entries_[idx]) Entry{.expires_ms = orphan ? now_ms + orphan_ms_ : 0,
+                               .key = k,
+                               .tr = IpTranslation{repl},
+                               .netns = netns,
+                               .type = type,
+                               .flags = static_cast<uint8_t>(kLive | (orphan ? kOrphan : 0))};
+    orphans_ += orphan;
     size_t i = home(h);
     while (index_[i] != 0)
         if (++i == nslots_) i = 0;
