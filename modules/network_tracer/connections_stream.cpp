@@ -93,6 +93,10 @@ void ConnectionsStream::encode_conn(const nt_conn& c) {
     encoder_.conn(c, intra, t);
 }
 
+namespace {
+constexpr size_t kPrefetchAhead = 8;  // records
+}  // namespace
+
 void ConnectionsStream::encode_records() {
     size_t rec = mode_ == Mode::dump ? sizeof(nt_dump) : sizeof(nt_conn);
     size_t off = 0;
@@ -102,6 +106,13 @@ void ConnectionsStream::encode_records() {
             std::memcpy(&d, buf_ + off, sizeof d);
             dump_record(d);
         } else {
+            // The translation lookup of a record a few ahead is started now (its index line is
+            // a cache miss, the most of a lookup's cost), so that it is in cache when encoded.
+            if (translator_ != nullptr && off + (kPrefetchAhead + 1) * rec <= have_) {
+                nt_conn n;
+                std::memcpy(&n, buf_ + off + kPrefetchAhead * rec, sizeof n);
+                translator_->prefetch(n);
+            }
             nt_conn c;
             std::memcpy(&c, buf_ + off, sizeof c);
             encode_conn(c);

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/filter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -38,7 +37,7 @@ constexpr uint64_t kCompactMs = 60000;    // upstream's compactInterval
 constexpr uint64_t kResyncGapMs = 10000;  // at most one resync dump per namespace per 10 s
 constexpr size_t kReadsPerTurn = 64;      // reads of one socket per readiness
 constexpr uint64_t kCoalesceMs = 10;      // events wait at most this long to be read
-constexpr size_t kMemo = 4096;            // local_endpoint() answers kept per poll
+constexpr size_t kMemo = 4096;            // local_endpoint() answers kept per poll (slots)
 
 constexpr http::MetricFamily kEntries{"ringprobe_network_tracer_conntrack_entries",
                                       http::MetricKind::gauge,
@@ -61,16 +60,57 @@ uint32_t ns_inode(const char* path) {
     return ::stat(path, &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
-void set_addr(nt_addr& a, const nf_conntrack* ct, int l3, nf_conntrack_attr v4,
-              nf_conntrack_attr v6) {
-    std::memset(a.a, 0, 16);
-    if (l3 == AF_INET) {
-        a.a[10] = a.a[11] = 0xff;
-        uint32_t ip = nfct_get_attr_u32(ct, v4);
-        std::memcpy(a.a + 12, &ip, 4);
-    } else if (const void* p = nfct_get_attr(ct, v6)) {
-        std::memcpy(a.a, p, 16);
-    }
+// Walks the attributes in [begin, end) (libmnl's mnl_attr_for_each, whose macro C++ cannot take).
+template <typename F>
+void each_attr(const void* begin, const void* end, F&& f) {
+    for (auto* a = static_cast<const nlattr*>(begin); mnl_attr_ok(
+             a, static_cast<int>(static_cast<const char*>(end) - reinterpret_cast<const char*>(a)));
+         a = mnl_attr_next(a))
+        f(a);
+}
+
+template <typename F>
+void each_nested(const nlattr* nest, F&& f) {
+    const char* p = static_cast<const char*>(mnl_attr_get_payload(nest));
+    each_attr(p, p + mnl_attr_get_payload_len(nest), f);
+}
+
+// One direction of a conntrack message (CTA_TUPLE_ORIG or CTA_TUPLE_REPLY), read with libmnl's
+// attribute walk straight into `t` (nothing allocated; an attribute missing or too short leaves
+// its field zero, which is_nat() rejects). `l4`: CTA_PROTO_NUM.
+void parse_tuple(const nlattr* tuple, Tuple& t, uint8_t& l4) {
+    each_nested(tuple, [&](const nlattr* a) {
+        uint16_t type = mnl_attr_get_type(a);
+        if (type == CTA_TUPLE_IP) {
+            each_nested(a, [&](const nlattr* ip) {
+                uint16_t it = mnl_attr_get_type(ip);
+                nt_addr* dst = it == CTA_IP_V4_SRC || it == CTA_IP_V6_SRC   ? &t.src
+                               : it == CTA_IP_V4_DST || it == CTA_IP_V6_DST ? &t.dst
+                                                                            : nullptr;
+                if (dst == nullptr) return;
+                bool v4 = it == CTA_IP_V4_SRC || it == CTA_IP_V4_DST;
+                if (mnl_attr_get_payload_len(ip) < (v4 ? 4u : 16u)) return;
+                std::memset(dst->a, 0, 16);
+                if (v4) {
+                    dst->a[10] = dst->a[11] = 0xff;
+                    std::memcpy(dst->a + 12, mnl_attr_get_payload(ip), 4);
+                } else {
+                    std::memcpy(dst->a, mnl_attr_get_payload(ip), 16);
+                }
+            });
+        } else if (type == CTA_TUPLE_PROTO) {
+            each_nested(a, [&](const nlattr* p) {
+                uint16_t pt = mnl_attr_get_type(p);
+                uint16_t len = mnl_attr_get_payload_len(p);
+                if (pt == CTA_PROTO_NUM && len >= 1)
+                    l4 = mnl_attr_get_u8(p);
+                else if (pt == CTA_PROTO_SRC_PORT && len >= 2)
+                    t.sport = ntohs(mnl_attr_get_u16(p));
+                else if (pt == CTA_PROTO_DST_PORT && len >= 2)
+                    t.dport = ntohs(mnl_attr_get_u16(p));
+            });
+        }
+    });
 }
 
 }  // namespace
@@ -169,12 +209,6 @@ void Conntrack::start() {
     if (!o_.enabled) {
         state_ = State::off;
         reason_ = "system_probe_config.enable_conntrack is false";
-        return;
-    }
-    ct_ = nfct_new();
-    if (ct_ == nullptr) {
-        state_ = State::off;
-        reason_ = "nfct_new: out of memory";
         return;
     }
     start_ms_ = now_ms();
@@ -291,8 +325,6 @@ void Conntrack::stop() {
         if (s->nl) mnl_socket_close(s->nl);
     }
     sources_.clear();
-    if (ct_) nfct_destroy(ct_);
-    ct_ = nullptr;
     cache_.clear();
 }
 
@@ -404,20 +436,24 @@ void Conntrack::handle(Source& s, const void* buf, size_t len) {
 }
 
 void Conntrack::entry(Source& s, const nlmsghdr* nlh, bool event) {
-    // A fresh object per message: parsing sets attributes, it never clears the previous ones.
-    nf_conntrack* fresh = nfct_new();
-    if (fresh == nullptr) {
+    // The attributes are walked in place (libmnl): no per-message object (libnetfilter_conntrack's
+    // nfct_new + nfct_nlmsg_parse + nfct_destroy allocated and parsed every attribute).
+    if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg))) {
         ++msg_errors_;
         return;
     }
-    nfct_destroy(ct_);
-    ct_ = fresh;
-    if (nfct_nlmsg_parse(nlh, ct_) < 0) {
-        ++msg_errors_;
-        return;
-    }
-    uint8_t l4 = nfct_get_attr_u8(ct_, ATTR_ORIG_L4PROTO);
-    int l3 = nfct_get_attr_u8(ct_, ATTR_ORIG_L3PROTO);
+    const auto* g = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+    int l3 = g->nfgen_family;
+    Tuple o, r;
+    uint8_t l4 = 0, l4_reply = 0;
+    each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)), mnl_nlmsg_get_payload_tail(nlh),
+              [&](const nlattr* a) {
+                  uint16_t type = mnl_attr_get_type(a);
+                  if (type == CTA_TUPLE_ORIG)
+                      parse_tuple(a, o, l4);
+                  else if (type == CTA_TUPLE_REPLY)
+                      parse_tuple(a, r, l4_reply);
+              });
     bool destroy = (nlh->nlmsg_type & 0xff) == IPCTNL_MSG_CT_DELETE;
     if (event) {
         ++events_;
@@ -436,15 +472,6 @@ void Conntrack::entry(Source& s, const nlmsghdr* nlh, bool event) {
     else
         return;
     if (l3 != AF_INET && l3 != AF_INET6) return;
-    Tuple o, r;
-    set_addr(o.src, ct_, l3, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC);
-    set_addr(o.dst, ct_, l3, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST);
-    set_addr(r.src, ct_, l3, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC);
-    set_addr(r.dst, ct_, l3, ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_DST);
-    o.sport = ntohs(nfct_get_attr_u16(ct_, ATTR_ORIG_PORT_SRC));
-    o.dport = ntohs(nfct_get_attr_u16(ct_, ATTR_ORIG_PORT_DST));
-    r.sport = ntohs(nfct_get_attr_u16(ct_, ATTR_REPL_PORT_SRC));
-    r.dport = ntohs(nfct_get_attr_u16(ct_, ATTR_REPL_PORT_DST));
     if (destroy) {
         cache_.destroyed(o, r, t, s.netns, now_ms());
         return;
@@ -467,15 +494,23 @@ const IpTranslation* Conntrack::lookup(const nt_conn& c) {
     return tr;
 }
 
+void Conntrack::prefetch(const nt_conn& c) const {
+    if (state_ == State::off) return;
+    cache_.prefetch(Tuple{.src = c.saddr, .dst = c.daddr, .sport = c.sport, .dport = c.dport},
+                    c.type, c.netns);
+}
+
 bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const {
     if (endpoints_fd_ < 0) return false;
-    // The memo's key: a hash of the endpoint (FNV-1a); a collision could only make intraHost
-    // take the other endpoint's answer, within one poll.
-    uint64_t h = 1469598103934665603ull;
-    for (uint8_t b : a.a) h = (h ^ b) * 1099511628211ull;
-    h = (h ^ port) * 1099511628211ull;
-    h = (h ^ type) * 1099511628211ull;
-    if (auto f = endpoint_memo_.find(h); f != endpoint_memo_.end()) return f->second;
+    if (endpoint_memo_.empty()) endpoint_memo_.resize(kMemo);
+    uint64_t w[2];
+    std::memcpy(w, a.a, 16);
+    uint64_t h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ull) ^ (uint64_t{port} << 8 | type)) *
+                 0xbf58476d1ce4e5b9ull;
+    Memo& m = endpoint_memo_[(h >> 40) % kMemo];
+    if (m.gen == memo_gen_ && m.port == port && m.type == type &&
+        std::memcmp(m.addr.a, a.a, 16) == 0)
+        return m.found;
     struct {
         nt_addr addr;
         uint16_t port;
@@ -486,8 +521,7 @@ bool Conntrack::local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) co
     uint32_t n = 0;
     ++endpoint_lookups_;
     bool found = bpf_map_lookup_elem(endpoints_fd_, &k, &n) == 0;
-    if (endpoint_memo_.size() >= kMemo) endpoint_memo_.clear();
-    endpoint_memo_.emplace(h, found);
+    m = Memo{.addr = a, .port = port, .type = type, .found = found, .gen = memo_gen_};
     return found;
 }
 

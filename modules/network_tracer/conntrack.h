@@ -1,5 +1,5 @@
 // conntrack.h — Conntrack: NAT translations from the kernel's connection tracking, over netlink
-// (libmnl sockets, libnetfilter_conntrack parsing), on the reactor: each namespace's ctnetlink
+// (libmnl sockets and attribute parsing), on the reactor: each namespace's ctnetlink
 // socket is an FdWatch on the one io_uring.
 //
 //   start()   one socket per network namespace (the daemon's, and with all_namespaces every one
@@ -34,7 +34,6 @@
 #include "modules/network_tracer/translation.h"
 
 struct mnl_socket;
-struct nf_conntrack;
 struct nlmsghdr;
 
 namespace rp::modules::network_tracer {
@@ -63,8 +62,9 @@ class Conntrack final : public Translator {
     void set_endpoints_fd(int fd) { endpoints_fd_ = fd; }
 
     const IpTranslation* lookup(const nt_conn& c) override;
+    void prefetch(const nt_conn& c) const override;
     bool local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const override;
-    void begin_poll() override { endpoint_memo_.clear(); }
+    void begin_poll() override { ++memo_gen_; }
 
     // "ready", "initializing", "degraded: <reason>" or "off: <reason>".
     std::string status() const;
@@ -103,12 +103,21 @@ class Conntrack final : public Translator {
     ConntrackOptions o_;
     TranslationCache cache_;
     std::vector<std::unique_ptr<Source>> sources_;
-    nf_conntrack* ct_ = nullptr;
     uint32_t self_netns_ = 0;
     int endpoints_fd_ = -1;
     // local_endpoint() answers of this poll (many clients of a service share its backend's
-    // endpoint): one map lookup (a system call) per distinct endpoint, at most kMemo kept.
-    mutable std::unordered_map<uint64_t, bool> endpoint_memo_;
+    // endpoint): one map lookup (a system call) per distinct endpoint. Direct-mapped, compared
+    // whole (a colliding endpoint replaces the answer, never takes it); an answer of an earlier
+    // poll (gen != memo_gen_) is not used.
+    struct Memo {
+        nt_addr addr;
+        uint16_t port;
+        uint8_t type;
+        bool found;
+        uint32_t gen;  // 0: never set
+    };
+    mutable std::vector<Memo> endpoint_memo_;
+    uint32_t memo_gen_ = 1;
     mutable uint64_t endpoint_lookups_ = 0;
     uint32_t next_seq_ = 1;
     State state_ = State::off;

@@ -1,7 +1,12 @@
 // translation.cpp — see translation.h.
 #include "modules/network_tracer/translation.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace rp::modules::network_tracer {
 namespace {
@@ -15,11 +20,6 @@ bool addr_zero(const nt_addr& a) {
 
 bool addr_eq(const nt_addr& x, const nt_addr& y) { return std::memcmp(x.a, y.a, 16) == 0; }
 
-bool tuple_eq(const Tuple& x, const Tuple& y) {
-    return addr_eq(x.src, y.src) && addr_eq(x.dst, y.dst) && x.sport == y.sport &&
-           x.dport == y.dport;
-}
-
 }  // namespace
 
 bool addr_loopback(const nt_addr& a) {
@@ -29,23 +29,80 @@ bool addr_loopback(const nt_addr& a) {
     return std::memcmp(a.a, kOne, 16) == 0;
 }
 
-bool TranslationCache::Key::operator==(const Key& o) const {
-    return netns == o.netns && type == o.type && tuple_eq(t, o.t);
+namespace {
+
+constexpr uint32_t kTagShift = 25;
+constexpr uint32_t kEntryMask = (uint32_t{1} << kTagShift) - 1;
+constexpr size_t kMaxTuples = size_t{1} << 24;
+constexpr size_t kNone = SIZE_MAX;
+
+// Anonymous private memory: zero pages that use no memory until written (a cache sized for the
+// cap holds only what it has used; malloc could hand back reused, hence zeroed-by-writing, heap).
+void* map_zeroed(size_t bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return p;
 }
 
-size_t TranslationCache::KeyHash::operator()(const Key& k) const {
+// Back to zero pages (their memory returned).
+void drop_pages(void* p, size_t bytes) {
+    if (::madvise(p, bytes, MADV_DONTNEED) != 0) std::memset(p, 0, bytes);
+}
+
+bool key_eq(const Tuple& a, const Tuple& b) { return std::memcmp(&a, &b, sizeof(Tuple)) == 0; }
+
+}  // namespace
+
+static_assert(sizeof(Tuple) == 36, "Tuple is compared with memcmp: no padding");
+
+TranslationCache::TranslationCache(size_t max_entries, uint64_t orphan_ms)
+    : max_(std::min(max_entries, kMaxTuples)), orphan_ms_(orphan_ms) {
+    static_assert(sizeof(Entry) == 88, "docs/modules/network_tracer.md gives 88 bytes per entry");
+    if (max_ == 0) return;
+    // Load factor at most 2/3 at the cap (linear probing; a miss reads few slots, and the 7-bit
+    // tag in each slot spares most entry reads).
+    nslots_ = max_ + max_ / 2 + 1;
+    index_ = static_cast<uint32_t*>(map_zeroed(nslots_ * sizeof(uint32_t)));
+    entries_ = static_cast<Entry*>(map_zeroed(max_ * sizeof(Entry)));
+}
+
+TranslationCache::~TranslationCache() {
+    if (index_ != nullptr) ::munmap(index_, nslots_ * sizeof(uint32_t));
+    if (entries_ != nullptr) ::munmap(entries_, max_ * sizeof(Entry));
+}
+
+uint64_t TranslationCache::hash(const Tuple& t, uint8_t type, uint32_t netns) {
     // Eight-byte words mixed with multiplications (a lookup per reported connection: a byte loop
     // would cost more than the rest of it).
     uint64_t w[5];
-    std::memcpy(&w[0], k.t.src.a, 16);
-    std::memcpy(&w[2], k.t.dst.a, 16);
-    w[4] = (uint64_t{k.t.sport} << 48) | (uint64_t{k.t.dport} << 32) | k.netns;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ k.type;
+    std::memcpy(&w[0], t.src.a, 16);
+    std::memcpy(&w[2], t.dst.a, 16);
+    w[4] = (uint64_t{t.sport} << 48) | (uint64_t{t.dport} << 32) | netns;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ type;
     for (uint64_t x : w) {
         h ^= x * 0xbf58476d1ce4e5b9ull;
         h = (h << 27 | h >> 37) * 0x94d049bb133111ebull;
     }
-    return static_cast<size_t>(h ^ (h >> 31));
+    return h ^ (h >> 31);
+}
+
+size_t TranslationCache::home(uint64_t h) const {
+    return static_cast<size_t>(((h >> 32) * nslots_) >> 32);  // the high half, to [0, nslots_)
+}
+
+size_t TranslationCache::find(const Tuple& t, uint8_t type, uint32_t netns, uint64_t h) const {
+    if (nslots_ == 0) return kNone;
+    auto tag = static_cast<uint32_t>(h & 0x7f);
+    for (size_t i = home(h);;) {
+        uint32_t s = index_[i];
+        if (s == 0) return kNone;
+        if ((s >> kTagShift) == tag) {
+            const Entry& e = entries_[(s & kEntryMask) - 1];
+            if (e.netns == netns && e.type == type && key_eq(e.key, t)) return i;
+        }
+        if (++i == nslots_) i = 0;
+    }
 }
 
 bool TranslationCache::is_nat(const Tuple& o, const Tuple& r) {
@@ -56,41 +113,79 @@ bool TranslationCache::is_nat(const Tuple& o, const Tuple& r) {
            o.dport != r.sport;
 }
 
-void TranslationCache::erase(List::iterator it) {
-    if (it->orphan) --orphans_;
-    map_.erase(it->key);
-    lru_.erase(it);
+void TranslationCache::remove(uint32_t idx) {
+    Entry& e = entries_[idx];
+    // Its slot, then backward-shift deletion: the slots after it that would be found from an
+    // earlier position move back, so that no probe sequence has a hole (no tombstones).
+    size_t i = home(hash(e.key, e.type, e.netns));
+    while ((index_[i] & kEntryMask) != idx + 1)
+        if (++i == nslots_) i = 0;
+    for (size_t j = i;;) {
+        if (++j == nslots_) j = 0;
+        uint32_t s = index_[j];
+        if (s == 0) break;
+        const Entry& o = entries_[(s & kEntryMask) - 1];
+        size_t k = home(hash(o.key, o.type, o.netns));
+        // o may fill i unless its home lies cyclically in (i, j].
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        index_[i] = s;
+        i = j;
+    }
+    index_[i] = 0;
+    if (e.flags & kOrphan) --orphans_;
+    e.flags = 0;
+    e.netns = free_;
+    free_ = idx;
+    --size_;
 }
 
-size_t TranslationCache::put(const Key& k, const Tuple& repl, bool orphan, uint64_t now_ms) {
-    size_t evicted = 0;
-    if (auto f = map_.find(k); f != map_.end()) erase(f->second);
+size_t TranslationCache::put(const Tuple& k, const Tuple& repl, uint8_t type, uint32_t netns,
+                             bool orphan, uint64_t now_ms) {
     if (max_ == 0) return 0;
-    // Second chance (CLOCK): an entry used since it last reached the end goes back to the front;
-    // get() only marks it, so a lookup writes no list links (a poll looks up every connection).
-    while (map_.size() >= max_) {
-        auto last = std::prev(lru_.end());
-        if (last->used) {
-            last->used = false;
-            lru_.splice(lru_.begin(), lru_, last);
+    uint64_t h = hash(k, type, netns);
+    size_t evicted = 0;
+    if (size_t f = find(k, type, netns, h); f != kNone) remove((index_[f] & kEntryMask) - 1);
+    // Second chance (CLOCK): the hand passes over the entries; one used since the hand last
+    // passed is spared once, the first one not used is evicted. get() only sets a flag.
+    while (size_ >= max_) {
+        Entry& e = entries_[hand_];
+        uint32_t at = hand_;
+        if (++hand_ == max_) hand_ = 0;
+        if (!(e.flags & kLive)) continue;
+        if (e.flags & kUsed) {
+            e.flags &= static_cast<uint8_t>(~kUsed);
             continue;
         }
-        erase(last);
+        remove(at);
         ++evicted;
     }
-    lru_.push_front(Entry{.key = k, .tr = IpTranslation{repl}, .expires_ms = 0, .orphan = orphan});
-    if (orphan) {
-        lru_.front().expires_ms = now_ms + orphan_ms_;
-        ++orphans_;
+    uint32_t idx;
+    if (free_ != UINT32_MAX) {
+        idx = free_;
+        free_ = entries_[idx].netns;
+    } else {
+        idx = high_++;
     }
-    map_.emplace(k, lru_.begin());
+    new (&entries_[idx]) Entry{.expires_ms = orphan ? now_ms + orphan_ms_ : 0,
+                               .key = k,
+                               .tr = IpTranslation{repl},
+                               .netns = netns,
+                               .type = type,
+                               .flags = static_cast<uint8_t>(kLive | (orphan ? kOrphan : 0))};
+    orphans_ += orphan;
+    size_t i = home(h);
+    while (index_[i] != 0)
+        if (++i == nslots_) i = 0;
+    index_[i] = static_cast<uint32_t>(h & 0x7f) << kTagShift | (idx + 1);
+    ++size_;
     return evicted;
 }
 
 size_t TranslationCache::add(const Tuple& orig, const Tuple& reply, uint8_t type, uint32_t netns,
                              bool orphan, uint64_t now_ms) {
-    size_t e = put(Key{orig, netns, type}, reply, orphan, now_ms);
-    e += put(Key{reply, netns, type}, orig, orphan, now_ms);
+    size_t e = put(orig, reply, type, netns, orphan, now_ms);
+    e += put(reply, orig, type, netns, orphan, now_ms);
     return e;
 }
 
@@ -98,12 +193,12 @@ bool TranslationCache::destroyed(const Tuple& orig, const Tuple& reply, uint8_t 
                                  uint32_t netns, uint64_t now_ms) {
     bool known = false;
     for (const Tuple* t : {&orig, &reply}) {
-        auto f = map_.find(Key{*t, netns, type});
-        if (f == map_.end()) continue;
+        size_t f = find(*t, type, netns, hash(*t, type, netns));
+        if (f == kNone) continue;
         known = true;
-        Entry& e = *f->second;
-        if (!e.destroyed) {
-            e.destroyed = true;
+        Entry& e = entries_[(index_[f] & kEntryMask) - 1];
+        if (!(e.flags & kDestroyed)) {
+            e.flags |= kDestroyed;
             e.expires_ms = now_ms + orphan_ms_;
         }
     }
@@ -111,43 +206,81 @@ bool TranslationCache::destroyed(const Tuple& orig, const Tuple& reply, uint8_t 
 }
 
 const IpTranslation* TranslationCache::get(const Tuple& t, uint8_t type, uint32_t netns) {
-    auto f = map_.find(Key{t, netns, type});
-    if (f == map_.end()) return nullptr;
-    auto it = f->second;
-    if (it->orphan) {  // a connection asked for it: kept until evicted or destroyed
-        it->orphan = false;
+    size_t f = find(t, type, netns, hash(t, type, netns));
+    if (f == kNone) return nullptr;
+    Entry& e = entries_[(index_[f] & kEntryMask) - 1];
+    if (e.flags & kOrphan) {  // a connection asked for it: kept until evicted or destroyed
+        e.flags &= static_cast<uint8_t>(~kOrphan);
         --orphans_;
-        if (!it->destroyed) it->expires_ms = 0;
+        if (!(e.flags & kDestroyed)) e.expires_ms = 0;
     }
-    it->used = true;
-    return &it->tr;
+    e.flags |= kUsed;
+    return &e.tr;
+}
+
+void TranslationCache::prefetch(const Tuple& t, uint8_t type, uint32_t netns) const {
+    if (nslots_ != 0) __builtin_prefetch(&index_[home(hash(t, type, netns))]);
 }
 
 size_t TranslationCache::compact(uint64_t now_ms) {
     size_t removed = 0;
-    for (auto it = lru_.begin(); it != lru_.end();) {
-        auto next = std::next(it);
-        if (it->expires_ms != 0 && it->expires_ms <= now_ms) {
-            erase(it);
+    for (uint32_t i = 0; i < high_; ++i) {
+        const Entry& e = entries_[i];
+        if ((e.flags & kLive) && e.expires_ms != 0 && e.expires_ms <= now_ms) {
+            remove(i);
             ++removed;
         }
-        it = next;
     }
     return removed;
 }
 
 void TranslationCache::clear() {
-    map_.clear();
-    lru_.clear();
+    if (nslots_ != 0 && (size_ != 0 || high_ != 0)) {
+        drop_pages(index_, nslots_ * sizeof(uint32_t));
+        drop_pages(entries_, max_ * sizeof(Entry));
+    }
+    high_ = 0;
+    free_ = UINT32_MAX;
+    hand_ = 0;
+    size_ = 0;
     orphans_ = 0;
 }
 
 size_t TranslationCache::memory_bytes() const {
-    // A list node (two pointers and the entry), a hash node (next pointer, key, iterator,
-    // cached hash) and a bucket pointer per entry.
-    size_t list_node = sizeof(Entry) + 2 * sizeof(void*);
-    size_t hash_node = sizeof(void*) + sizeof(Key) + sizeof(List::iterator) + sizeof(size_t);
-    return map_.size() * (list_node + hash_node) + map_.bucket_count() * sizeof(void*);
+    return nslots_ * sizeof(uint32_t) + size_t{high_} * sizeof(Entry);
+}
+
+bool TranslationCache::consistent() const {
+    size_t live = 0, orphans = 0, slots = 0;
+    for (uint32_t i = 0; i < high_; ++i) {
+        const Entry& e = entries_[i];
+        if (!(e.flags & kLive)) continue;
+        ++live;
+        orphans += (e.flags & kOrphan) != 0;
+        size_t f = find(e.key, e.type, e.netns, hash(e.key, e.type, e.netns));
+        if (f == kNone || (index_[f] & kEntryMask) != i + 1) return false;
+    }
+    for (size_t i = 0; i < nslots_; ++i) {
+        uint32_t s = index_[i];
+        if (s == 0) continue;
+        ++slots;
+        uint32_t idx = (s & kEntryMask) - 1;
+        if (idx >= high_ || !(entries_[idx].flags & kLive)) return false;
+        const Entry& e = entries_[idx];
+        if ((s >> kTagShift) != (hash(e.key, e.type, e.netns) & 0x7f)) return false;
+    }
+    return live == size_ && slots == size_ && orphans == orphans_ && size_ <= max_;
+}
+
+size_t TranslationCache::max_probe() const {
+    size_t worst = 0;
+    for (size_t i = 0; i < nslots_; ++i) {
+        if (index_[i] == 0) continue;
+        const Entry& e = entries_[(index_[i] & kEntryMask) - 1];
+        size_t h = home(hash(e.key, e.type, e.netns));
+        worst = std::max(worst, i >= h ? i - h : i + nslots_ - h);
+    }
+    return worst;
 }
 
 bool nat_intra_host(const nt_conn& c, const IpTranslation& t, const LocalEndpoint& local) {

@@ -2,10 +2,11 @@
 //
 //   TranslationCache  conntrack entries that are NAT (upstream IsNAT), each registered under its
 //                     original and its reply tuple (upstream conntrackCache.Add), with the
-//                     network namespace it lives in; bounded (LRU by second chance, evictions
-//                     counted); an entry
-//                     learnt from an event that no connection ever asked for ("orphan") and an
-//                     entry whose conntrack was destroyed expire after 2 minutes.
+//                     network namespace it lives in; an open-addressing table sized once for
+//                     conntrack_max_state_size tuples, bounded (second-chance clock eviction,
+//                     evictions counted); an entry learnt from an event that no connection ever
+//                     asked for ("orphan") and an entry whose conntrack was destroyed expire after
+//                     2 minutes.
 //   nat_rules()       upstream's intraHost and DNAT clean-up for a translated connection
 //                     (pkg/network/state.go determineConnectionIntraHost), in the streamed form
 //                     docs/modules/network_tracer.md describes.
@@ -16,8 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
-#include <unordered_map>
 
 #include "bpf/network_tracer.h"
 
@@ -36,8 +35,13 @@ struct IpTranslation {
 
 class TranslationCache {
   public:
-    explicit TranslationCache(size_t max_entries, uint64_t orphan_ms = 120000)
-        : max_(max_entries), orphan_ms_(orphan_ms) {}
+    // The table is sized once for max_entries tuples (clamped to 2^24): an index of
+    // index_slots() 4-byte slots and an array of max_entries entries, allocated zeroed (pages are
+    // touched only as entries are used); no allocation per insert or lookup.
+    explicit TranslationCache(size_t max_entries, uint64_t orphan_ms = 120000);
+    ~TranslationCache();
+    TranslationCache(const TranslationCache&) = delete;
+    TranslationCache& operator=(const TranslationCache&) = delete;
 
     // Upstream's IsNAT: every address and port known and the reply is not the mirror of the
     // original.
@@ -51,45 +55,56 @@ class TranslationCache {
     // the next polls still finds its translation). Returns whether the entry was known.
     bool destroyed(const Tuple& orig, const Tuple& reply, uint8_t type, uint32_t netns,
                    uint64_t now_ms);
-    // The translation of a connection seen from `t` (its local end as src); nullptr: none.
+    // The translation of a connection seen from `t` (its local end as src); nullptr: none. The
+    // pointer is valid until the next add(), compact() or clear().
     const IpTranslation* get(const Tuple& t, uint8_t type, uint32_t netns);
+    // Starts fetching the index slot get(t, type, netns) will read first (a hint only).
+    void prefetch(const Tuple& t, uint8_t type, uint32_t netns) const;
     // Drops expired entries; returns how many.
     size_t compact(uint64_t now_ms);
     void clear();
 
-    size_t size() const { return map_.size(); }
+    size_t size() const { return size_; }
     size_t orphans() const { return orphans_; }
     size_t max_entries() const { return max_; }
-    // Bytes held (entries, list and hash nodes, buckets), an estimate from their sizes.
+    size_t index_slots() const { return nslots_; }
+    // Bytes held: the index, and the entries up to the highest one ever used (the pages touched).
     size_t memory_bytes() const;
+    // Test support: every live entry is found through the index, every index slot names a live
+    // entry, the counts agree.
+    bool consistent() const;
+    // Test support: the longest distance of an index slot from its home slot (collisions).
+    size_t max_probe() const;
 
   private:
-    struct Key {
-        Tuple t;
-        uint32_t netns = 0;
-        uint8_t type = 0;
-        bool operator==(const Key& o) const;
-    };
-    struct KeyHash {
-        size_t operator()(const Key& k) const;
-    };
+    // One tuple: 88 bytes.
     struct Entry {
-        Key key;
+        uint64_t expires_ms;  // 0: never (until evicted)
+        Tuple key;
         IpTranslation tr;
-        uint64_t expires_ms = 0;  // 0: never (until evicted)
-        bool orphan = false;
-        bool destroyed = false;
-        bool used = false;  // asked for since it last reached the end of the list
+        uint32_t netns;  // a free entry: the next free one
+        uint8_t type;
+        uint8_t flags;  // kLive, kUsed, kOrphan, kDestroyed
     };
-    using List = std::list<Entry>;
+    static constexpr uint8_t kLive = 1, kUsed = 2, kOrphan = 4, kDestroyed = 8;
 
-    size_t put(const Key& k, const Tuple& repl, bool orphan, uint64_t now_ms);
-    void erase(List::iterator it);
+    static uint64_t hash(const Tuple& t, uint8_t type, uint32_t netns);
+    size_t home(uint64_t h) const;
+    // The index slot of the entry with this key, or SIZE_MAX.
+    size_t find(const Tuple& t, uint8_t type, uint32_t netns, uint64_t h) const;
+    size_t put(const Tuple& k, const Tuple& repl, uint8_t type, uint32_t netns, bool orphan,
+               uint64_t now_ms);
+    void remove(uint32_t entry);  // frees the entry and its index slot
 
     size_t max_;
     uint64_t orphan_ms_;
-    List lru_;  // front: most recently added or given a second chance
-    std::unordered_map<Key, List::iterator, KeyHash> map_;
+    size_t nslots_ = 0;
+    uint32_t* index_ = nullptr;  // 0: empty; else tag << 25 | (entry + 1)
+    Entry* entries_ = nullptr;
+    uint32_t high_ = 0;           // entries [0, high_) have been used
+    uint32_t free_ = UINT32_MAX;  // free list through Entry::netns
+    uint32_t hand_ = 0;           // the second-chance clock
+    size_t size_ = 0;
     size_t orphans_ = 0;
 };
 
@@ -106,6 +121,8 @@ class Translator {
     virtual void begin_poll() {}
     // The translation of `c`; nullptr: none.
     virtual const IpTranslation* lookup(const nt_conn& c) = 0;
+    // `c` will be looked up soon: its memory may be fetched now (no effect on answers).
+    virtual void prefetch(const nt_conn& c) const { (void)c; }
     // Whether (address, port, type) is the local end of a live connected socket of this host.
     virtual bool local_endpoint(const nt_addr& a, uint16_t port, uint8_t type) const = 0;
 };

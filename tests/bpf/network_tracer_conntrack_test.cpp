@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kServer = R"(
 import socket, sys, threading
-l = socket.socket()
+l = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind((sys.argv[1], 8080))
 l.listen(64)
@@ -123,6 +123,10 @@ struct Net {
         ip_a = net + ".1";
         ip_b = net + ".2";
         vip = net + ".100";
+        std::string net6 = "fd00:233:" + std::to_string(k) + "::";
+        ip6_a = net6 + "1";
+        ip6_b = net6 + "2";
+        vip6 = net6 + "100";
         std::string cmds[] = {
             "ip netns add " + a,
             "ip netns add " + b,
@@ -138,6 +142,13 @@ struct Net {
                 " nft add chain ip rpct out '{ type nat hook output priority -100; }'",
             "ip netns exec " + a + " nft add rule ip rpct out ip daddr " + vip +
                 " tcp dport 80 dnat to " + ip_b + ":8080",
+            "ip -n " + a + " addr add " + ip6_a + "/64 dev rpcta nodad",
+            "ip -n " + b + " addr add " + ip6_b + "/64 dev rpctb nodad",
+            "ip netns exec " + a + " nft add table ip6 rpct6",
+            "ip netns exec " + a +
+                " nft add chain ip6 rpct6 out '{ type nat hook output priority -100; }'",
+            "ip netns exec " + a + " nft add rule ip6 rpct6 out ip6 daddr " + vip6 +
+                " tcp dport 80 dnat to [" + ip6_b + "]:8080",
         };
         for (const auto& c : cmds) {
             auto [rc, out] = run_command(c + " 2>&1");
@@ -154,7 +165,7 @@ struct Net {
         run_command("ip netns del " + a + " 2>/dev/null");
         run_command("ip netns del " + b + " 2>/dev/null");
     }
-    std::string a, b, ip_a, ip_b, vip, error;
+    std::string a, b, ip_a, ip_b, vip, ip6_a, ip6_b, vip6, error;
     uint32_t ino_a = 0, ino_b = 0;
 };
 
@@ -372,6 +383,52 @@ TEST_CASE("network_tracer: DNAT by an nft rule gives the exact reply tuple; no N
         CHECK(dc->rip == net.ip_b);
         CHECK_FALSE(dc->tr.has_value());
         CHECK(dc->intra);
+    }
+}
+
+// The event and dump attributes are read with libmnl into the tuples: IPv6 addresses
+// (CTA_IP_V6_SRC/DST) as well as IPv4.
+TEST_CASE("network_tracer: IPv6 DNAT gives the exact reply tuple, from the dump and from events") {
+    rp::test::require_bpf_or_skip();
+    Net net;
+    REQUIRE_MESSAGE(net.error.empty(), net.error);
+    Proc server(net.b, kServer, {net.ip6_b});
+    REQUIRE(server.line() == "ready");
+    Proc early(net.a, kClient, {net.vip6, "80"});
+    int64_t early_port = std::stoll("0" + early.line());
+    REQUIRE(early_port > 0);
+
+    DaemonOptions o;
+    o.toml = "[network_config]\nenabled = true\n";
+    TestDaemon d(o);
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    CtStats st;
+    REQUIRE_MESSAGE(eventually([&] { return (st = ct_stats(client)).status == "ready"; }),
+                    st.status << "\n"
+                              << d.log());
+    CHECK(st.state_size >= 2);
+    Proc late(net.a, kClient, {net.vip6, "80"});
+    int64_t late_port = std::stoll("0" + late.line());
+    REQUIRE(late_port > 0);
+    REQUIRE_MESSAGE(eventually([&] { return (st = ct_stats(client)).state_size >= 4; }),
+                    "state_size " << st.state_size << ", events " << st.events);
+    REQUIRE(early.say());
+    REQUIRE(early.line() == "ok");
+
+    auto pb = client.request("GET", "/network_tracer/connections?client_id=pb6", {},
+                             {{"Accept", "application/protobuf"}});
+    REQUIRE(pb.has_value());
+    REQUIRE(pb->status == 200);
+    auto conns = pb_conns(pb->body);
+    for (int64_t port : {early_port, late_port}) {
+        CAPTURE(port);
+        const Conn* c = find(conns, net.ino_a, port, 80);
+        REQUIRE(c != nullptr);
+        CHECK(c->lip == net.ip6_a);
+        CHECK(c->rip == net.vip6);
+        REQUIRE(c->tr.has_value());
+        CHECK(*c->tr == Translation{net.ip6_b, net.ip6_a, 8080, port});
     }
 }
 

@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <map>
+#include <random>
 
 #include "modules/network_tracer/translation.h"
 
@@ -131,4 +135,200 @@ TEST_CASE("translation: upstream's intraHost and DNAT clean-up (state_test.go ca
     // An incoming connection SNAT'ed on the way in keeps it.
     IpTranslation snat{tup("10.0.0.1", 5000, "10.0.0.2", 8080)};
     CHECK(nat_keep(server, snat, true, NT_DIR_INCOMING));
+}
+
+namespace {
+
+// The model of the cache for the table tests: a key's translation and its expiry (0: none).
+struct ModelKey {
+    std::array<uint8_t, 36> t;
+    uint8_t type;
+    uint32_t netns;
+    auto operator<=>(const ModelKey&) const = default;
+};
+
+ModelKey mkey(const Tuple& t, uint8_t type, uint32_t netns) {
+    ModelKey k{{}, type, netns};
+    std::memcpy(k.t.data(), &t, sizeof t);
+    return k;
+}
+
+struct ModelValue {
+    Tuple repl;
+    uint64_t expires = 0;
+};
+
+// A tuple from a small space (10.9.x.y, few ports): repeats, so adds overwrite and destroys hit.
+Tuple small_tuple(std::mt19937& rng) {
+    nt_addr s = v4("10.9.0.0"), d = v4("10.9.0.0");
+    s.a[14] = static_cast<uint8_t>(rng() % 2);
+    s.a[15] = static_cast<uint8_t>(rng() % 8);
+    d.a[15] = static_cast<uint8_t>(100 + rng() % 2);
+    return Tuple{.src = s,
+                 .dst = d,
+                 .sport = static_cast<uint16_t>(1000 + rng() % 4),
+                 .dport = static_cast<uint16_t>(80 + rng() % 2)};
+}
+
+}  // namespace
+
+TEST_CASE("translation table: collisions, backward-shift deletion, overwrites, against a model") {
+    // 512 tuples in 769 slots, at most ~300 live: linear probing clusters (max_probe() > 0),
+    // and every removal shifts slots back; after each operation the table and the model agree.
+    constexpr uint64_t kExpiry = 50;
+    TranslationCache c(512, kExpiry);
+    std::map<ModelKey, ModelValue> m;
+    std::mt19937 rng(14);
+    size_t worst_probe = 0, removed = 0, overwrites = 0;
+    uint64_t now = 1;
+    for (int step = 0; step < 6000; ++step, ++now) {
+        uint8_t type = rng() % 2 ? NT_TYPE_TCP : NT_TYPE_UDP;
+        uint32_t ns = 1 + rng() % 2;
+        Tuple o = small_tuple(rng), r = small_tuple(rng);
+        if (std::memcmp(&o, &r, sizeof o) == 0) continue;
+        int op = static_cast<int>(rng() % 10);
+        if (op < 5 && m.size() + 2 <= 300) {
+            for (auto [k, v] : {std::pair{o, r}, std::pair{r, o}}) {
+                overwrites += m.contains(mkey(k, type, ns));
+                m[mkey(k, type, ns)] = ModelValue{v, 0};
+            }
+            REQUIRE(c.add(o, r, type, ns, false, now) == 0);
+        } else if (op < 8) {
+            bool known = false;
+            for (const Tuple& k : {o, r})
+                if (auto f = m.find(mkey(k, type, ns)); f != m.end()) {
+                    known = true;
+                    if (f->second.expires == 0) f->second.expires = now + kExpiry;
+                }
+            REQUIRE(c.destroyed(o, r, type, ns, now) == known);
+        } else if (op == 8) {
+            size_t gone = std::erase_if(m, [&](const auto& kv) {
+                return kv.second.expires != 0 && kv.second.expires <= now;
+            });
+            REQUIRE(c.compact(now) == gone);
+            removed += gone;
+        } else {
+            const IpTranslation* t = c.get(o, type, ns);
+            auto f = m.find(mkey(o, type, ns));
+            REQUIRE((t != nullptr) == (f != m.end()));
+            if (t != nullptr) REQUIRE(same(t->repl, f->second.repl));
+        }
+        REQUIRE(c.size() == m.size());
+        REQUIRE(c.consistent());
+        worst_probe = std::max(worst_probe, c.max_probe());
+    }
+    // Every key of the model is found with its translation, and nothing else.
+    for (const auto& [k, v] : m) {
+        Tuple t;
+        std::memcpy(&t, k.t.data(), sizeof t);
+        const IpTranslation* tr = c.get(t, k.type, k.netns);
+        REQUIRE(tr != nullptr);
+        CHECK(same(tr->repl, v.repl));
+    }
+    MESSAGE("longest probe ", worst_probe, ", removed ", removed, ", overwrites ", overwrites);
+    CHECK(worst_probe > 0);  // there were collisions
+    CHECK(removed > 100);    // and removals through backward shift
+    CHECK(overwrites > 100);
+    c.clear();
+    CHECK(c.size() == 0);
+    CHECK(c.consistent());
+    CHECK(c.memory_bytes() == c.index_slots() * 4);  // no entry in use after clear()
+}
+
+TEST_CASE("translation table: eviction at the cap is bounded and counted") {
+    TranslationCache c(64);
+    size_t evicted = 0;
+    for (uint16_t i = 0; i < 100; ++i)
+        evicted += c.add(tup("10.0.2.1", static_cast<uint16_t>(1000 + i), "10.0.2.100", 80),
+                         tup("10.0.2.2", 80, "10.0.2.1", static_cast<uint16_t>(1000 + i)),
+                         NT_TYPE_UDP, 3, false, 0);
+    CHECK(c.size() == 64);
+    CHECK(evicted == 200 - 64);
+    CHECK(c.consistent());
+    // The last pairs added are the ones kept (the clock's hand went round in insertion order).
+    CHECK(c.get(tup("10.0.2.1", 1099, "10.0.2.100", 80), NT_TYPE_UDP, 3) != nullptr);
+    CHECK(c.get(tup("10.0.2.1", 1000, "10.0.2.100", 80), NT_TYPE_UDP, 3) == nullptr);
+    // Memory: fixed by the cap, not by the number of adds.
+    CHECK(c.memory_bytes() <= 64 * 100);
+
+    // An entry asked for before every add survives a whole turn of evictions.
+    Tuple hot = tup("10.0.2.1", 1099, "10.0.2.100", 80);
+    for (uint16_t i = 0; i < 200; ++i) {
+        REQUIRE(c.get(hot, NT_TYPE_UDP, 3) != nullptr);
+        c.add(tup("10.0.3.1", static_cast<uint16_t>(1000 + i), "10.0.3.100", 80),
+              tup("10.0.3.2", 80, "10.0.3.1", static_cast<uint16_t>(1000 + i)), NT_TYPE_UDP, 3,
+              false, 0);
+    }
+    CHECK(c.get(hot, NT_TYPE_UDP, 3) != nullptr);
+    CHECK(c.size() == 64);
+    CHECK(c.consistent());
+
+    // Orphans evicted are no longer counted as orphans.
+    TranslationCache o(8);
+    for (uint16_t i = 0; i < 10; ++i)
+        o.add(tup("10.0.4.1", static_cast<uint16_t>(1000 + i), "10.0.4.100", 80),
+              tup("10.0.4.2", 80, "10.0.4.1", static_cast<uint16_t>(1000 + i)), NT_TYPE_TCP, 3,
+              true, 0);
+    CHECK(o.size() == 8);
+    CHECK(o.orphans() == 8);
+    CHECK(o.consistent());
+}
+
+TEST_CASE("translation table: namespaces, expiry after DESTROY, a NEW after DESTROY") {
+    TranslationCache c(16, 1000);
+    Tuple o = tup("10.0.5.1", 4000, "10.0.5.100", 53);
+    Tuple r1 = tup("10.0.5.2", 5353, "10.0.5.1", 4000);
+    Tuple r2 = tup("10.0.5.3", 5353, "10.0.5.1", 4000);
+    c.add(o, r1, NT_TYPE_UDP, 1, false, 0);
+    c.add(o, r2, NT_TYPE_UDP, 2, false, 0);  // the same tuple in another namespace
+    REQUIRE(c.get(o, NT_TYPE_UDP, 1) != nullptr);
+    CHECK(same(c.get(o, NT_TYPE_UDP, 1)->repl, r1));
+    CHECK(same(c.get(o, NT_TYPE_UDP, 2)->repl, r2));
+    CHECK(c.get(o, NT_TYPE_UDP, 3) == nullptr);
+    CHECK(c.destroyed(o, r1, NT_TYPE_UDP, 1, 100));
+    CHECK_FALSE(c.destroyed(o, r1, NT_TYPE_UDP, 3, 100));  // not known there
+    CHECK(c.compact(1100) == 2);                           // namespace 1's two tuples
+    CHECK(c.get(o, NT_TYPE_UDP, 1) == nullptr);
+    CHECK(c.get(o, NT_TYPE_UDP, 2) != nullptr);  // namespace 2 untouched
+
+    // A second DESTROY does not push the expiry back; a NEW of the same tuples after a DESTROY
+    // is a live entry again (no expiry).
+    c.destroyed(o, r2, NT_TYPE_UDP, 2, 200);
+    c.destroyed(o, r2, NT_TYPE_UDP, 2, 900);
+    CHECK(c.compact(1200) == 2);
+    c.add(o, r2, NT_TYPE_UDP, 2, false, 2000);
+    c.destroyed(o, r2, NT_TYPE_UDP, 2, 2000);
+    c.add(o, r2, NT_TYPE_UDP, 2, false, 2500);
+    CHECK(c.compact(10000) == 0);
+    CHECK(c.get(r2, NT_TYPE_UDP, 2) != nullptr);
+    // An orphan asked for after its DESTROY still expires.
+    Tuple oo = tup("10.0.5.1", 4001, "10.0.5.100", 53), ro = tup("10.0.5.2", 53, "10.0.5.1", 4001);
+    c.add(oo, ro, NT_TYPE_UDP, 2, true, 3000);
+    c.destroyed(oo, ro, NT_TYPE_UDP, 2, 3100);
+    CHECK(c.get(oo, NT_TYPE_UDP, 2) != nullptr);
+    CHECK(c.orphans() == 1);
+    CHECK(c.compact(4099) == 0);
+    CHECK(c.compact(4100) == 2);
+    CHECK(c.orphans() == 0);
+    CHECK(c.consistent());
+}
+
+TEST_CASE("translation table: memory is fixed by the cap, under 100 bytes per tuple there") {
+    // Regression: the node-based table held 188 bytes per tuple (list node, hash node, bucket).
+    TranslationCache c(131072);
+    CHECK(c.index_slots() >= 131072 * 3 / 2);
+    size_t empty = c.memory_bytes();
+    for (uint32_t i = 0; i < 65536; ++i) {
+        nt_addr a = v4("10.1.0.0");
+        a.a[14] = static_cast<uint8_t>(i >> 8);
+        a.a[15] = static_cast<uint8_t>(i);
+        c.add(Tuple{.src = a, .dst = v4("10.2.0.1"), .sport = 1000, .dport = 53},
+              Tuple{.src = v4("10.3.0.1"), .dst = a, .sport = 53, .dport = 1000}, NT_TYPE_UDP, 1,
+              false, 0);
+    }
+    CHECK(c.size() == 131072);
+    CHECK(c.consistent());
+    CHECK(c.memory_bytes() > empty);
+    CHECK(c.memory_bytes() / c.size() < 100);
+    CHECK(c.max_entries() == 131072);
 }

@@ -9,11 +9,16 @@ then a third time on with the default rate limit (500 events/s: sampled after th
   hold   FLOWS connected UDP sockets in A, one datagram each through the DNAT: FLOWS conntrack
          entries (2 × FLOWS cached tuples) and FLOWS open connections. /connections latency
          (protobuf, a new client each time, so every connection is reported and looked up;
-         median of REPS), the cache's memory (memory_bytes) and the daemon's RSS.
+         median of REPS; and the daemon's CPU time per request, poll_cpu_ms, which leaves out
+         the client's reading), the cache's memory (memory_bytes) and the daemon's RSS.
   rate   RATE new NAT'ed UDP flows per second in A for SECONDS (socket, send, close): the daemon's
-         CPU per second (utime + stime) while it reads the NEW and DESTROY events.
+         CPU per second (utime + stime, all threads, in clock ticks: cpu_pct; and the main
+         thread's run time from schedstat, in ns: cpu_pct_main) while it reads the NEW and
+         DESTROY events.
 
 Reported as off, on and the ratio on/off, measured in the same run.
+RP_PERF=file: perf record -g of the polls; RP_PERF_EVENTS=file: of the rate phase (the CPU
+figure then includes perf's own cost in the daemon: run without it for the table).
 usage: conntrack_bench.py BIN [FLOWS=10000] [RATE=10000] [SECONDS=5] [REPS=7]
 """
 import http.client, json, os, resource, socket, statistics, subprocess, sys, tempfile, time
@@ -94,6 +99,10 @@ def cpu_ticks(pid):
     return int(f[11]) + int(f[12])
 
 
+def sched_ns(pid):  # the daemon's CPU time (single-threaded), nanoseconds
+    return int(open(f"/proc/{pid}/schedstat").read().split()[0])
+
+
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -144,16 +153,19 @@ max_clients = 1024
                                      os.environ["RP_PERF"]], stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         lat = []
+        run0 = sched_ns(daemon.pid)
         for i in range(REPS):
             t = time.perf_counter()
             st, body = get(sock, f"/network_tracer/connections?client_id=b{i}",
                            "application/protobuf")
             lat.append(time.perf_counter() - t)
             assert st == 200
+        run1 = sched_ns(daemon.pid)
         if perf:
             perf.send_signal(2)
             perf.wait()
         s = stats(sock)
+        res["poll_cpu_ms"] = (run1 - run0) / 1e6 / REPS
         res["latency_ms"] = statistics.median(lat) * 1000
         res["bytes"] = len(body)
         res["cache_bytes"] = s["conntrack"]["memory_bytes"] if enabled else 0
@@ -162,13 +174,22 @@ max_clients = 1024
         hold.stdin.close()
         hold.wait()
         time.sleep(0.5)
-        c0, t0 = cpu_ticks(daemon.pid), time.time()
+        perf = None
+        if enabled and limit == -1 and os.environ.get("RP_PERF_EVENTS"):  # profile the events
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(daemon.pid), "-o",
+                                     os.environ["RP_PERF_EVENTS"]], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        c0, t0, n0 = cpu_ticks(daemon.pid), time.time(), sched_ns(daemon.pid)
         out = subprocess.run(["ip", "netns", "exec", A, "python3", "-c", RATEGEN, str(RATE),
                               str(SECONDS), VIP], capture_output=True, text=True, check=True)
         time.sleep(0.3)
-        c1, t1 = cpu_ticks(daemon.pid), time.time()
+        c1, t1, n1 = cpu_ticks(daemon.pid), time.time(), sched_ns(daemon.pid)
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
         res["flows_sent"] = int(out.stdout.strip())
         res["cpu_pct"] = (c1 - c0) / TICK / (t1 - t0) * 100
+        res["cpu_pct_main"] = (n1 - n0) / 1e9 / (t1 - t0) * 100  # ns, the main thread
         if enabled:
             ct = stats(sock)["conntrack"]
             res["events"] = ct["events"]
@@ -204,7 +225,8 @@ def main():
             time.sleep(0.5)
     off, on, limited = res
     print(f"flows held {FLOWS}, new flows {RATE}/s for {SECONDS} s")
-    for k in ("latency_ms", "bytes", "rss_kib", "cpu_pct", "flows_sent"):
+    for k in ("latency_ms", "poll_cpu_ms", "bytes", "rss_kib", "cpu_pct", "cpu_pct_main",
+              "flows_sent"):
         ratio = on[k] / off[k] if off[k] else float("nan")
         print(f"{k:12} off {off[k]:10.2f}  on {on[k]:10.2f}  on/off {ratio:.3f}")
     print(f"cache: {on['tuples']} tuples, {on['cache_bytes']} bytes "
