@@ -481,6 +481,7 @@ void Conntrack::entry(Source& s, const nlmsghdr* nlh, bool event) {
         return;
     }
     ++registers_;
+    ++s.entries;
     evicts_ += cache_.add(o, r, t, s.netns, event, now_ms());
 }
 
@@ -610,6 +611,17 @@ void Conntrack::write_stats(http::JsonWriter& w) const {
     w.kv_uint("throttles", throttles_);
     w.kv_number("sampling_pct", sampling_ * 100);
     w.kv_number("event_rate", ewma_rate_);
+    // The namespaces read, each with the NAT entries learnt from it (which namespaces are covered).
+    w.key("sources");
+    w.start_array();
+    for (const auto& s : sources_) {
+        w.start_object();
+        w.kv_uint("netns", s->netns);
+        w.kv_bool("dumped", s->dumped);
+        w.kv_uint("nat_entries", s->entries);
+        w.end_object();
+    }
+    w.end_array();
     w.end_object();
 }
 

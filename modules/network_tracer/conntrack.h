@@ -83,6 +83,7 @@ class Conntrack final : public Translator {
         uint32_t dump_seq = 0;  // the dump in progress (0: none)
         bool dumped = false;    // a dump of this namespace ended
         uint64_t last_resync_ms = 0;
+        uint64_t entries = 0;  // NAT entries learnt from it (dump and NEW events)
     };
 
     bool open_source(uint32_t netns, int ns_fd, std::string& err);
