@@ -559,6 +559,11 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
                                      http::Encoding enc, bool pretty) {
     bool dump = mode == ConnectionsStream::Mode::dump;
     if (!dump) {
+        // DNS packets first, then closed connections: a lookup's response comes before its socket
+        // closes, so a socket whose DNS stats this poll takes is either open for the iterator or
+        // in the closed records drained next (the other order lost the stats of sockets closed
+        // between the two reads: their connection came a poll after their stats).
+        if (dns_) dns_->drain();
         ring_->drain();  // every connection closed so far goes to the clients' buffers first
         c.last_fetch_ms = reactor_.now_ms();
     }
