@@ -38,6 +38,7 @@
 #include "loop/timer.h"
 #include "modules/kit/bpf_module.h"
 #include "modules/kit/config.h"
+#include "modules/kit/event_stream.h"
 #include "modules/network_tracer/client_table.h"
 #include "modules/network_tracer/connections_stream.h"
 #include "modules/network_tracer/conntrack.h"
@@ -64,7 +65,9 @@ using network_tracer::PortRange;
 using network_tracer::Trailer;
 
 constexpr std::string_view kModuleName = "network_tracer";
-constexpr std::string_view kNamespaces[] = {"network_config", "system_probe_config"};
+constexpr uint64_t kEventsDrainMs = 100;  // /events: closed connections at most this late
+constexpr std::string_view kNamespaces[] = {"network_config", "system_probe_config",
+                                            "ringprobe.events"};
 constexpr std::string_view kBtfNames[] = {
     "btf_trace_inet_sock_set_state", "btf_trace_tcp_cong_state_set", "btf_trace_sock_send_length",
     "btf_trace_sock_recv_length", "bpf_iter__task_file"};
@@ -114,6 +117,7 @@ struct Options {
     network_tracer::ConntrackOptions conntrack;
     bool dns = true;  // ! system_probe_config.disable_dns_inspection
     network_tracer::DnsOptions dns_opts;
+    kit::EventStreamLimits events;  // GET /network_tracer/events
 };
 
 // The mount point of the cgroup v2 hierarchy ("" when none is mounted).
@@ -145,6 +149,8 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     ~NetworkTracerModule() override { close(); }
 
     void close() override {
+        events_.end_all();
+        events_drain_.cancel();
         stream_.set_translator(nullptr);
         conntrack_.reset();
         dns_.reset();
@@ -163,7 +169,28 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
           reactor_(reactor),
           opts_(o),
           clients_(o.max_clients, o.max_closed, o.max_stats),
-          stream_(*this, PortRange::read_sysctl()) {}
+          stream_(*this, PortRange::read_sysctl()),
+          range_(PortRange::read_sysctl()),
+          events_(kModuleName, o.events) {
+        // Closed records are made in the kernel only while someone wants them: a client, or a
+        // listener of /events.
+        // The kernel wakes the loop for closed records only once a quarter of the ring waits
+        // (a poll drains them): a listener's lines come from a drain every 100 ms instead.
+        events_.on_listening([this](bool on) {
+            clients_changed();
+            if (!on)
+                events_drain_.cancel();
+            else if (!events_drain_.armed())
+                events_drain_.arm_every(kEventsDrainMs);
+        });
+        events_drain_.init(reactor_, [this] {
+            if (ring_) ring_->drain();
+        });
+    }
+    void end_streams() override { events_.end_all(); }
+    // One closed connection on /events (NDJSON): its whole life's counters, as a person reads
+    // them (not the per-client deltas of /connections).
+    void publish_closed(const nt_conn& c);
 
     void register_extra_routes(http::Router& r) override;
     void write_extra_stats(http::JsonWriter& w) const override;
@@ -196,6 +223,9 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     int iter_link_fd_ = -1;
     ClientTable clients_;
     ConnectionsStream stream_;
+    PortRange range_;  // the ephemeral ports (direction of /events lines)
+    kit::EventStreams events_;
+    loop::Timer events_drain_;  // drains closed records while /events has listeners
     std::unique_ptr<network_tracer::Conntrack> conntrack_;  // NAT translations
     loop::Timer expiry_;
     loop::Timer resume_;  // starts the pending poll on a fresh loop turn
@@ -298,6 +328,7 @@ CreateResult NetworkTracerModule::create(const conf::Config& cfg, Dependencies& 
                        kit::config_int(cfg, "system_probe_config.dns_timeout_in_s", 15), 1, 3600)) *
                    1000000u;
 
+    o.events = kit::event_stream_limits(cfg);
     std::unique_ptr<NetworkTracerModule> m(new NetworkTracerModule(deps.reactor, o));
     if (auto r = m->load(**rt); !r) return std::unexpected(r.error());
     return m;
@@ -460,6 +491,7 @@ std::expected<void, std::string> NetworkTracerModule::track_existing() {
 }
 
 void NetworkTracerModule::register_extra_routes(http::Router& r) {
+    events_.register_route(r);
     // system-probe: utils.WithConcurrencyLimit(DefaultMaxConcurrentRequests = 2), any method.
     http::RouteOptions limit{.max_in_flight = 2};
     r.handle(
@@ -666,6 +698,48 @@ void NetworkTracerModule::on_closed(std::span<const std::byte> rec) {
     ++closed_records_;
     if (r.conn.flags & NT_C_RACY) ++racy_closes_;
     clients_.add_closed(r);
+    publish_closed(r.conn);
+}
+
+void NetworkTracerModule::publish_closed(const nt_conn& c) {
+    events_.publish([&](http::JsonWriter& w) {
+        char ip[64];
+        bool intra = (c.flags & NT_C_INTRA_HOST) != 0;
+        uint8_t dir = network_tracer::fixed_direction(c, intra, range_);
+        auto addr = [&](std::string_view key, const nt_addr& a, uint16_t port) {
+            w.key(key);
+            w.start_object();
+            size_t n = network_tracer::format_ip(a, c.family, ip);
+            w.kv("ip", std::string_view(ip, n));
+            w.kv_uint("port", port);
+            w.end_object();
+        };
+        w.start_object();
+        kit::write_event_time(w, 0);
+        w.kv("type", c.type == NT_TYPE_TCP ? "tcp" : "udp");
+        w.kv("family", c.family == NT_FAMILY_V6 ? "v6" : "v4");
+        w.kv_uint("pid", c.pid);
+        w.kv_uint("netNS", c.netns);
+        addr("laddr", c.saddr, c.sport);
+        addr("raddr", c.daddr, c.dport);
+        w.kv("direction", dir == NT_DIR_INCOMING   ? "incoming"
+                          : dir == NT_DIR_OUTGOING ? "outgoing"
+                                                   : "none");
+        w.kv_bool("intraHost", intra);
+        w.kv_uint("bytesSent", c.c.bytes_sent);
+        w.kv_uint("bytesReceived", c.c.bytes_recv);
+        w.kv_uint("packetsSent", c.c.pkts_sent);
+        w.kv_uint("packetsReceived", c.c.pkts_recv);
+        if (c.type == NT_TYPE_TCP) {
+            w.kv_uint("retransmits", c.c.retrans);
+            w.kv_uint("rtt", c.rtt_us);
+            w.kv_uint("rttVar", c.rttvar_us);
+            w.kv_bool("established", c.c.established != 0);
+            w.kv_uint("failure", c.failure);  // errno, 0: none
+        }
+        w.kv_uint("cookie", c.cookie);
+        w.end_object();
+    });
 }
 
 void NetworkTracerModule::expire_clients() {
@@ -675,7 +749,8 @@ void NetworkTracerModule::expire_clients() {
 
 void NetworkTracerModule::clients_changed() {
     if (!skel_) return;
-    skel_->bss->clients_active = static_cast<uint32_t>(clients_.size());
+    skel_->bss->clients_active =
+        static_cast<uint32_t>(clients_.size()) + (events_.listening() ? 1u : 0u);
     uint64_t next = clients_.next_expiry_ms(opts_.expiry_ms);
     if (next == 0) {
         expiry_.cancel();
@@ -688,6 +763,7 @@ void NetworkTracerModule::clients_changed() {
 
 void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
     const auto k = counters_.sum_as<nt_counters_cpu>();
+    events_.write_metrics(w);
     w.gauge(kTracked, {}, static_cast<int64_t>(last_tracked_));
     w.gauge(kClosedBuffered, {}, static_cast<int64_t>(clients_.closed_buffered()));
     w.gauge(kClients, {}, static_cast<int64_t>(clients_.size()));
@@ -731,6 +807,8 @@ void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
 
 void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     const auto k = counters_.sum_as<nt_counters_cpu>();
+    w.key("events");
+    events_.write_stats(w);
     w.kv_uint("max_tracked_connections", opts_.max_tracked);
     w.kv_uint("max_closed_connections_buffered", opts_.max_closed);
     w.kv_uint("max_connection_state_buffered", opts_.max_stats);

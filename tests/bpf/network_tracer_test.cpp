@@ -41,6 +41,7 @@
 #include "modules/proto/messages.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
+#include "support/event_stream_client.h"
 #include "test_tc_drop.skel.h"
 
 namespace {
@@ -845,6 +846,94 @@ TEST_CASE("network_tracer: a refused connect counts under 111; loopback is intra
     CHECK(c->bytes_sent == 500);
     CHECK(s->bytes_recv == 500);
     CHECK(c->netns == net.ino_a);
+}
+
+// GET /network_tracer/events: each closed connection as one NDJSON line, with its whole life's
+// counters, for a listener alone (no /connections client: the kernel makes closed records for
+// the listener too).
+TEST_CASE("network_tracer: closed connections streamed on /events, without any client") {
+    rp::test::require_bpf_or_skip();
+    TestNet net;
+    rp::test::skip_unless(net.error);
+    TestDaemon d(daemon_options());
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    rp::test::EventStreamClient events(d.socket_path(), "network_tracer");
+    REQUIRE(events.ok());
+    REQUIRE(events.read_until([&] { return events.status() != 0; }));
+    CHECK(events.status() == 200);
+    CHECK(events.head().find("Content-Type: application/x-ndjson") != std::string::npos);
+
+    Actor srv(net.b);
+    srv.ok('L', net.v4b, 5011);
+    Actor a(net.a);
+    Reply c = a.ok('C', net.v4b, 5011);
+    srv.ok('A');
+    a.ok('W', "", 0, 300);
+    srv.ok('R', "", 0, 300);
+    srv.ok('W', "", 0, 70);
+    a.ok('R', "", 0, 70);
+    a.ok('X');
+    srv.ok('X');
+    Reply refused = a.run('C', net.v4b, 5998);  // nothing listens there
+    CHECK(refused.result == -ECONNREFUSED);
+    a.ok('X');
+
+    auto line_of = [&](uint16_t lport, uint16_t rport) -> std::string {
+        for (const auto& l : events.lines()) {
+            simdjson::dom::parser parser;
+            simdjson::dom::object o;
+            if (parser.parse(l).get(o) != simdjson::SUCCESS) continue;
+            int64_t lp = 0, rp_ = 0;
+            if (o["laddr"]["port"].get(lp) != simdjson::SUCCESS) continue;
+            if (o["raddr"]["port"].get(rp_) != simdjson::SUCCESS) continue;
+            if (lp == lport && rp_ == rport) return l;
+        }
+        return "";
+    };
+    REQUIRE_MESSAGE(events.read_until([&] {
+        return !line_of(c.port, 5011).empty() && !line_of(5011, c.port).empty() &&
+               !line_of(refused.port, 5998).empty();
+    }),
+                    d.log());
+    simdjson::dom::parser parser;
+    std::string cl = line_of(c.port, 5011);
+    MESSAGE(cl);
+    simdjson::dom::object o = parser.parse(cl).get_object();
+    CHECK(std::string_view(o["time"]).size() == 27);
+    CHECK(std::string_view(o["type"]) == "tcp");
+    CHECK(std::string_view(o["family"]) == "v4");
+    CHECK(int64_t(o["pid"]) == a.pid());
+    CHECK(uint64_t(o["netNS"]) == net.ino_a);
+    CHECK(std::string_view(o["laddr"]["ip"]) == net.v4a);
+    CHECK(std::string_view(o["raddr"]["ip"]) == net.v4b);
+    CHECK(std::string_view(o["direction"]) == "outgoing");
+    CHECK(uint64_t(o["bytesSent"]) == 300);
+    CHECK(uint64_t(o["bytesReceived"]) == 70);
+    CHECK(bool(o["established"]));
+    CHECK(uint64_t(o["failure"]) == 0);
+    std::string sl = line_of(5011, c.port);
+    simdjson::dom::parser p2;
+    simdjson::dom::object so = p2.parse(sl).get_object();
+    CHECK(std::string_view(so["direction"]) == "incoming");
+    CHECK(uint64_t(so["bytesReceived"]) == 300);
+    CHECK(uint64_t(so["bytesSent"]) == 70);
+    CHECK(uint64_t(so["netNS"]) == net.ino_b);
+    std::string fl = line_of(refused.port, 5998);
+    simdjson::dom::parser p3;
+    simdjson::dom::object fo = p3.parse(fl).get_object();
+    CHECK(uint64_t(fo["failure"]) == 111);
+    CHECK_FALSE(bool(fo["established"]));
+    // Each closed connection once.
+    size_t n = 0;
+    for (const auto& l : events.lines())
+        n += l.find("\"port\":" + std::to_string(c.port) + "},\"raddr\":{\"ip\":\"" + net.v4b +
+                    "\",\"port\":5011}") != std::string::npos;
+    CHECK(n == 1);
+    auto client = d.client();
+    auto m = client.get("/metrics");
+    REQUIRE(m.has_value());
+    CHECK(m->body.find("ringprobe_module_event_streams{module=\"network_tracer\"} 1\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("network_tracer: retransmissions forced by a tc classifier are counted") {
