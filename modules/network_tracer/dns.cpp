@@ -765,6 +765,7 @@ size_t DnsTracker::drain() {
     size_t n = 0;
     batch_.clear();
     arena_.clear();
+    batch_full_ = false;
     drain_fd(fd_, n);
     read_socket_drops(fd_);
     int gone[8];
@@ -811,14 +812,14 @@ void DnsTracker::on_readable() {
     coalescing_ = true;
     watch_.stop();
     for (auto& [ifindex, tap] : taps_) tap->watch.stop();
-    coalesce_timer_.arm_after(n >= kDrainCap ? 1 : kCoalesceMs);
+    coalesce_timer_.arm_after(n >= kDrainCap || batch_full_ ? 1 : kCoalesceMs);
 }
 
 void DnsTracker::on_coalesce_timer() {
     ++k_.coalesced_reads;
     size_t n = drain();
     if (n != 0) {
-        coalesce_timer_.arm_after(n >= kDrainCap ? 1 : kCoalesceMs);
+        coalesce_timer_.arm_after(n >= kDrainCap || batch_full_ ? 1 : kCoalesceMs);
         return;
     }
     coalescing_ = false;
@@ -831,6 +832,10 @@ void DnsTracker::on_coalesce_timer() {
 bool DnsTracker::drain_fd(int fd, size_t& count) {
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     for (size_t i = 0; i < kDrainCap; ++i) {
+        if (arena_.size() >= kArenaCap) {  // bounded: the rest is read 1 ms later
+            batch_full_ = true;
+            break;
+        }
         sockaddr_ll from{};
         iovec iov{buf_.data(), buf_.size()};
         msghdr mh{};

@@ -302,6 +302,7 @@ class DnsTracker {
     static constexpr size_t kMaxTaps = 4096;
     static constexpr uint64_t kCoalesceMs = 100;  // reads while packets keep coming
     static constexpr size_t kDrainCap = 4096;     // packets per socket per read
+    static constexpr size_t kArenaCap = 4 << 20;  // bytes of packets held by one read
 
   private:
     // A socket bound to one interface that keeps the DNS packets the host sends on it.
@@ -364,6 +365,7 @@ class DnsTracker {
     };
     std::vector<Queued> batch_;
     std::vector<uint8_t> arena_;
+    bool batch_full_ = false;  // the last read stopped at kArenaCap
     uint64_t next_cache_sweep_ms_ = 0;
 };
 
