@@ -64,6 +64,7 @@ class ConnectionsStream final : public http::StreamBody {
     enum class Mode : uint8_t { connections, dump };
 
     ConnectionsStream(PollOwner& owner, PortRange range);
+    const PortRange& range() const { return range_; }
     ~ConnectionsStream() override;
 
     bool busy() const { return client_ != nullptr; }

@@ -790,7 +790,7 @@ size_t DnsTracker::drain() {
 // time exact, the receive buffers hold what arrives meanwhile); a timer turn that finds nothing
 // starts the watches again. 1,000 lookups/s cost ~20 wake-ups/s instead of 2,000.
 bool DnsTracker::start_watch(loop::FdWatch& w, int fd, int ifindex) {
-    return w.start(reactor_, fd, POLLIN, [this, fd, ifindex](int res) {
+    return w.start(reactor_, fd, POLLIN, [this, ifindex](int res) {
         if (ifindex == 0 && res < 0) {
             ++k_.read_errors;
             LOG_WARN("network_tracer: DNS packet socket: %s", std::strerror(-res));
@@ -800,7 +800,6 @@ bool DnsTracker::start_watch(loop::FdWatch& w, int fd, int ifindex) {
             close_tap(ifindex);  // ENETDOWN once the interface is unregistered
             return;
         }
-        (void)fd;
         on_readable();
     });
 }
@@ -812,14 +811,20 @@ void DnsTracker::on_readable() {
     coalescing_ = true;
     watch_.stop();
     for (auto& [ifindex, tap] : taps_) tap->watch.stop();
-    coalesce_timer_.arm_after(n >= kDrainCap || batch_full_ ? 1 : kCoalesceMs);
+    arm_next_read(n);
+}
+
+// A read that stopped at a bound (packets or bytes) left packets behind: the next one comes at
+// once.
+void DnsTracker::arm_next_read(size_t read) {
+    coalesce_timer_.arm_after(read >= kDrainCap || batch_full_ ? 1 : kCoalesceMs);
 }
 
 void DnsTracker::on_coalesce_timer() {
     ++k_.coalesced_reads;
     size_t n = drain();
     if (n != 0) {
-        coalesce_timer_.arm_after(n >= kDrainCap || batch_full_ ? 1 : kCoalesceMs);
+        arm_next_read(n);
         return;
     }
     coalescing_ = false;
@@ -931,14 +936,13 @@ void DnsTracker::resync_links() {
     nlh->nlmsg_seq = 1;
     auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifi->ifi_family = AF_UNSPEC;
-    std::vector<int> seen;
-    bool done = false;
     if (::send(fd, nlh, nlh->nlmsg_len, 0) < 0) {
         LOG_WARN("network_tracer: DNS: RTM_GETLINK: %s", std::strerror(errno));
-        done = true;
-        seen.clear();
+        ::close(fd);
+        return;
     }
-    bool complete = false;
+    std::vector<int> seen;
+    bool done = false, complete = false;
     while (!done) {
         ssize_t n = ::recv(fd, link_buf_.data(), link_buf_.size(), 0);
         if (n <= 0) {
@@ -1096,7 +1100,6 @@ void DnsTracker::on_timer() {
 
 DnsPoll& DnsTracker::begin_poll(std::string_view client,
                                 std::span<const std::string_view> clients) {
-    drain();
     keeper_.expire(realtime_us());
     DnsStatsByKey fresh = keeper_.take();
     // Forget the buffers of clients that are gone; start those of new ones.

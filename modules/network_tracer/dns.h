@@ -282,12 +282,13 @@ class DnsTracker {
 
     // A /connections poll of `client` starts: the stats gathered since the last poll go to every
     // client's buffer (`clients`: the ids known now; buffers of others are dropped), then the
-    // client's buffer becomes the poll's view (and is emptied, as upstream).
+    // client's buffer becomes the poll's view (and is emptied, as upstream). The caller drain()s
+    // first, before it reads the closed connections (see NetworkTracerModule::start_poll).
     DnsPoll& begin_poll(std::string_view client, std::span<const std::string_view> clients);
     void end_poll();
 
-    // Reads what the sockets hold now (also done at each poll, so that a poll sees every packet
-    // that arrived before it); returns the packets read.
+    // Reads what the sockets hold now (also at the start of each poll, so that a poll sees every
+    // packet that arrived before it); returns the packets read.
     size_t drain();
 
     const DnsCounters& counters() const { return k_; }
@@ -296,7 +297,6 @@ class DnsTracker {
     size_t cache_entries() const { return cache_.size(); }
     size_t cache_bytes() const { return cache_.bytes(); }
     size_t buffered() const;
-    size_t taps() const { return taps_.size(); }
     void write_stats(http::JsonWriter& w) const;
 
     static constexpr size_t kMaxTaps = 4096;
@@ -320,6 +320,7 @@ class DnsTracker {
     bool start_watch(loop::FdWatch& w, int fd, int ifindex);
     void on_readable();
     void on_coalesce_timer();
+    void arm_next_read(size_t read);
     void read_socket_drops(int fd);
     // Interfaces: the rtnetlink socket, the taps.
     bool start_links(std::string& err);

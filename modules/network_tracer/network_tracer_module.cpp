@@ -170,7 +170,6 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
           opts_(o),
           clients_(o.max_clients, o.max_closed, o.max_stats),
           stream_(*this, PortRange::read_sysctl()),
-          range_(PortRange::read_sysctl()),
           events_(kModuleName, o.events) {
         // Closed records are made in the kernel only while someone wants them: a client, or a
         // listener of /events.
@@ -223,7 +222,6 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     int iter_link_fd_ = -1;
     ClientTable clients_;
     ConnectionsStream stream_;
-    PortRange range_;  // the ephemeral ports (direction of /events lines)
     kit::EventStreams events_;
     loop::Timer events_drain_;  // drains closed records while /events has listeners
     std::unique_ptr<network_tracer::Conntrack> conntrack_;  // NAT translations
@@ -705,7 +703,7 @@ void NetworkTracerModule::publish_closed(const nt_conn& c) {
     events_.publish([&](http::JsonWriter& w) {
         char ip[64];
         bool intra = (c.flags & NT_C_INTRA_HOST) != 0;
-        uint8_t dir = network_tracer::fixed_direction(c, intra, range_);
+        uint8_t dir = network_tracer::fixed_direction(c, intra, stream_.range());
         auto addr = [&](std::string_view key, const nt_addr& a, uint16_t port) {
             w.key(key);
             w.start_object();

@@ -21,7 +21,9 @@ RP_PERF=file: perf record -g of the polls; RP_PERF_EVENTS=file: of the rate phas
 figure then includes perf's own cost in the daemon: run without it for the table).
 usage: conntrack_bench.py BIN [FLOWS=10000] [RATE=10000] [SECONDS=5] [REPS=7]
 """
-import http.client, json, os, resource, socket, statistics, subprocess, sys, tempfile, time
+import json, os, statistics, subprocess, sys, tempfile, time
+
+from nt_bench_util import get, rss_kib, sched_ns, sh, stats, wait
 
 BIN = sys.argv[1]
 FLOWS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -67,56 +69,9 @@ print(sent, flush=True)
 '''
 
 
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def get(sock, path, accept=None):
-    c = UnixConn(sock)
-    c.request("GET", path, headers={"Accept": accept} if accept else {})
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body
-
-
-def stats(sock):
-    return json.loads(get(sock, "/debug/stats")[1])["network_tracer"]
-
-
 def cpu_ticks(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
-
-
-def sched_ns(pid):  # the daemon's CPU time (single-threaded), nanoseconds
-    return int(open(f"/proc/{pid}/schedstat").read().split()[0])
-
-
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def wait(pred, secs=30):
-    end = time.time() + secs
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def run(enabled, limit=-1):

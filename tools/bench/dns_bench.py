@@ -21,7 +21,9 @@ fresh namespace each time:
 Reported as off, on and on/off (medians over the rounds), measured in the same run.
 usage: dns_bench.py BIN [RATE=1000] [SECONDS=10] [ROUNDS=2] [NAMES=200] [HOLD=10000]
 """
-import http.client, json, os, resource, socket, statistics, struct, subprocess, sys, tempfile, threading, time
+import json, os, resource, socket, statistics, struct, subprocess, sys, tempfile, threading, time
+
+from nt_bench_util import get, rss_kib, sched_ns, sh, stats, wait
 
 BIN = sys.argv[1]
 RATE = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
@@ -33,56 +35,6 @@ NS = f"rpdb{os.getpid()}"
 HOST_IF = f"rpdb{os.getpid() % 100000}"
 K = os.getpid() % 200 + 20
 HOST_IP, SERVER_IP = f"10.233.{K}.1", f"10.233.{K}.2"
-
-
-def sh(cmd):
-    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def get(sock, path, accept=None):
-    c = UnixConn(sock)
-    c.request("GET", path, headers={"Accept": accept} if accept else {})
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body
-
-
-def stats(sock):
-    return json.loads(get(sock, "/debug/stats")[1])["network_tracer"]
-
-
-def cpu_ns(pid):
-    return int(open(f"/proc/{pid}/schedstat").read().split()[0])
-
-
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def wait(pred, secs=30):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            if pred():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return False
 
 
 def query(qid, name):
@@ -186,7 +138,7 @@ enabled = false
         rss_start = rss_kib(daemon.pid)
         stop, load = threading.Event(), {}
         t = threading.Thread(target=lookups, args=(stop, load))
-        c0, t0 = cpu_ns(daemon.pid), time.monotonic()
+        c0, t0 = sched_ns(daemon.pid), time.monotonic()
         t.start()
         lat, size, dns_conns = [], [], 0
         next_poll = time.monotonic() + 1
@@ -202,7 +154,7 @@ enabled = false
             assert st == 200
         stop.set()
         t.join()
-        c1, t1 = cpu_ns(daemon.pid), time.monotonic()
+        c1, t1 = sched_ns(daemon.pid), time.monotonic()
         for h in held:
             h.close()
         sink.close()
