@@ -318,6 +318,9 @@ bool Host::changed_for(const Entry& e, const conf::Config& fresh) const {
             case conf::Type::number:
                 same = cfg_.get_number(k.path) == fresh.get_number(k.path);
                 break;
+            case conf::Type::string_list:
+                same = cfg_.get_string_list(k.path) == fresh.get_string_list(k.path);
+                break;
         }
         if (!same) return true;
     }

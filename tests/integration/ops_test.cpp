@@ -119,6 +119,19 @@ uint64_t monotonic_usec() {
 // ------------------------------------------------------------------------------------------
 // Reload
 
+// A list key is compared too: before, a changed list never restarted its module (the switch over
+// the key types had no case for lists).
+TEST_CASE("reload: a changed list key restarts its module") {
+    DaemonOptions o;
+    Daemon d(o);
+    REQUIRE(d.ready());
+    const std::string config = d.dir() + "/ringprobe.toml";
+    write_config(config, listen_keys(d) + "[discovery]\nignored_command_names = [\"rp-nope\"]\n");
+    d.signal(SIGHUP);
+    REQUIRE(eventually([&] { return count_of(d.log(), "SIGHUP: configuration reloaded") == 1; }));
+    CHECK_MESSAGE(contains(d.log(), "restarted discovery"), d.log());
+}
+
 TEST_CASE("reload: a valid config is applied (modules, limits, log level); connections stay open") {
     DaemonOptions o;
     o.toml = "system_probe_config.process_config.enabled = true\n";
