@@ -1218,6 +1218,8 @@ static __always_inline int nt_io(struct sock *sk, int ret, int flags, int send)
 		if (!u || nt_udp_first(sk, u)) {
 			if (u)
 				bpf_sk_storage_delete(&udp_counts, sk); /* try again next time */
+			if (send)
+				NT_COUNT(udp_sends_missed);
 			return 0;
 		}
 	}

@@ -118,7 +118,8 @@ struct nt_counters_cpu {
 	__u64 udp_recvs;          /* UDP receive calls counted */
 	__u64 tcp_attributed;     /* TCP sockets given their pid by a send/receive call */
 	__u64 socks_full;         /* a socket not tracked: max_tracked_connections entries exist */
-	__u64 _pad[5];
+	__u64 udp_sends_missed;   /* UDP sends not counted: the socket could not be tracked */
+	__u64 _pad[4];
 };
 
 /* What one iteration saw (globals the iterator writes; user space reads them after EOF). */

@@ -38,6 +38,11 @@ struct Telemetry {
     uint64_t conn_dropped = 0;
     uint64_t perf_lost = 0;
     uint64_t udp_sends_processed = 0;
+    uint64_t udp_sends_missed = 0;     // the socket could not be tracked (max_tracked_connections)
+    uint64_t conntrack_registers = 0;  // NAT entries learnt (conntrack on)
+    uint64_t dns_packets_processed = 0;  // DNS packets read (DNS on)
+    uint64_t dns_packets_dropped = 0;    // ... the kernel dropped (PACKET_STATISTICS)
+    uint64_t dns_stats_dropped = 0;      // DNS stats over max_dns_stats
 };
 
 struct Client {

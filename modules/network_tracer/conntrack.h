@@ -69,6 +69,11 @@ class Conntrack final : public Translator {
     // "ready", "initializing", "degraded: <reason>" or "off: <reason>".
     std::string status() const;
     bool ready() const { return state_ == State::ready; }
+    bool running() const { return state_ != State::off; }  // not disabled, not failed
+    // connTelemetryMap's conntrack_registers (upstream's registers_total) and
+    // conntrack_sampling_percent (100 unless the rate limit samples events).
+    uint64_t registers() const { return registers_; }
+    int64_t sampling_percent() const { return static_cast<int64_t>(sampling_ * 100 + 0.5); }
     void write_stats(http::JsonWriter& w) const;
     void write_metrics(http::MetricsWriter& m) const;
 

@@ -242,7 +242,8 @@ class NetworkTracerModule final : public kit::BpfModule, private network_tracer:
     std::chrono::steady_clock::time_point poll_start_;
     ConnectionsStream::Mode poll_mode_ = ConnectionsStream::Mode::connections;
     nt_iter_stats poll_stats_{};
-    std::array<network_tracer::TelemetryEntry, 6> telemetry_{};
+    std::array<network_tracer::TelemetryEntry, 12> telemetry_{};
+    size_t telemetry_n_ = 0;
 
     // Totals.
     uint64_t requests_ = 0;
@@ -627,20 +628,42 @@ Trailer NetworkTracerModule::poll_trailer(Client& c) {
         .conn_dropped = conn_dropped_,
         .perf_lost = ring_->lost(),
         .udp_sends_processed = k.udp_sends,
+        .udp_sends_missed = k.udp_sends_missed,
     };
+    const bool ct = conntrack_ && conntrack_->running();
+    if (ct) now.conntrack_registers = conntrack_->registers();
+    if (dns_) {
+        const auto& d = dns_->counters();
+        now.dns_packets_processed = d.packets;
+        now.dns_packets_dropped = d.socket_drops;
+        now.dns_stats_dropped = d.stats_dropped;
+    }
     auto delta = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a >= b ? a - b : 0); };
-    // connTelemetryMap: the monotonic ones as deltas since this client's last poll (upstream's
-    // GetTelemetryDelta), conns_bpf_map_size as it is. Sorted by key.
-    telemetry_ = {{
-        {"closed_conn_dropped", delta(now.closed_conn_dropped, c.seen.closed_conn_dropped)},
-        {"conn_dropped", delta(now.conn_dropped, c.seen.conn_dropped)},
-        {"conns_bpf_map_size", poll_stats_.visited},
-        {"conns_closed", delta(now.conns_closed, c.seen.conns_closed)},
-        {"perf_lost", delta(now.perf_lost, c.seen.perf_lost)},
-        {"udp_sends_processed", delta(now.udp_sends_processed, c.seen.udp_sends_processed)},
-    }};
+    // connTelemetryMap, upstream's keys: the monotonic ones as deltas since this client's last poll
+    // (upstream's GetTelemetryDelta), conns_bpf_map_size and conntrack_sampling_percent as they
+    // are; the conntrack and DNS keys only while that part runs (upstream's no-op conntracker and
+    // DNS snooper report none). Sorted by key.
+    telemetry_n_ = 0;
+    auto add = [&](std::string_view key, int64_t v) { telemetry_[telemetry_n_++] = {key, v}; };
+    add("closed_conn_dropped", delta(now.closed_conn_dropped, c.seen.closed_conn_dropped));
+    add("conn_dropped", delta(now.conn_dropped, c.seen.conn_dropped));
+    add("conns_bpf_map_size", poll_stats_.visited);
+    add("conns_closed", delta(now.conns_closed, c.seen.conns_closed));
+    if (ct) {
+        add("conntrack_registers", delta(now.conntrack_registers, c.seen.conntrack_registers));
+        add("conntrack_sampling_percent", conntrack_->sampling_percent());
+    }
+    if (dns_) {
+        add("dns_packets_dropped", delta(now.dns_packets_dropped, c.seen.dns_packets_dropped));
+        add("dns_packets_processed",
+            delta(now.dns_packets_processed, c.seen.dns_packets_processed));
+        add("dns_stats_dropped", delta(now.dns_stats_dropped, c.seen.dns_stats_dropped));
+    }
+    add("perf_lost", delta(now.perf_lost, c.seen.perf_lost));
+    add("udp_sends_missed", delta(now.udp_sends_missed, c.seen.udp_sends_missed));
+    add("udp_sends_processed", delta(now.udp_sends_processed, c.seen.udp_sends_processed));
     c.seen = now;
-    return Trailer{.telemetry = telemetry_};
+    return Trailer{.telemetry = std::span(telemetry_.data(), telemetry_n_)};
 }
 
 void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete) {
@@ -773,6 +796,7 @@ void NetworkTracerModule::write_extra_metrics(http::MetricsWriter& w) const {
         {"conn_dropped", conn_dropped_},
         {"over_max_tracked_per_poll", over_limit_},
         {"socks_table_full", k.socks_full},
+        {"udp_sends_missed", k.udp_sends_missed},
         {"endpoints_table_full", k.endpoints_full},
         {"listeners_table_full", k.listeners_full},
         {"clients_refused", clients_.refused()},
@@ -846,6 +870,7 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("conn_dropped", conn_dropped_);
     w.kv_uint("over_max_tracked_per_poll", over_limit_);
     w.kv_uint("socks_table_full", k.socks_full);
+    w.kv_uint("udp_sends_missed", k.udp_sends_missed);
     w.kv_uint("endpoints_table_full", k.endpoints_full);
     w.kv_uint("listeners_table_full", k.listeners_full);
     w.kv_uint("clients_refused", clients_.refused());

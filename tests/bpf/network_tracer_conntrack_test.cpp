@@ -374,6 +374,19 @@ TEST_CASE("network_tracer: DNAT by an nft rule gives the exact reply tuple; no N
                              {{"Accept", "application/protobuf"}});
     REQUIRE(pb.has_value());
     REQUIRE(pb->status == 200);
+    {
+        // connTelemetryMap (jsonpb: int64 as strings): the NAT entries learnt so far (this client's
+        // first poll), and every event read (no sampling below the rate limit).
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        REQUIRE(parser.parse(j->body).get(doc) == simdjson::SUCCESS);
+        std::string_view reg, pct;
+        REQUIRE(doc["connTelemetryMap"]["conntrack_registers"].get(reg) == simdjson::SUCCESS);
+        REQUIRE(doc["connTelemetryMap"]["conntrack_sampling_percent"].get(pct) ==
+                simdjson::SUCCESS);
+        CHECK(std::stoll(std::string(reg)) >= 2);
+        CHECK(pct == "100");
+    }
     for (const auto& [what, conns] :
          {std::pair{"json", json_conns(j->body)}, std::pair{"protobuf", pb_conns(pb->body)}}) {
         CAPTURE(what);

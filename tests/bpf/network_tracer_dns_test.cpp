@@ -217,6 +217,7 @@ struct Payload {
     std::vector<Conn> conns;
     std::vector<std::string> domains;
     std::map<std::string, std::vector<std::string>> dns;
+    std::map<std::string, int64_t> telemetry;  // connTelemetryMap
     const Conn* one(int32_t lport, int32_t rport, int type) const {
         const Conn* found = nullptr;
         for (const auto& c : conns)
@@ -374,6 +375,20 @@ Payload poll(rp::http::Client& client, const std::string& id) {
                 }
             }
             p.dns[k] = names;
+        } else if (top.tag() == P::Connections::connTelemetryMap) {
+            auto v = top.get_view();
+            protozero::pbf_reader e(v.data(), v.size());
+            std::string k;
+            int64_t n = 0;
+            while (e.next()) {
+                if (e.tag() == P::MapEntry::key)
+                    k = std::string(e.get_view());
+                else if (e.tag() == P::MapEntry::value)
+                    n = e.get_int64();
+                else
+                    e.skip();
+            }
+            p.telemetry[k] = n;
         } else {
             top.skip();
         }
@@ -509,6 +524,13 @@ TEST_CASE("network_tracer: DNS stats against dnsmasq — success, NXDOMAIN, TCP,
     CHECK(seen.contains("missing.rptest"));
     REQUIRE(p.one(to_answer.port, 9, kUdp) != nullptr);
     CHECK(p.dns["10.9.8.7"] == std::vector<std::string>{"ok.rptest"});
+    // connTelemetryMap (upstream's keys): the DNS packets read since this client's last poll —
+    // at least the queries and answers above (2 + 1 + 1 + 1 UDP queries, their 4 answers, the
+    // TCP exchange); none dropped.
+    CHECK(p.telemetry["dns_packets_processed"] >= 9);
+    CHECK(p.telemetry.count("dns_packets_dropped") == 1);
+    CHECK(p.telemetry["dns_packets_dropped"] == 0);
+    CHECK(p.telemetry.count("dns_stats_dropped") == 1);
 
     // The stats were the client's: the next poll has none for these connections.
     Payload p2 = poll(client, "c1");

@@ -1199,6 +1199,18 @@ TEST_CASE("network_tracer: overflow — the client stats cap, the closed buffer,
         cli.ok('C', net.v4b, kServerPort);
         server.ok('A');
         CHECK(eventually([&] { return stat_u64(client, {"dropped", "socks_table_full"}) >= 1; }));
+        // A UDP socket that cannot be tracked: its sends are counted as missed (upstream's
+        // udp_sends_missed), in /debug/stats and in connTelemetryMap.
+        Actor usrv(net.b), ucli(net.a);
+        usrv.ok('B', net.v4b, 5354);
+        ucli.ok('D', net.v4b, 5354);
+        for (int i = 0; i < 3; ++i) {
+            ucli.ok('S', "", 0, 10);
+            usrv.ok('V');
+        }
+        CHECK(stat_u64(client, {"dropped", "udp_sends_missed"}) >= 3);
+        Payload p = poll(client, "c1");
+        CHECK(p.telemetry["udp_sends_missed"] >= 3);
     }
 }
 
