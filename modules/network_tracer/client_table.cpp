@@ -23,17 +23,23 @@ Client* ClientTable::get_or_create(std::string_view id, uint64_t now_ms) {
     // As upstream (minClosedCapacity): room for a usual interval's closes from the start, so that
     // the first closes of a new client do not grow the buffer one doubling at a time.
     c->closed.reserve(std::min<size_t>(max_closed_, kMinClosedCapacity));
+    give_slot(*c);
+    clients_.push_back(std::move(c));
+    return clients_.back().get();
+}
+
+bool ClientTable::give_slot(Client& c) {
     for (uint32_t s = 0; s < NT_MAX_CLIENTS; ++s) {
         if (slot_used_[s]) continue;
         slot_used_[s] = true;
-        c->slot = s;
+        c.slot = s;
         // Generation 0 is what an unused slot holds in the kernel: never handed out.
-        c->gen = next_gen_++;
+        c.gen = next_gen_++;
         if (next_gen_ == 0) next_gen_ = 1;
-        break;
+        c.held = 0;
+        return true;
     }
-    clients_.push_back(std::move(c));
-    return clients_.back().get();
+    return false;
 }
 
 size_t ClientTable::expire(uint64_t now_ms, uint64_t expiry_ms) {
@@ -45,6 +51,14 @@ size_t ClientTable::expire(uint64_t now_ms, uint64_t expiry_ms) {
         return true;
     });
     expired_ += before - clients_.size();
+    // A client created while every slot was taken gets one as soon as one is free (oldest first;
+    // not while it streams: its poll runs without a slot). Its next poll reports every connection
+    // in full once more (no baseline yet), then deltas, as a new client's first poll.
+    for (auto& c : clients_) {
+        if (c->slot != NT_NO_SLOT || c->streaming) continue;
+        if (!give_slot(*c)) break;
+        ++slots_given_;
+    }
     return before - clients_.size();
 }
 

@@ -95,6 +95,7 @@ class ClientTable {
     uint64_t closed_buffered() const { return closed_buffered_; }
     uint64_t refused() const { return refused_; }
     uint64_t expired() const { return expired_; }
+    uint64_t slots_given() const { return slots_given_; }  // to clients created without one
 
     // The client's delta of one closed record (exposed for tests): final counters minus the
     // baseline the client's slot holds, if that baseline is the client's.
@@ -102,12 +103,15 @@ class ClientTable {
     static bool is_zero(const nt_counters& c);
 
   private:
+    bool give_slot(Client& c);  // a free kernel slot with a new generation; false: none free
+
     size_t max_clients_;
     size_t max_closed_;
     uint32_t max_stats_;
     std::vector<std::unique_ptr<Client>> clients_;
     std::array<bool, NT_MAX_CLIENTS> slot_used_{};
     uint32_t next_gen_ = 1;
+    uint64_t slots_given_ = 0;
     uint64_t closed_dropped_ = 0;
     uint64_t closed_buffered_ = 0;
     uint64_t refused_ = 0;

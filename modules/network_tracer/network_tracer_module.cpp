@@ -876,6 +876,7 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
     w.kv_uint("clients_refused", clients_.refused());
     w.end_object();
     w.kv_uint("clients_expired", clients_.expired());
+    w.kv_uint("clients_slot_given_late", clients_.slots_given());
     w.kv_uint("closed_untracked", k.closed_untracked);
     w.kv_uint("close_lock_timeouts", k.lock_timeouts);
     w.kv_uint("racy_closes", racy_closes_);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <protozero/pbf_reader.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -347,6 +348,36 @@ TEST_CASE("network_tracer clients: slots and generations, closed deltas, caps, e
     CHECK(h->slot == 1);
     CHECK(h->gen != old_gen);
     CHECK(t.expired() == 4);
+}
+
+TEST_CASE("network_tracer clients: a client made while every slot was taken gets a freed one") {
+    ClientTable t(/*max_clients=*/8, /*max_closed=*/4, /*max_stats=*/10);
+    std::vector<Client*> all;
+    for (std::string id : {"a", "b", "c", "d", "e", "f"}) all.push_back(t.get_or_create(id, 1000));
+    REQUIRE(all[4]->slot == NT_NO_SLOT);
+    REQUIRE(all[5]->slot == NT_NO_SLOT);
+    // "b" and "c" stop polling; "e" is in the middle of a poll (which runs without a slot).
+    for (Client* c : {all[0], all[3], all[4], all[5]}) c->last_fetch_ms = 5000;
+    all[4]->streaming = true;
+    std::set<uint32_t> gens;
+    for (Client* c : all) gens.insert(c->gen);
+    CHECK(t.expire(4000, 2000) == 2);
+    CHECK(all[4]->slot == NT_NO_SLOT);  // streaming: not now
+    CHECK(all[5]->slot < NT_MAX_CLIENTS);
+    CHECK_FALSE(gens.contains(all[5]->gen));  // a new generation: no baseline of another client
+    CHECK(all[5]->held == 0);
+    // Its closed connections from now on are deltas against its own baselines.
+    nt_closed r{};
+    r.conn.c.bytes_sent = 1000;
+    r.slot[all[5]->slot].gen = all[5]->gen;
+    r.slot[all[5]->slot].seen.bytes_sent = 300;
+    CHECK(ClientTable::closed_delta(r, *all[5]).bytes_sent == 700);
+    // Once its poll is over, the next expiry pass gives "e" the last free slot.
+    all[4]->streaming = false;
+    CHECK(t.expire(4000, 2000) == 0);
+    CHECK(all[4]->slot < NT_MAX_CLIENTS);
+    CHECK(all[4]->slot != all[5]->slot);
+    CHECK(t.slots_given() == 2);
 }
 
 TEST_CASE("network_tracer: the payload's closed connections make peers intra-host") {
