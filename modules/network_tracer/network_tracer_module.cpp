@@ -508,12 +508,15 @@ void NetworkTracerModule::register_extra_routes(http::Router& r) {
                 res.text(opts_.network_id);
                 return;
             }
-            // Upstream asks the EC2 metadata service and answers a bare 500 when it cannot.
+            // Upstream asks the EC2 metadata service and answers a bare 500 when it cannot; the
+            // Agent reads only the status, so the body says why (for a person with curl).
+            static constexpr std::string_view kWhy =
+                "unable to retrieve network_id: network_config.network_id is not set "
+                "(ringprobe does not query cloud metadata)\n";
             if (network_id_errors_++ == 0)
-                LOG_ERROR(
-                    "network_tracer: unable to retrieve network_id: "
-                    "network_config.network_id is not set (no cloud metadata lookup)");
+                LOG_ERROR("network_tracer: %.*s", static_cast<int>(kWhy.size() - 1), kWhy.data());
             res.set_status(500);
+            res.text(kWhy);
         },
         limit);
     r.handle(

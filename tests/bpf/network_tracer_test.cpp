@@ -1374,14 +1374,15 @@ TEST_CASE("network_tracer: close() leaves no program, map or link (module restar
 
 TEST_CASE("network_tracer: /register, /network_id and JSON /connections") {
     rp::test::require_bpf_or_skip();
-    SUBCASE("network_id unset: a bare 500, as upstream without cloud metadata") {
+    SUBCASE("network_id unset: 500, as upstream without cloud metadata, saying why") {
         TestDaemon d(daemon_options());
         REQUIRE_MESSAGE(d.ready(), d.log());
         auto client = d.client();
         auto r = client.get("/network_tracer/network_id");
         REQUIRE(r.has_value());
         CHECK(r->status == 500);
-        CHECK(r->body.empty());
+        CHECK(r->header("content-type") == "text/plain; charset=utf-8");
+        CHECK(r->body.find("network_config.network_id is not set") != std::string::npos);
         auto reg = client.get("/network_tracer/register?client_id=x");
         REQUIRE(reg.has_value());
         CHECK(reg->status == 200);
