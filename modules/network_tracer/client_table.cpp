@@ -77,24 +77,74 @@ bool ClientTable::is_zero(const nt_counters& c) {
            c.ooo_pack == 0 && c.delivered_ce == 0 && c.established == 0 && c.closed == 0;
 }
 
-nt_counters ClientTable::closed_delta(const nt_closed& rec, const Client& c) {
-    nt_counters d = rec.conn.c;
-    if (c.slot >= NT_MAX_CLIENTS || rec.slot[c.slot].gen != c.gen) return d;
-    const nt_counters& b = rec.slot[c.slot].seen;
+nt_counters ClientTable::minus(const nt_counters& a, const nt_counters& b) {
     auto sub = [](auto x, auto y) { return x > y ? x - y : decltype(x){0}; };
-    d.bytes_sent = sub(d.bytes_sent, b.bytes_sent);
-    d.bytes_recv = sub(d.bytes_recv, b.bytes_recv);
-    d.pkts_sent = sub(d.pkts_sent, b.pkts_sent);
-    d.pkts_recv = sub(d.pkts_recv, b.pkts_recv);
-    d.retrans = sub(d.retrans, b.retrans);
-    d.rto = sub(d.rto, b.rto);
-    d.recovery = sub(d.recovery, b.recovery);
-    d.reord_seen = sub(d.reord_seen, b.reord_seen);
-    d.ooo_pack = sub(d.ooo_pack, b.ooo_pack);
-    d.delivered_ce = sub(d.delivered_ce, b.delivered_ce);
-    d.established = sub(d.established, b.established);
-    d.closed = sub(d.closed, b.closed);
+    nt_counters d = a;
+    d.bytes_sent = sub(a.bytes_sent, b.bytes_sent);
+    d.bytes_recv = sub(a.bytes_recv, b.bytes_recv);
+    d.pkts_sent = sub(a.pkts_sent, b.pkts_sent);
+    d.pkts_recv = sub(a.pkts_recv, b.pkts_recv);
+    d.retrans = sub(a.retrans, b.retrans);
+    d.rto = sub(a.rto, b.rto);
+    d.recovery = sub(a.recovery, b.recovery);
+    d.reord_seen = sub(a.reord_seen, b.reord_seen);
+    d.ooo_pack = sub(a.ooo_pack, b.ooo_pack);
+    d.delivered_ce = sub(a.delivered_ce, b.delivered_ce);
+    d.established = sub(a.established, b.established);
+    d.closed = sub(a.closed, b.closed);
     return d;
+}
+
+nt_counters ClientTable::closed_delta(const nt_closed& rec, const Client& c) {
+    if (c.slot < NT_MAX_CLIENTS && rec.slot[c.slot].gen == c.gen)
+        return minus(rec.conn.c, rec.slot[c.slot].seen);
+    if (c.ub) {
+        auto it = c.ub->map.find(rec.conn.cookie);
+        if (it != c.ub->map.end()) return minus(rec.conn.c, it->second.seen);
+    }
+    return rec.conn.c;
+}
+
+void ClientTable::begin_user_poll(Client& c) {
+    if (c.slot == NT_NO_SLOT && !c.ub) c.ub = std::make_unique<UserBaselines>(max_stats_);
+    if (!c.ub) return;
+    ++c.ub->gen;
+    c.ub->dropped = 0;
+    c.ub->migrating = c.slot != NT_NO_SLOT;
+}
+
+bool ClientTable::user_delta(Client& c, nt_conn& rec) {
+    UserBaselines& ub = *c.ub;
+    auto it = ub.map.find(rec.cookie);
+    if (it == ub.map.end()) {
+        if (ub.migrating) return !is_zero(rec.c);  // a baseline in the kernel from now on
+        if (ub.map.size() >= ub.cap) {
+            rec.flags |= NT_C_NO_BASELINE;
+            ++ub.dropped;
+            return true;
+        }
+        ub.map.emplace(rec.cookie, UserBaselines::Entry{rec.c, ub.gen});
+        return true;
+    }
+    nt_counters d = minus(rec.c, it->second.seen);
+    it->second.seen = rec.c;
+    it->second.gen = ub.gen;
+    rec.c = d;
+    return !is_zero(d);
+}
+
+void ClientTable::end_user_poll(Client& c, bool complete, bool swept) {
+    if (!c.ub) return;
+    if (c.ub->migrating) {
+        // The kernel slot holds the baselines now: that poll made one for every record it
+        // produced (also a poll the client left: what it did not produce comes in full next time,
+        // never less than the truth).
+        c.ub.reset();
+        return;
+    }
+    if (!complete || !swept) return;
+    const uint32_t gen = c.ub->gen;
+    std::erase_if(c.ub->map, [gen](const auto& kv) { return kv.second.gen != gen; });
 }
 
 void ClientTable::add_closed(const nt_closed& rec) {
@@ -103,6 +153,7 @@ void ClientTable::add_closed(const nt_closed& rec) {
         bool had_baseline = c.slot < NT_MAX_CLIENTS && rec.slot[c.slot].gen == c.gen;
         if (had_baseline && c.held > 0) --c.held;  // the socket, and its baseline, are gone
         nt_counters d = closed_delta(rec, c);
+        if (c.ub) c.ub->map.erase(rec.conn.cookie);  // the socket is gone
         if (is_zero(d)) continue;
         if (c.closed.size() >= max_closed_) {
             ++closed_dropped_;

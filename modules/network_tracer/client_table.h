@@ -6,8 +6,10 @@
 //     buffer is freed and its kernel slot goes to the next new client.
 //   - The first NT_MAX_CLIENTS clients get a kernel slot (their baselines live in the kernel's
 //     socket table, moved forward by every poll); a client's generation tells its baselines from
-//     those a previous owner of the slot left. Later clients are served without baselines (full
-//     counters every poll), the way upstream serves connections past its client stats cap.
+//     those a previous owner of the slot left. A later client keeps its baselines here instead
+//     (UserBaselines: the kernel reports it every connection with its counters since tracking
+//     began, the delta is taken here, as upstream keeps them all), until an expiry frees a slot
+//     for it; its first poll in that slot still takes its deltas here, then they are dropped.
 //   - A closed connection is buffered for every client existing when it is drained from the ring
 //     buffer, with that client's delta computed at once (its baseline is in the record), up to
 //     `max_closed` per client; beyond, it is dropped for that client and counted, as upstream.
@@ -25,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "bpf/network_tracer.h"
@@ -45,6 +48,22 @@ struct Telemetry {
     uint64_t dns_stats_dropped = 0;      // DNS stats over max_dns_stats
 };
 
+// Baselines of a client without a kernel slot: socket cookie -> the counters it saw (since
+// tracking began) at its last poll that reported the connection. At most `cap` (the client stats
+// cap); a connection beyond it is reported in full, flagged NT_C_NO_BASELINE and counted.
+struct UserBaselines {
+    struct Entry {
+        nt_counters seen;
+        uint32_t gen;  // the poll that last reported it
+    };
+    explicit UserBaselines(size_t cap_) : cap(cap_) {}
+    size_t cap;
+    uint32_t gen = 0;        // the current poll
+    uint64_t dropped = 0;    // this poll's connections beyond the cap
+    bool migrating = false;  // the client has a slot now: this poll is its last one here
+    std::unordered_map<uint64_t, Entry> map;
+};
+
 struct Client {
     std::string id;
     uint32_t slot = NT_NO_SLOT;  // kernel slot, or NT_NO_SLOT
@@ -57,6 +76,7 @@ struct Client {
     uint32_t held = 0;
     Telemetry seen;  // the totals at its last poll
     bool streaming = false;
+    std::unique_ptr<UserBaselines> ub;  // while it has no kernel slot (see UserBaselines)
 };
 
 class ClientTable {
@@ -101,6 +121,19 @@ class ClientTable {
     // baseline the client's slot holds, if that baseline is the client's.
     static nt_counters closed_delta(const nt_closed& rec, const Client& c);
     static bool is_zero(const nt_counters& c);
+    // a - b, each counter floored at 0.
+    static nt_counters minus(const nt_counters& a, const nt_counters& b);
+
+    // A poll of `c` starts: a client without a slot (or in its first poll in a slot just given)
+    // takes its deltas from its UserBaselines, made here when missing.
+    void begin_user_poll(Client& c);
+    // One open connection the kernel reported to a client with UserBaselines (rec.c: counters
+    // since tracking began): rec.c becomes the client's delta and its baseline moves forward.
+    // Returns false when the delta is zero (not reported).
+    static bool user_delta(Client& c, nt_conn& rec);
+    // The poll is over (complete: every record was produced; swept: every connection that
+    // changed was reported, so a baseline the poll did not touch is of a socket gone).
+    static void end_user_poll(Client& c, bool complete, bool swept);
 
   private:
     bool give_slot(Client& c);  // a free kernel slot with a new generation; false: none free

@@ -115,6 +115,9 @@ void ConnectionsStream::encode_records() {
             }
             nt_conn c;
             std::memcpy(&c, buf_ + off, sizeof c);
+            // A client without a kernel slot: the kernel sent the counters since tracking began,
+            // the delta is taken against the baselines kept here.
+            if (client_->ub && !ClientTable::user_delta(*client_, c)) continue;
             encode_conn(c);
         }
         ++count_;
@@ -174,6 +177,9 @@ bool ConnectionsStream::produce(http::Buffer& out, size_t budget) {
     if (mode_ == Mode::connections) {
         encoder_.end(owner_.poll_trailer(*client_));
     } else {
+        // A client without a kernel slot: its baselines are here, not in the kernel.
+        if (client_->ub && !client_->ub->migrating)
+            for (const auto& [cookie, e] : client_->ub->map) dump_record(nt_dump{cookie, e.seen});
         dump_json_.end_object();
         out.push_back('\n');
     }

@@ -609,6 +609,7 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
     }
     poll_start_ = std::chrono::steady_clock::now();
     poll_mode_ = mode;
+    if (!dump) clients_.begin_user_poll(c);
     c.streaming = true;
     network_tracer::DnsPoll* dns = nullptr;
     if (!dump && dns_) {
@@ -624,6 +625,10 @@ void NetworkTracerModule::start_poll(http::Response& res, Client& c, Connections
 Trailer NetworkTracerModule::poll_trailer(Client& c) {
     poll_stats_ = skel_->bss->iter_stats;
     conn_dropped_ += poll_stats_.no_baseline;
+    if (c.ub) {
+        conn_dropped_ += c.ub->dropped;  // beyond the stats cap of a client without a slot
+        c.ub->dropped = 0;
+    }
     const auto k = counters_.sum_as<nt_counters_cpu>();
     network_tracer::Telemetry now{
         .conns_closed = k.tcp_closed + k.udp_closed,
@@ -683,6 +688,8 @@ void NetworkTracerModule::poll_done(Client& c, size_t connections, bool complete
             ++polls_abandoned_;
             conn_dropped_ += s.no_baseline;  // poll_trailer did not run
         }
+        if (c.ub) conn_dropped_ += c.ub->dropped;  // 0 once poll_trailer ran
+        network_tracer::ClientTable::end_user_poll(c, complete, s.over_limit == 0);
         // Reported (or lost with the client that left, as upstream after a failed write).
         size_t closed = std::min(c.closed.size(), connections);
         clients_.take_closed(c, closed);
@@ -845,7 +852,7 @@ void NetworkTracerModule::write_extra_stats(http::JsonWriter& w) const {
         w.start_object();
         w.kv_int("slot", c->slot == NT_NO_SLOT ? -1 : static_cast<int64_t>(c->slot));
         w.kv_uint("closed_buffered", c->closed.size());
-        w.kv_uint("baselines", c->held);
+        w.kv_uint("baselines", c->ub && !c->ub->migrating ? c->ub->map.size() : c->held);
         w.kv_uint("polls", c->polls);
         w.kv_uint("idle_ms", reactor_.now_ms() - c->last_fetch_ms);
         w.end_object();

@@ -1126,6 +1126,97 @@ TEST_CASE("network_tracer: an expired client is forgotten and starts over") {
     CHECK(p.between(conn.port, kServerPort).empty());
 }
 
+TEST_CASE(
+    "network_tracer: a fifth client (no kernel slot) gets exact deltas, then a freed slot without "
+    "a second full report") {
+    rp::test::require_bpf_or_skip();
+    TestNet net;
+    rp::test::skip_unless(net.error);
+    TestDaemon d(daemon_options("", "", "[ringprobe.network_tracer]\nclient_expiry_ms = 3000\n"));
+    REQUIRE_MESSAGE(d.ready(), d.log());
+    auto client = d.client();
+    auto slot_of = [&](const char* id) {
+        simdjson::dom::parser parser;
+        std::string keep;
+        int64_t v = -2;
+        auto e = stats(client, parser, keep)["clients"][id]["slot"];
+        REQUIRE_MESSAGE(e.get_int64().get(v) == simdjson::SUCCESS, keep);
+        return v;
+    };
+    const char* others[] = {"c1", "c2", "c3", "c4"};
+    auto keep_alive = [&] {
+        for (const char* id : others) poll(client, id);
+    };
+    keep_alive();
+    poll(client, "c5");
+    REQUIRE(slot_of("c5") == -1);
+
+    Actor server(net.b), cli(net.a);
+    const uint32_t N = 4321;
+    server.ok('L', net.v4b, kServerPort);
+    Reply conn = cli.ok('C', net.v4b, kServerPort);
+    server.ok('A');
+    cli.ok('W', "", 0, N);
+    server.ok('R', "", 0, N);
+
+    Payload p1 = poll(client, "c5");
+    const Conn* c1 = p1.one(conn.port, kServerPort);
+    REQUIRE(c1 != nullptr);
+    CHECK(c1->bytes_sent == N);
+    CHECK(c1->established == 1);
+    keep_alive();
+    // Nothing moved: left out, although the kernel sent it in full.
+    Payload p2 = poll(client, "c5");
+    CHECK(p2.between(conn.port, kServerPort).empty());
+    cli.ok('W', "", 0, 10);
+    server.ok('R', "", 0, 10);
+    Payload p3 = poll(client, "c5");
+    const Conn* c3 = p3.one(conn.port, kServerPort);
+    REQUIRE(c3 != nullptr);
+    CHECK(c3->bytes_sent == 10);
+    CHECK(c3->established == 0);
+    const Conn* s3 = p3.one(kServerPort, conn.port);
+    REQUIRE(s3 != nullptr);
+    CHECK(s3->bytes_recv == 10);
+    // Its baselines, in /debug/net_state as a slot client's.
+    auto ns = client.get("/network_tracer/debug/net_state?client_id=c5");
+    REQUIRE(ns.has_value());
+    REQUIRE(ns->status == 200);
+    CHECK(ns->body.find("\"total_sent\":" + std::to_string(N + 10)) != std::string::npos);
+    keep_alive();
+    REQUIRE_MESSAGE(slot_of("c5") == -1, "the other clients expired too early: no test");
+
+    // The others stop polling; c5 goes on (nothing moves: every poll leaves the connection out)
+    // and gets a slot when they expire.
+    auto until = Clock::now() + std::chrono::seconds(20);
+    int64_t slot = -1;
+    while (slot == -1 && Clock::now() < until) {
+        Payload idle = poll(client, "c5");
+        CHECK(idle.between(conn.port, kServerPort).empty());
+        slot = slot_of("c5");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(slot >= 0);
+    CHECK(stat_u64(client, {"clients_slot_given_late"}) >= 1);
+    // Its first poll in the slot: only what is new (not the whole history again), and after it
+    // the kernel's baselines carry on.
+    cli.ok('W', "", 0, 7);
+    server.ok('R', "", 0, 7);
+    Payload p4 = poll(client, "c5");
+    const Conn* c4 = p4.one(conn.port, kServerPort);
+    REQUIRE(c4 != nullptr);
+    CHECK(c4->bytes_sent == 7);
+    CHECK(c4->established == 0);
+    Payload p5 = poll(client, "c5");
+    CHECK(p5.between(conn.port, kServerPort).empty());
+    cli.ok('W', "", 0, 3);
+    server.ok('R', "", 0, 3);
+    Payload p6 = poll(client, "c5");
+    const Conn* c6 = p6.one(conn.port, kServerPort);
+    REQUIRE(c6 != nullptr);
+    CHECK(c6->bytes_sent == 3);
+}
+
 TEST_CASE("network_tracer: overflow — the client stats cap, the closed buffer, the socket table") {
     rp::test::require_bpf_or_skip();
     TestNet net;

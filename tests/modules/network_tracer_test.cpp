@@ -380,6 +380,89 @@ TEST_CASE("network_tracer clients: a client made while every slot was taken gets
     CHECK(t.slots_given() == 2);
 }
 
+TEST_CASE("network_tracer clients: a client without a slot keeps its baselines in user space") {
+    ClientTable t(/*max_clients=*/8, /*max_closed=*/8, /*max_stats=*/2);
+    std::vector<Client*> all;
+    for (std::string id : {"a", "b", "c", "d", "e"}) all.push_back(t.get_or_create(id, 1000));
+    Client& e = *all[4];
+    REQUIRE(e.slot == NT_NO_SLOT);
+    auto rec = [](uint64_t cookie, uint64_t sent) {
+        nt_conn c{};
+        c.cookie = cookie;
+        c.c.bytes_sent = sent;
+        c.c.pkts_sent = sent / 100;
+        c.c.established = 1;
+        return c;
+    };
+    // First poll: everything since tracking began, baselines made up to the cap (2).
+    t.begin_user_poll(e);
+    REQUIRE(e.ub != nullptr);
+    nt_conn c1 = rec(1, 500), c2 = rec(2, 700), c3 = rec(3, 900);
+    CHECK(ClientTable::user_delta(e, c1));
+    CHECK(c1.c.bytes_sent == 500);
+    CHECK(c1.c.established == 1);
+    CHECK(ClientTable::user_delta(e, c2));
+    CHECK(ClientTable::user_delta(e, c3));  // beyond the cap: in full, flagged, counted
+    CHECK((c3.flags & NT_C_NO_BASELINE) != 0);
+    CHECK(e.ub->dropped == 1);
+    ClientTable::end_user_poll(e, true, true);
+    CHECK(e.ub->map.size() == 2);
+    // Second poll: deltas; a connection that did not move is left out.
+    t.begin_user_poll(e);
+    CHECK(e.ub->dropped == 0);
+    nt_conn d1 = rec(1, 800), d2 = rec(2, 700);
+    CHECK(ClientTable::user_delta(e, d1));
+    CHECK(d1.c.bytes_sent == 300);
+    CHECK(d1.c.pkts_sent == 3);
+    CHECK(d1.c.established == 0);  // reported by the first poll
+    CHECK_FALSE(ClientTable::user_delta(e, d2));
+    // Socket 1 closes: its closed delta is against this client's baseline, which goes with it.
+    nt_closed cl{};
+    cl.conn = rec(1, 1000);
+    cl.conn.c.closed = 1;
+    t.add_closed(cl);
+    REQUIRE(e.closed.size() == 1);
+    CHECK(e.closed[0].c.bytes_sent == 200);
+    CHECK(e.closed[0].c.closed == 1);
+    CHECK_FALSE(e.ub->map.contains(1));
+    ClientTable::end_user_poll(e, true, true);
+    CHECK(e.ub->map.size() == 1);  // socket 2, reported nothing but seen by the poll
+    // A poll that did not see a socket (it is gone without a closed record) sweeps its baseline;
+    // one that could not report everything (swept = false) keeps them.
+    t.begin_user_poll(e);
+    ClientTable::end_user_poll(e, true, false);
+    CHECK(e.ub->map.size() == 1);
+    t.begin_user_poll(e);
+    ClientTable::end_user_poll(e, true, true);
+    CHECK(e.ub->map.empty());
+
+    // A slot is freed: the first poll in it still takes deltas against the baselines here (the
+    // kernel has none for its new generation yet and sends everything), then they are dropped.
+    t.begin_user_poll(e);
+    nt_conn f = rec(9, 400);
+    CHECK(ClientTable::user_delta(e, f));
+    ClientTable::end_user_poll(e, true, true);
+    for (Client* c : {all[0], all[1]}) c->last_fetch_ms = 0;
+    for (Client* c : {all[2], all[3], all[4]}) c->last_fetch_ms = 5000;
+    CHECK(t.expire(4000, 2000) == 2);
+    REQUIRE(e.slot < NT_MAX_CLIENTS);
+    t.begin_user_poll(e);
+    CHECK(e.ub->migrating);
+    nt_conn g = rec(9, 650), h = rec(10, 50);
+    CHECK(ClientTable::user_delta(e, g));
+    CHECK(g.c.bytes_sent == 250);
+    CHECK(ClientTable::user_delta(e, h));  // new to it: in full, its baseline in the kernel now
+    CHECK(h.c.bytes_sent == 50);
+    CHECK(e.ub->map.size() == 1);
+    ClientTable::end_user_poll(e, false, true);  // even abandoned: the kernel has them now
+    CHECK(e.ub == nullptr);
+    t.begin_user_poll(e);
+    CHECK(e.ub == nullptr);
+    // A client with a slot from the start never gets user baselines.
+    t.begin_user_poll(*all[2]);
+    CHECK(all[2]->ub == nullptr);
+}
+
 TEST_CASE("network_tracer: the payload's closed connections make peers intra-host") {
     std::vector<nt_conn> closed{sample_tcp()};
     EndpointSet s;
