@@ -244,6 +244,30 @@ func TestNetworkTracerConnections(t *testing.T) {
 	if _, ok := conns.ConnTelemetryMap["conns_bpf_map_size"]; !ok {
 		t.Errorf("connTelemetryMap %v: no conns_bpf_map_size", conns.ConnTelemetryMap)
 	}
+	// Every key is one of the Agent's ConnTelemetryType names (pkg/network/event_common.go:
+	// ConnTelemetryTypes and MonotonicConnTelemetryTypes), which the process-agent forwards by
+	// name; a misspelt key would be a silent loss.
+	upstreamKeys := map[string]bool{
+		"conns_bpf_map_size": true, "conntrack_sampling_percent": true, "dns_stats_dropped": true,
+		"driver_flows_missed_max_exceeded": true, "kprobes_triggered": true, "kprobes_missed": true,
+		"closed_conn_dropped": true, "conn_dropped": true, "conntrack_registers": true,
+		"dns_packets_processed": true, "conns_closed": true, "udp_sends_processed": true,
+		"udp_sends_missed": true, "dns_packets_dropped": true, "perf_lost": true,
+	}
+	for k, v := range conns.ConnTelemetryMap {
+		if !upstreamKeys[k] {
+			t.Errorf("connTelemetryMap key %q (= %d) is not one of the Agent's", k, v)
+		}
+		if v < 0 {
+			t.Errorf("connTelemetryMap %q = %d: negative", k, v)
+		}
+	}
+	for _, k := range []string{"conns_closed", "conn_dropped", "closed_conn_dropped", "perf_lost",
+		"udp_sends_processed", "udp_sends_missed", "dns_packets_processed"} {
+		if _, ok := conns.ConnTelemetryMap[k]; !ok {
+			t.Errorf("connTelemetryMap %v: no %s", conns.ConnTelemetryMap, k)
+		}
+	}
 
 	// The next poll: nothing new on that connection, so it is left out.
 	again, _, err := nc.GetConnections(processAgentClientID, contentTypeProtobuf)
