@@ -3,7 +3,8 @@
 //
 //   - A client is created on its first /connections or /register and expires after
 //     `expiry_ms` without a poll (2 minutes upstream); an expired client costs nothing: its closed
-//     buffer is freed and its kernel slot goes to the next new client.
+//     buffer is freed and its kernel slot goes to the oldest client without one, else to the next
+//     new client.
 //   - The first NT_MAX_CLIENTS clients get a kernel slot (their baselines live in the kernel's
 //     socket table, moved forward by every poll); a client's generation tells its baselines from
 //     those a previous owner of the slot left. A later client keeps its baselines here instead
