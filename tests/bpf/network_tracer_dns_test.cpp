@@ -31,6 +31,7 @@
 #include "modules/proto/messages.h"
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
+#include "support/proto_map.h"
 
 namespace {
 
@@ -376,19 +377,8 @@ Payload poll(rp::http::Client& client, const std::string& id) {
             }
             p.dns[k] = names;
         } else if (top.tag() == P::Connections::connTelemetryMap) {
-            auto v = top.get_view();
-            protozero::pbf_reader e(v.data(), v.size());
-            std::string k;
-            int64_t n = 0;
-            while (e.next()) {
-                if (e.tag() == P::MapEntry::key)
-                    k = std::string(e.get_view());
-                else if (e.tag() == P::MapEntry::value)
-                    n = e.get_int64();
-                else
-                    e.skip();
-            }
-            p.telemetry[k] = n;
+            auto [k, n] = rp::test::string_int64_entry(top.get_view());
+            p.telemetry[k] = n;  // a repeated key: the last wins, as protobuf's
         } else {
             top.skip();
         }

@@ -42,6 +42,7 @@
 #include "support/bpf_skip.h"
 #include "support/daemon.h"
 #include "support/event_stream_client.h"
+#include "support/proto_map.h"
 #include "test_tc_drop.skel.h"
 
 namespace {
@@ -527,19 +528,8 @@ Payload poll(rp::http::Client& client, const std::string& id) {
         if (top.tag() == P::Connections::conns) {
             p.conns.push_back(decode_conn(sv(top.get_view())));
         } else if (top.tag() == P::Connections::connTelemetryMap) {
-            auto v = top.get_view();
-            protozero::pbf_reader e(v.data(), v.size());
-            std::string k;
-            int64_t n = 0;
-            while (e.next()) {
-                if (e.tag() == P::MapEntry::key)
-                    k = std::string(e.get_view());
-                else if (e.tag() == P::MapEntry::value)
-                    n = e.get_int64();
-                else
-                    e.skip();
-            }
-            p.telemetry[k] = n;
+            auto [k, n] = rp::test::string_int64_entry(top.get_view());
+            p.telemetry[k] = n;  // a repeated key: the last wins, as protobuf's
         } else if (top.tag() == P::Connections::agentConfiguration) {
             auto v = top.get_view();
             protozero::pbf_reader a(v.data(), v.size());
